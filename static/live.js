@@ -1,0 +1,140 @@
+// Live board client: one snapshot on `watch`, then `leaderboard_update`s in `seq` order.
+// A gap in `seq` means something was missed: ask for a fresh snapshot.
+(function () {
+  "use strict";
+  const root = document.querySelector("[data-live-campaign]");
+  if (!root) return;
+  const slug = root.dataset.liveCampaign;
+  const view = root.dataset.view;
+  const citySlug = root.dataset.citySlug;
+  const lang = document.documentElement.lang || "en";
+  const initial = JSON.parse(document.getElementById("board-data").textContent);
+
+  const state = { seq: initial.seq, currency: initial.currency, total: initial.total_raised_minor,
+                  provisional: initial.total_provisional_minor || 0,
+                  rows: new Map(initial.cities.map((r) => [r.slug, r])), history: [] };
+  const formats = new Map();
+
+  function fmt(minor, currency) {
+    let f = formats.get(currency);
+    if (!f) { f = new Intl.NumberFormat(lang, { style: "currency", currency }); formats.set(currency, f); }
+    const digits = f.resolvedOptions().maximumFractionDigits;
+    return f.format(minor / Math.pow(10, digits));
+  }
+  const pct = (r, places) => (r.share_bp / 100).toFixed(places) + "%";
+  const q = (el, field) => el.querySelector('[data-field="' + field + '"]');
+  function setText(el, field, text) { const n = q(el, field); if (n && n.textContent !== text) n.textContent = text; }
+
+  function flash(el) { el.classList.remove("flash-row"); void el.offsetWidth; el.classList.add("flash-row"); }
+
+  function renderBoard(changed) {
+    setText(root, "total", fmt(state.total, state.currency));
+    setText(root, "provisional-note", state.provisional ? "incl. " + fmt(state.provisional, state.currency) + " provisional" : "");
+    const body = q(root, "rows");
+    const rows = [...state.rows.values()].sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
+    for (const r of rows) {
+      let tr = body.querySelector('tr[data-city="' + CSS.escape(r.slug) + '"]');
+      if (!tr) continue;
+      setText(tr, "rank", String(r.rank));
+      setText(tr, "raised", fmt(r.raised_minor, r.currency));
+      setText(tr, "reporting", fmt(r.raised_reporting_minor, state.currency));
+      setText(tr, "target", fmt(r.target_minor, r.currency));
+      setText(tr, "togo", fmt(r.to_go_minor, r.currency));
+      setText(tr, "share", pct(r, 1));
+      setText(tr, "donations", String(r.donations));
+      tr.querySelector(".bar > div").style.width = Math.min(100, r.share_bp / 100) + "%";
+      body.appendChild(tr);  // re-append in rank order
+      if (changed.has(r.slug)) flash(tr);
+    }
+    drawChart();
+  }
+
+  function renderScreen(changed) {
+    setText(root, "total", fmt(state.total, state.currency));
+    const list = q(root, "rows");
+    const rows = [...state.rows.values()].sort((a, b) => a.rank - b.rank).slice(0, 10);
+    list.replaceChildren(...rows.map((r) => {
+      const li = document.createElement("li");
+      li.dataset.city = r.slug;
+      li.innerHTML = '<span class="rank" data-field="rank"></span><span class="name"></span>' +
+        '<span class="bar"><span></span></span><span class="pct" data-field="share"></span>' +
+        '<span class="amt" data-field="raised"></span>';
+      q(li, "rank").textContent = r.rank;
+      li.querySelector(".name").textContent = r.name;
+      li.querySelector(".bar > span").style.width = Math.min(100, r.share_bp / 100) + "%";
+      q(li, "share").textContent = pct(r, 0);
+      q(li, "raised").textContent = fmt(r.raised_minor, r.currency);
+      if (changed.has(r.slug)) flash(li);
+      return li;
+    }));
+  }
+
+  function renderCity(changed) {
+    const r = state.rows.get(citySlug);
+    if (!r) return;
+    const box = root.querySelector(".city-stats");
+    setText(box, "raised", fmt(r.raised_minor, r.currency));
+    setText(box, "target", fmt(r.target_minor, r.currency));
+    setText(box, "togo", fmt(r.to_go_minor, r.currency));
+    setText(box, "rank", String(r.rank));
+    setText(box, "donations", String(r.donations));
+    const bar = q(root, "bar"); if (bar) bar.style.width = Math.min(100, r.share_bp / 100) + "%";
+    if (changed.has(citySlug)) flash(box);
+  }
+
+  function drawChart() {
+    const canvas = q(root, "chart");
+    if (!canvas || state.history.length < 2) return;
+    const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
+    const pts = state.history, t0 = pts[0][0], t1 = pts[pts.length - 1][0] || t0 + 1;
+    const v0 = pts[0][1], v1 = Math.max(...pts.map((p) => p[1]));
+    ctx.clearRect(0, 0, w, h);
+    ctx.strokeStyle = "#0a7d5a"; ctx.lineWidth = 2; ctx.beginPath();
+    pts.forEach(([t, v], i) => {
+      const x = ((t - t0) / Math.max(1, t1 - t0)) * (w - 4) + 2;
+      const y = h - 4 - ((v - v0) / Math.max(1, v1 - v0)) * (h - 8);
+      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+    });
+    ctx.stroke();
+  }
+
+  function render(changed) {
+    state.history.push([Date.now(), state.total]);
+    if (state.history.length > 600) state.history.shift();
+    if (view === "board") renderBoard(changed);
+    else if (view === "screen") renderScreen(changed);
+    else if (view === "city") renderCity(changed);
+    root.dataset.seq = String(state.seq);
+  }
+
+  function connection(ok) {
+    const dot = q(root, "connection"); if (dot) dot.classList.toggle("on", ok);
+    setText(root, "connection-text", ok ? "live" : "reconnecting…");
+  }
+
+  const socket = io("/live", { transports: ["websocket", "polling"] });
+  socket.on("connect", () => { connection(true); socket.emit("watch", { campaign: slug }); });
+  socket.on("disconnect", () => connection(false));
+  socket.on("leaderboard", (snap) => {
+    if (snap.campaign !== slug) return;
+    state.seq = snap.seq; state.total = snap.total_raised_minor;
+    state.provisional = snap.total_provisional_minor || 0;
+    const changed = new Set();
+    for (const r of snap.cities) {
+      const old = state.rows.get(r.slug);
+      if (!old || old.raised_minor !== r.raised_minor) changed.add(r.slug);
+    }
+    state.rows = new Map(snap.cities.map((r) => [r.slug, r]));
+    render(changed);
+  });
+  socket.on("leaderboard_update", (u) => {
+    if (u.campaign !== slug || u.seq <= state.seq) return;
+    if (u.seq !== state.seq + 1) { socket.emit("watch", { campaign: slug }); return; }
+    state.seq = u.seq; state.total = u.total_raised_minor;
+    state.provisional = u.total_provisional_minor || 0;
+    const changed = new Set();
+    for (const r of u.cities) { state.rows.set(r.slug, r); changed.add(r.slug); }
+    render(changed);
+  });
+  render(new Set());
+})();

@@ -1,0 +1,110 @@
+"""Accounts and API tokens. Operations flush; the caller commits."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..campaigns.models import Campaign, City
+from ..errors import Conflict, InvalidInput
+from .models import ApiToken, Membership, Role, User
+
+_hasher = PasswordHasher()
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MIN_PASSWORD = 10
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_RE.fullmatch(email) or len(email) > 254:
+        raise InvalidInput(f"{email!r} is not an email address")
+    return email
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(session: Session, email: str, *, name: str) -> User:
+    email = normalise_email(email)
+    if not name or not name.strip():
+        raise InvalidInput("name is required")
+    if find_user(session, email) is not None:
+        raise Conflict(f"a user with email {email} already exists")
+    user = User(email=email, name=name.strip())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def grant(session: Session, user: User, role: Role, campaign: Campaign,
+          city: City | None = None) -> Membership:
+    if role is Role.coordinator and city is not None:
+        raise InvalidInput("a coordinator works for the whole campaign, not one city")
+    if role in (Role.organiser, Role.volunteer) and city is None:
+        raise InvalidInput(f"an {role.value} belongs to one city: name it")
+    if city is not None and city.campaign_id != campaign.id:
+        raise InvalidInput("that city is not part of this campaign")
+    same_city = Membership.city_id == city.id if city else Membership.city_id.is_(None)
+    existing = session.scalar(select(Membership).where(
+        Membership.user_id == user.id, Membership.campaign_id == campaign.id, same_city,
+        Membership.role == role))
+    if existing:
+        return existing
+    membership = Membership(user_id=user.id, campaign_id=campaign.id,
+                            city_id=city.id if city else None, role=role)
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    user.password_hash = _hasher.hash(password)
+
+
+def check_password(user: User | None, password: str) -> bool:
+    if user is None or not user.password_hash or not user.active:
+        # Spend the same time as a real check, so timing does not reveal who has an account.
+        _hasher.hash(password or "x")
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def roles_for(user: User, campaign_id: int) -> list[Membership]:
+    return [m for m in user.memberships if m.campaign_id == campaign_id]
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, campaign: Campaign, city: City | None = None,
+                 label: str | None = None) -> tuple[ApiToken, str]:
+    """Returns the stored token row and the secret, which is shown once and never kept."""
+    secret = "tw_" + secrets.token_urlsafe(32)
+    row = ApiToken(campaign_id=campaign.id, city_id=city.id if city else None,
+                   token_hash=_digest(secret), prefix=secret[:10], label=label)
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def token_from_secret(session: Session, secret: str) -> ApiToken | None:
+    if not secret or len(secret) > 200:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return row

@@ -1,0 +1,66 @@
+"""The ``twestival`` command: a Flask CLI group (``flask --app twestival`` sees the same)."""
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, routes_command, shell_command
+
+from sqlalchemy.exc import OperationalError
+
+from ..errors import DomainError
+
+
+class CliError(click.ClickException):
+    """Bad input from the command line: one line on stderr, exit status 2, nothing written."""
+    exit_code = 2
+
+
+def domain_errors(func):
+    """Turn a domain refusal into a CLI error after rolling back anything half-done."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..extensions import db
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            db.session.rollback()
+            raise CliError(exc.message) from None
+        except OperationalError as exc:
+            db.session.rollback()
+            if "no such table" in str(exc) or "does not exist" in str(exc):
+                raise CliError("the database has no tables yet: run `twestival db upgrade`") from None
+            raise
+    return wrapper
+
+
+def init_app(app: Flask) -> None:
+    from . import ledger, serve, setup
+    for module in (setup, ledger, serve):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)
+
+
+def _create_app():
+    from .. import create_app
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False)
+def cli():
+    """twestival: one night, many cities, one cause."""
+
+
+cli.add_command(shell_command)
+cli.add_command(routes_command)
+
+
+def main() -> None:
+    # Serving uses gevent; it must patch the standard library before anything else is imported.
+    if len(sys.argv) > 1 and sys.argv[1] in ("run", "demo"):
+        from gevent import monkey
+        monkey.patch_all()
+    cli.main()

@@ -1,0 +1,80 @@
+"""Serving: ``twestival run`` and ``twestival demo``."""
+from __future__ import annotations
+
+import random
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from ..extensions import db, socketio
+
+
+def prepare_database(app: Flask) -> None:
+    """Apply migrations; done on every start so a fresh SQLite install needs no extra step."""
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade()
+
+
+def _serve(app: Flask, host: str, port: int) -> None:
+    click.echo(f" * twestival on http://{host}:{port}/  (websockets: {socketio.async_mode})")
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run_command(host, port):
+    """Serve HTTP and websockets."""
+    app = current_app._get_current_object()
+    prepare_database(app)
+    _serve(app, host, port)
+
+
+def _simulate(app: Flask, rate: float) -> None:
+    from ..demo import SLUG, donate_once
+    from ..campaigns.service import get_campaign
+    rng = random.Random()
+    while True:
+        socketio.sleep(rng.expovariate(rate))
+        with app.app_context():
+            try:
+                donate_once(db.session, get_campaign(db.session, SLUG), rng)
+                db.session.commit()
+            except Exception:  # noqa: BLE001 - a demo hiccup must not stop the show
+                db.session.rollback()
+                app.logger.exception("demo donation failed")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--seed", "seed_count", default=300, show_default=True,
+              help="Donations recorded before serving.")
+@click.option("--rate", default=2.0, show_default=True, help="Simulated donations per second.")
+@click.option("--no-serve", is_flag=True, help="Seed and exit (for scripts and tests).")
+@with_appcontext
+def demo_command(host, port, seed_count, rate, no_serve):
+    """A demo campaign with simulated donations streaming in."""
+    from ..demo import SLUG, donate_once, ensure_campaign
+    app = current_app._get_current_object()
+    prepare_database(app)
+    campaign = ensure_campaign(db.session)
+    db.session.commit()
+    rng = random.Random(2009)
+    with click.progressbar(range(seed_count), label="Seeding donations") as bar:
+        for _ in bar:
+            donate_once(db.session, campaign, rng)
+        db.session.commit()
+    click.echo(f" * demo campaign: http://{host}:{port}/c/{SLUG}  "
+               f"(venue screen: /c/{SLUG}/screen)")
+    if no_serve:
+        return
+    if rate > 0:
+        socketio.start_background_task(_simulate, app, rate)
+    _serve(app, host, port)
+
+
+COMMANDS = [run_command, demo_command]

@@ -1,0 +1,102 @@
+"""SQLAlchemy base, column types and engine set-up, free of Flask.
+
+The domain modules (ledger, streams, planning) declare their tables on ``Base`` and take a plain
+``Session``; the web layer hands them Flask-SQLAlchemy's scoped session.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+from collections.abc import Iterator
+
+from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so Alembic migrations can name what they alter or drop.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite drops the offset, so values are stored as naive UTC and tagged on the way back.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# SQLite: a transaction that reads and then writes can fail at once with SQLITE_BUSY when another
+# writer committed in between (WAL snapshots cannot be upgraded). So transactions take the write
+# lock up front (BEGIN IMMEDIATE) unless the caller declared itself read-only, which GET requests
+# and live snapshots do. Writers then queue on the busy timeout instead of failing.
+_read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("twestival_read_only", default=False)
+
+
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def set_read_only(value: bool) -> contextvars.Token:
+    return _read_only.set(value)
+
+
+def reset_read_only(token: contextvars.Token) -> None:
+    _read_only.reset(token)
+
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def configure_engine(engine: Engine) -> None:
+    """Pragmas and transaction handling that every connection needs."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (savepoints work then).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")

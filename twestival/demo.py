@@ -1,0 +1,73 @@
+"""A demo campaign: cities in many currencies and time zones, and simulated donations that go
+through the same ``ledger.record`` path as real money (stream ``demo``)."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .campaigns.models import Campaign, City
+from .campaigns.service import add_city, create_campaign
+from .ledger import NewEntry, record
+from .money import Money, exponent
+
+SLUG = "twestival-2026"
+CITIES = [
+    # slug, name, country, currency, timezone, target (major units), typical gift (major)
+    ("london", "London", "GB", "GBP", "Europe/London", "25000", 25),
+    ("manchester", "Manchester", "GB", "GBP", "Europe/London", "8000", 20),
+    ("new-york", "New York", "US", "USD", "America/New_York", "30000", 30),
+    ("san-francisco", "San Francisco", "US", "USD", "America/Los_Angeles", "20000", 35),
+    ("toronto", "Toronto", "CA", "CAD", "America/Toronto", "12000", 30),
+    ("berlin", "Berlin", "DE", "EUR", "Europe/Berlin", "10000", 20),
+    ("amsterdam", "Amsterdam", "NL", "EUR", "Europe/Amsterdam", "9000", 20),
+    ("tokyo", "Tokyo", "JP", "JPY", "Asia/Tokyo", "2500000", 3000),
+    ("osaka", "Osaka", "JP", "JPY", "Asia/Tokyo", "1200000", 2000),
+    ("sydney", "Sydney", "AU", "AUD", "Australia/Sydney", "18000", 40),
+    ("stockholm", "Stockholm", "SE", "SEK", "Europe/Stockholm", "90000", 200),
+    ("cape-town", "Cape Town", "ZA", "ZAR", "Africa/Johannesburg", "120000", 250),
+    ("mumbai", "Mumbai", "IN", "INR", "Asia/Kolkata", "600000", 1000),
+    ("sao-paulo", "São Paulo", "BR", "BRL", "America/Sao_Paulo", "40000", 80),
+    ("zurich", "Zürich", "CH", "CHF", "Europe/Zurich", "11000", 30),
+]
+DONORS = ["Ada", "Grace", "Linus", "Margaret", "Tim", "Yukihiro", "Guido", "Barbara", "Ken",
+          "Radia", "Hedy", "Alan", "Katherine", "Dennis", "Frances", "Sophie", "Aiko", "Priya"]
+MESSAGES = ["Clean water for everyone!", "Go team!", "From the back of the room", "Cheers!",
+            None, None, "Proud to help", "Let's beat Berlin", "🎉", None]
+
+
+def ensure_campaign(session: Session) -> Campaign:
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == SLUG))
+    if campaign is None:
+        campaign = create_campaign(session, SLUG, name="Twestival Global 2026", currency="GBP",
+                                   event_date=dt.date(2027, 2, 12), charity="charity: water")
+    existing = {c.slug for c in session.scalars(select(City).where(City.campaign_id == campaign.id))}
+    for slug, name, country, currency, tz, target, _gift in CITIES:
+        if slug not in existing:
+            add_city(session, campaign, slug, name=name, country=country, currency=currency,
+                     timezone=tz, target=target, venue=f"{name} Community Hall",
+                     starts_at_local=dt.datetime(2027, 2, 12, 19, 0),
+                     description_md=f"**Twestival {name}**: music, friends and clean water.")
+    session.flush()
+    return campaign
+
+
+def random_gift(rng: random.Random, session: Session, campaign: Campaign) -> NewEntry:
+    cities = session.scalars(select(City).where(City.campaign_id == campaign.id)).all()
+    city = rng.choice(cities)
+    typical = next(c[6] for c in CITIES if c[0] == city.slug) if city.slug in {c[0] for c in CITIES} else 20
+    major = max(1, int(rng.lognormvariate(0, 0.7) * typical))
+    minor = major * 10 ** exponent(city.currency)
+    anonymous = rng.random() < 0.2
+    return NewEntry(
+        campaign_id=campaign.id, city_id=city.id, stream="demo",
+        external_id=f"demo-{uuid.uuid4()}", amount=Money(minor, city.currency),
+        donor_name=None if anonymous else rng.choice(DONORS), anonymous=anonymous,
+        message=rng.choice(MESSAGES))
+
+
+def donate_once(session: Session, campaign: Campaign, rng: random.Random) -> None:
+    record(session, random_gift(rng, session, campaign))

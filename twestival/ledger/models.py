@@ -1,0 +1,152 @@
+"""Ledger tables. Entries are append-only (enforced by database triggers); totals are a cache
+of the entries kept in step in the same transaction, and can always be recomputed."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DDL, Enum, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint, event)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..database import Base, UTCDateTime, utcnow
+
+
+class EntryKind(str, enum.Enum):
+    donation = "donation"
+    refund = "refund"
+    chargeback = "chargeback"
+    reversal = "reversal"
+    adjustment = "adjustment"
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("stream", "external_id"),
+        Index("ix_ledger_entry_campaign_city", "campaign_id", "city_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    # NULL: the campaign's unassigned queue, waiting for a coordinator to place it.
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    stream: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[EntryKind] = mapped_column(Enum(EntryKind, native_enum=False, length=16))
+
+    # The amount as it arrived: never overwritten, whatever conversions follow.
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+    # The same amount in the city's currency (NULL while unassigned) ...
+    city_minor: Mapped[int | None] = mapped_column(BigInteger)
+    city_fx_rate: Mapped[str | None] = mapped_column(String(32))
+    city_fx_date: Mapped[dt.date | None] = mapped_column(Date)
+    # ... and in the campaign's reporting currency, with the rate used and the rate's date.
+    reporting_minor: Mapped[int] = mapped_column(BigInteger)
+    reporting_currency: Mapped[str] = mapped_column(String(3))
+    fx_rate: Mapped[str] = mapped_column(String(32))
+    fx_date: Mapped[dt.date] = mapped_column(Date)
+
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    donor_name: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Counted at once but marked as such until confirmed (cash before the bank deposit).
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), index=True)
+    payload_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_payload.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict | None] = mapped_column(JSON)
+
+    def __repr__(self) -> str:
+        return f"<LedgerEntry {self.id} {self.kind.value} {self.amount_minor} {self.currency}>"
+
+
+class EntryConfirmation(Base):
+    """A provisional entry confirmed (by a coordinator or a matched bank deposit). Append-only."""
+    __tablename__ = "entry_confirmation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(32))
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    confirmed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CityTotal(Base):
+    __tablename__ = "city_total"
+
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    raised_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    raised_reporting_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    provisional_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    provisional_reporting_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    donations: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnassignedTotal(Base):
+    __tablename__ = "unassigned_total"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    reporting_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FxRate(Base):
+    """Reference rates as units of ``currency`` per euro (the ECB's quotation)."""
+    __tablename__ = "fx_rate"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    per_eur: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="ecb")
+
+
+# --- append-only enforcement, shared by create_all (tests) and the migrations -------------
+
+APPEND_ONLY_TABLES = ("ledger_entry", "entry_confirmation")
+
+
+def append_only_ddl(dialect: str) -> list[str]:
+    statements: list[str] = []
+    if dialect == "sqlite":
+        for table in APPEND_ONLY_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: "
+                    f"record a reversing entry instead'); END")
+    elif dialect == "postgresql":
+        statements.append(
+            "CREATE OR REPLACE FUNCTION twestival_append_only() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION '% is append-only: record a reversing entry instead', TG_TABLE_NAME; "
+            "END $$ LANGUAGE plpgsql")
+        for table in APPEND_ONLY_TABLES:
+            statements.append(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION twestival_append_only()")
+    return statements
+
+
+def _attach_triggers(table_name: str) -> None:
+    table = Base.metadata.tables[table_name]
+    for dialect in ("sqlite", "postgresql"):
+        for sql in append_only_ddl(dialect):
+            if f" ON {table_name} " in sql:
+                event.listen(table, "after_create", DDL(sql).execute_if(dialect=dialect))
+            elif "FUNCTION twestival_append_only" in sql and table_name == APPEND_ONLY_TABLES[0]:
+                event.listen(table, "before_create", DDL(sql).execute_if(dialect=dialect))
+
+
+for _name in APPEND_ONLY_TABLES:
+    _attach_triggers(_name)

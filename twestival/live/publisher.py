@@ -1,0 +1,135 @@
+"""Pushes board changes to watchers after commit, coalesced per campaign.
+
+The ledger notes which (campaign, city) pairs a transaction touched; after the commit this
+publisher is told, and a background task sends at most ``rate`` updates a second per campaign,
+always ending with the latest state. A failed push (say the message queue is down) never
+affects the donation, which is already committed: the change stays dirty and is retried.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from ..campaigns.models import Campaign
+from ..ledger import leaderboard
+from ..ledger.totals import CHANGES_KEY
+from .board import next_seq, room
+
+log = logging.getLogger(__name__)
+EXTENSION = "twestival.live"
+
+
+class Publisher:
+    def __init__(self, app: Flask, socketio, db, rate: float = 4.0):
+        self.app, self.socketio, self.db = app, socketio, db
+        self.interval = 1.0 / rate
+        self._dirty: dict[int, set[int | None]] = {}
+        self._last_sent: dict[int, float] = {}
+        self._last_rows: dict[int, dict[str, dict]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._task = None
+        self._stopped = False
+        self.pushes_sent = 0
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    def changed(self, pairs) -> None:
+        with self._lock:
+            for campaign_id, city_id in pairs:
+                self._dirty.setdefault(campaign_id, set()).add(city_id)
+            if self._task is None:
+                self._task = self.socketio.start_background_task(self._run)
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopped:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            while not self._stopped:
+                due, wait = self._take_due()
+                for campaign_id in due:
+                    self._flush(campaign_id)
+                if wait is None:
+                    break
+                self.socketio.sleep(wait)
+
+    def _take_due(self) -> tuple[list[int], float | None]:
+        now = time.monotonic()
+        due, wait = [], None
+        with self._lock:
+            for campaign_id in list(self._dirty):
+                remaining = self._last_sent.get(campaign_id, 0.0) + self.interval - now
+                if remaining <= 0:
+                    due.append(campaign_id)
+                else:
+                    wait = remaining if wait is None else min(wait, remaining)
+        return due, wait
+
+    def _flush(self, campaign_id: int) -> None:
+        with self._lock:
+            dirty = self._dirty.pop(campaign_id, set())
+            self._last_sent[campaign_id] = time.monotonic()
+        try:
+            with self.app.app_context():
+                session = self.db.session
+                campaign = session.get(Campaign, campaign_id)
+                if campaign is None:
+                    return
+                seq = next_seq(session, campaign_id)
+                rows = leaderboard.city_rows(session, campaign)
+                unassigned = leaderboard.unassigned_reporting_minor(session, campaign)
+                slug = campaign.slug
+                session.commit()
+            previous = self._last_rows.get(campaign_id, {})
+            # Rank moves ripple: a city overtaken changed too, though no money touched it.
+            changed = [r for r in rows if previous.get(r["slug"]) != r]
+            message = {
+                "campaign": slug, "seq": seq, "cities": changed,
+                "total_raised_minor": sum(r["raised_reporting_minor"] for r in rows) + unassigned,
+                "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),
+                "unassigned_reporting_minor": unassigned,
+            }
+            self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
+            self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
+            self.pushes_sent += 1
+        except Exception:  # the push must never take the process down; retry later
+            log.exception("live push for campaign %s failed; will retry", campaign_id)
+            with self._lock:
+                self._dirty.setdefault(campaign_id, set()).update(dirty)
+            self._last_rows.pop(campaign_id, None)
+            self.socketio.sleep(1.0)
+            self._wake.set()
+
+
+def _after_commit(session: Session) -> None:
+    pairs = session.info.pop(CHANGES_KEY, None)
+    if pairs and has_app_context():
+        publisher = current_app.extensions.get(EXTENSION)
+        if publisher is not None:
+            publisher.changed(pairs)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(CHANGES_KEY, None)
+
+
+_listening = False
+
+
+def init_app(app: Flask, socketio, db) -> Publisher:
+    global _listening
+    if not _listening:
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)
+        _listening = True
+    publisher = Publisher(app, socketio, db, rate=float(app.config["LIVE_UPDATES_PER_SECOND"]))
+    app.extensions[EXTENSION] = publisher
+    return publisher

@@ -1,0 +1,168 @@
+"""The JSON API stream: any other system posts donations with a bearer token and an
+Idempotency-Key. A repeated key with the same body gets the first answer again; with a
+different body it is refused, so a retry can never turn into a second, different gift."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ..accounts.models import ApiToken
+from ..campaigns.models import Campaign, City
+from ..database import Base, UTCDateTime, utcnow
+from ..errors import BadRequest, DomainError, InvalidInput
+from ..ledger import NewEntry, record
+from ..ledger.models import LedgerEntry
+from ..ledger.sql import insert_ignore
+from ..money import Money, MoneyError, parse
+from .archive import InboundPayload, mark
+
+STREAM = "api"
+KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
+FIELDS = {"amount", "currency", "donor_name", "message", "anonymous", "occurred_at"}
+FUTURE_SLACK = dt.timedelta(hours=24)
+
+
+class IdempotencyMismatch(DomainError):
+    status = 422
+
+
+class ApiIdempotency(Base):
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("token_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict] = mapped_column(JSON)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def check_key(key: str | None) -> str:
+    if not key:
+        raise BadRequest("the Idempotency-Key header is required")
+    if not KEY_RE.fullmatch(key):
+        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters")
+    return key
+
+
+def _parse_body(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("body must be a JSON object")
+    unknown = sorted(set(data) - FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}")
+    return data
+
+
+def _text(data: dict, name: str, limit: int) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string")
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is too long (at most {limit} characters)")
+    return value or None
+
+
+def _occurred_at(data: dict) -> dt.datetime | None:
+    value = data.get("occurred_at")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("occurred_at must be an ISO 8601 string")
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"occurred_at {value[:40]!r} is not an ISO 8601 date-time") from None
+    if when.tzinfo is None:
+        raise InvalidInput("occurred_at needs a UTC offset, e.g. 2026-02-12T20:15:00+00:00")
+    if when > utcnow() + FUTURE_SLACK:
+        raise InvalidInput("occurred_at is in the future")
+    return when
+
+
+def _amount(data: dict) -> Money:
+    if "amount" not in data:
+        raise InvalidInput("amount is required")
+    if "currency" not in data:
+        raise InvalidInput("currency is required")
+    amount = data["amount"]
+    if isinstance(amount, float):
+        raise InvalidInput('send amount as a decimal string such as "12.50", not a JSON number')
+    try:
+        return parse(amount, data["currency"])
+    except MoneyError as exc:
+        raise InvalidInput(exc.message) from None
+
+
+def _response(entry: LedgerEntry, campaign: Campaign, city: City) -> dict:
+    return {
+        "id": entry.id,
+        "campaign": campaign.slug,
+        "city": city.slug,
+        "amount": Money(entry.amount_minor, entry.currency).major_str(),
+        "amount_minor": entry.amount_minor,
+        "currency": entry.currency,
+        "city_minor": entry.city_minor,
+        "city_currency": city.currency,
+        "reporting_minor": entry.reporting_minor,
+        "reporting_currency": entry.reporting_currency,
+        "fx_rate": entry.fx_rate,
+        "fx_date": entry.fx_date.isoformat(),
+        "donor_name": entry.donor_name,
+        "message": entry.message,
+        "anonymous": entry.anonymous,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "recorded_at": entry.recorded_at.isoformat(),
+    }
+
+
+def request_hash(campaign: Campaign, city: City, data: dict) -> str:
+    canonical = json.dumps([campaign.slug, city.slug, data], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit_donation(session: Session, token: ApiToken, campaign: Campaign, city: City, key: str,
+                    payload: InboundPayload) -> tuple[int, dict]:
+    """Record one API donation from an archived payload; returns (HTTP status, body)."""
+    key = check_key(key)
+    data = _parse_body(payload.body)
+    digest = request_hash(campaign, city, data)
+    earlier = session.scalar(select(ApiIdempotency).where(
+        ApiIdempotency.token_id == token.id, ApiIdempotency.key == key))
+    if earlier is not None:
+        if earlier.request_hash != digest:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was already used with a different request body")
+        mark(payload, "duplicate")
+        return 200, earlier.response
+    anonymous = data.get("anonymous", False)
+    if not isinstance(anonymous, bool):
+        raise InvalidInput("anonymous must be true or false")
+    new = NewEntry(
+        campaign_id=campaign.id, city_id=city.id, stream=STREAM,
+        external_id=f"token{token.id}:{key}", amount=_amount(data),
+        occurred_at=_occurred_at(data), donor_name=_text(data, "donor_name", 200),
+        message=_text(data, "message", 2000), anonymous=anonymous, payload_id=payload.id)
+    entry = record(session, new).entry
+    body = _response(entry, campaign, city)
+    stored = session.execute(insert_ignore(
+        session, ApiIdempotency.__table__, ["token_id", "key"], token_id=token.id, key=key,
+        request_hash=digest, status_code=201, response=body, entry_id=entry.id,
+        created_at=utcnow())).scalar()
+    mark(payload, "processed")
+    return (201, body) if stored is not None else (200, body)

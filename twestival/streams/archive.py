@@ -1,0 +1,56 @@
+"""The inbound archive: every webhook body, API call and imported row, byte for byte."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ..database import Base, UTCDateTime, utcnow
+
+# Secrets are not ours to keep: these headers are replaced before the payload is stored.
+REDACTED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-csrftoken"}
+
+
+class InboundPayload(Base):
+    __tablename__ = "inbound_payload"
+    __table_args__ = (Index("ix_inbound_payload_stream_received", "stream", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(32))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"), index=True)
+    # The provider's id for what was delivered (event id, file hash, ...), when it has one.
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    headers: Mapped[dict | None] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Processing bookkeeping (the archive is not the ledger; its status may change).
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    meta: Mapped[dict | None] = mapped_column(JSON)
+
+
+def clean_headers(headers) -> dict[str, str]:
+    return {k: ("[redacted]" if k.lower() in REDACTED_HEADERS else v) for k, v in headers.items()}
+
+
+def archive(session: Session, stream: str, body: bytes, *, headers=None, content_type=None,
+            external_id: str | None = None, campaign_id: int | None = None,
+            meta: dict | None = None) -> InboundPayload:
+    payload = InboundPayload(
+        stream=stream, body=body, sha256=hashlib.sha256(body).hexdigest(),
+        headers=clean_headers(headers or {}), content_type=content_type,
+        external_id=external_id, campaign_id=campaign_id, meta=meta)
+    session.add(payload)
+    session.flush()
+    return payload
+
+
+def mark(payload: InboundPayload, status: str, error: str | None = None) -> None:
+    payload.status = status
+    payload.error = error
+    payload.processed_at = utcnow()

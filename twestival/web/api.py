@@ -1,0 +1,68 @@
+"""JSON API v1: the leaderboard for anyone, donations for holders of a bearer token."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from ..accounts.service import token_from_secret
+from ..campaigns.service import get_campaign, get_city
+from ..errors import DomainError
+from ..extensions import csrf, db
+from ..live.board import snapshot
+from ..streams import api as api_stream
+from ..streams.archive import archive, mark
+from .errors import error_response
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+@bp.get("/campaigns/<campaign>/leaderboard")
+def leaderboard(campaign: str):
+    camp = get_campaign(db.session, campaign)
+    response = jsonify(snapshot(db.session, camp))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
+
+
+@bp.post("/campaigns/<campaign>/cities/<city>/donations")
+def donate(campaign: str, city: str):
+    secret = _bearer()
+    if secret is None:
+        return error_response(401, "send Authorization: Bearer <token>")
+    token = token_from_secret(db.session, secret)
+    if token is None:
+        return error_response(401, "unknown or revoked API token")
+    camp = get_campaign(db.session, campaign)
+    place = get_city(db.session, camp, city, approved_only=True)
+    if token.campaign_id != camp.id or (token.city_id is not None and token.city_id != place.id):
+        return error_response(403, "this token may not post donations for that city")
+    if request.mimetype != "application/json":
+        return error_response(415, "send the body as Content-Type: application/json")
+    if (request.content_length or 0) > current_app.config["API_MAX_BODY"]:
+        abort(413, "request body is too large")
+    body = request.get_data(cache=False)
+    if len(body) > current_app.config["API_MAX_BODY"]:
+        abort(413, "request body is too large")
+    key = request.headers.get("Idempotency-Key")
+    api_stream.check_key(key)
+
+    # The archive is committed on its own first: if processing fails, the call is still kept.
+    payload = archive(db.session, api_stream.STREAM, body, headers=request.headers,
+                      content_type=request.content_type, external_id=key, campaign_id=camp.id,
+                      meta={"token_id": token.id, "city": place.slug})
+    db.session.commit()
+    try:
+        status, result = api_stream.submit_donation(db.session, token, camp, place, key, payload)
+    except DomainError as exc:
+        db.session.rollback()
+        mark(payload, "rejected", exc.message)
+        db.session.commit()
+        raise
+    db.session.commit()
+    return jsonify(result), status

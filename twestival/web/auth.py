@@ -1,0 +1,111 @@
+"""Signing in and out, and setting a password from a one-time link."""
+from __future__ import annotations
+
+from flask import (Blueprint, Flask, current_app, flash, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from ..accounts.models import User
+from ..accounts.service import MIN_PASSWORD, check_password, find_user, set_password
+from ..errors import InvalidInput
+from ..extensions import db, limiter, login_manager
+from .links import external_url
+
+bp = Blueprint("auth", __name__)
+PASSWORD_LINK_MAX_AGE = 7 * 24 * 3600
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
+    confirm = PasswordField("Repeat it", validators=[EqualTo("password", "The two passwords differ.")])
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="set-password")
+
+
+def password_token(user: User) -> str:
+    # The current hash is part of the token, so a link stops working once it has been used.
+    return _serializer().dumps([user.id, (user.password_hash or "")[-12:]])
+
+
+def password_link(user: User) -> str:
+    return external_url("auth.set_password_view", token=password_token(user))
+
+
+def user_from_token(token: str) -> User | None:
+    try:
+        user_id, fingerprint = _serializer().loads(token, max_age=PASSWORD_LINK_MAX_AGE)
+    except (BadSignature, SignatureExpired, ValueError, TypeError):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or (user.password_hash or "")[-12:] != fingerprint:
+        return None
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = find_user(db.session, form.email.data)
+        if check_password(user, form.password.data):
+            login_user(user)
+            target = request.args.get("next", "")
+            # Only local paths: never an open redirect.
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("public.index")
+            return redirect(target)
+        form.password.errors.append("Email or password is wrong.")
+    return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("public.index"))
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password_view(token: str):
+    user = user_from_token(token)
+    if user is None:
+        return render_template("error.html", status=400,
+                               message="This link has expired or was already used."), 400
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            set_password(user, form.password.data)
+        except InvalidInput as exc:
+            form.password.errors.append(exc.message)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash("Your password is set.")
+            return redirect(url_for("public.index"))
+    return render_template("auth/set_password.html", form=form, user=user), \
+        400 if form.errors else 200
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+
+    @login_manager.user_loader
+    def _load(user_id: str):
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    @app.context_processor
+    def _user():
+        return {"current_user": current_user}
