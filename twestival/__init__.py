@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask stays out of the import graph of the domain packages
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +22,8 @@ def socketio_async_mode() -> str:
 
 
 def create_app(config: dict | None = None) -> Flask:
+    from flask import Flask
+
     from . import models  # noqa: F401  (complete metadata before anything touches it)
     from . import cli, live, settings, web
     from .database import configure_engine

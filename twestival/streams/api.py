@@ -59,7 +59,7 @@ def _parse_body(body: bytes) -> dict:
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise InvalidInput("body must be a JSON object")
+        raise BadRequest("body must be a JSON object")
     unknown = sorted(set(data) - FIELDS)
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r}")
