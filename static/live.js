@@ -12,7 +12,8 @@
 
   const state = { seq: initial.seq, currency: initial.currency, total: initial.total_raised_minor,
                   provisional: initial.total_provisional_minor || 0,
-                  rows: new Map(initial.cities.map((r) => [r.slug, r])), history: [] };
+                  rows: new Map(initial.cities.map((r) => [r.slug, r])),
+                  history: JSON.parse((document.getElementById("history-data") || {}).textContent || "[]") };
   const formats = new Map();
 
   function fmt(minor, currency) {
@@ -85,9 +86,13 @@
   function drawChart() {
     const canvas = q(root, "chart");
     if (!canvas || state.history.length < 2) return;
-    const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
+    const dpr = window.devicePixelRatio || 1;
+    canvas.width = canvas.clientWidth * dpr; canvas.height = canvas.clientHeight * dpr;
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const w = canvas.clientWidth, h = canvas.clientHeight;
     const pts = state.history, t0 = pts[0][0], t1 = pts[pts.length - 1][0] || t0 + 1;
-    const v0 = pts[0][1], v1 = Math.max(...pts.map((p) => p[1]));
+    const v0 = Math.min(...pts.map((p) => p[1])), v1 = Math.max(...pts.map((p) => p[1]));
     ctx.clearRect(0, 0, w, h);
     ctx.strokeStyle = "#0a7d5a"; ctx.lineWidth = 2; ctx.beginPath();
     pts.forEach(([t, v], i) => {
@@ -96,6 +101,9 @@
       i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
     });
     ctx.stroke();
+    ctx.fillStyle = "#5d6b78"; ctx.font = "12px system-ui, sans-serif";
+    ctx.fillText(fmt(v1, state.currency), 6, 14);
+    ctx.fillText(new Date(t0).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }), 6, h - 6);
   }
 
   function render(changed) {
@@ -112,7 +120,7 @@
     setText(root, "connection-text", ok ? "live" : "reconnecting…");
   }
 
-  const socket = io("/live", { transports: ["websocket", "polling"] });
+  const socket = io("/live");
   socket.on("connect", () => { connection(true); socket.emit("watch", { campaign: slug }); });
   socket.on("disconnect", () => connection(false));
   socket.on("leaderboard", (snap) => {

@@ -2,6 +2,7 @@
 through the same ``ledger.record`` path as real money (stream ``demo``)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import uuid
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from .campaigns.models import Campaign, City
 from .campaigns.service import add_city, create_campaign
 from .ledger import NewEntry, record
+from .database import utcnow
 from .money import Money, exponent
 
 SLUG = "twestival-2026"
@@ -69,5 +71,28 @@ def random_gift(rng: random.Random, session: Session, campaign: Campaign) -> New
         message=rng.choice(MESSAGES))
 
 
-def donate_once(session: Session, campaign: Campaign, rng: random.Random) -> None:
-    record(session, random_gift(rng, session, campaign))
+def donate_once(session: Session, campaign: Campaign, rng: random.Random,
+                occurred_at: dt.datetime | None = None) -> None:
+    gift = random_gift(rng, session, campaign)
+    if occurred_at is not None:
+        gift = dataclasses.replace(gift, occurred_at=occurred_at)
+    record(session, gift)
+
+
+def seed_history(session: Session, campaign: Campaign, rng: random.Random, count: int,
+                 hours: float = 6.0, progress=None) -> None:
+    """Donations spread over the past hours, with chart points, so the board has a past."""
+    from .ledger.leaderboard import snapshot
+    from .live.models import ProgressPoint
+    start = utcnow() - dt.timedelta(hours=hours)
+    step = dt.timedelta(hours=hours) / max(count, 1)
+    for i in range(count):
+        when = start + step * i
+        donate_once(session, campaign, rng, occurred_at=when)
+        if i % 10 == 9 or i == count - 1:
+            session.flush()
+            total = snapshot(session, campaign, 0)["total_raised_minor"]
+            session.add(ProgressPoint(campaign_id=campaign.id, at=when,
+                                      total_reporting_minor=total))
+        if progress is not None:
+            progress(1)

@@ -96,6 +96,17 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_inbound_payload_external_id'), ['external_id'], unique=False)
         batch_op.create_index('ix_inbound_payload_stream_received', ['stream', 'received_at'], unique=False)
 
+    op.create_table('progress_point',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('total_reporting_minor', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_progress_point_campaign_id_campaign')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_point'))
+    )
+    with op.batch_alter_table('progress_point', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_progress_point_campaign_id'), ['campaign_id'], unique=False)
+
     op.create_table('live_sequence',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
@@ -249,6 +260,7 @@ def downgrade():
     op.drop_table('city_total')
     op.drop_table('api_token')
     op.drop_table('unassigned_total')
+    op.drop_table('progress_point')
     op.drop_table('live_sequence')
     with op.batch_alter_table('inbound_payload', schema=None) as batch_op:
         batch_op.drop_index('ix_inbound_payload_stream_received')

@@ -58,15 +58,14 @@ def _simulate(app: Flask, rate: float) -> None:
 @with_appcontext
 def demo_command(host, port, seed_count, rate, no_serve):
     """A demo campaign with simulated donations streaming in."""
-    from ..demo import SLUG, donate_once, ensure_campaign
+    from ..demo import SLUG, ensure_campaign, seed_history
     app = current_app._get_current_object()
     prepare_database(app)
     campaign = ensure_campaign(db.session)
     db.session.commit()
     rng = random.Random(2009)
-    with click.progressbar(range(seed_count), label="Seeding donations") as bar:
-        for _ in bar:
-            donate_once(db.session, campaign, rng)
+    with click.progressbar(length=seed_count, label="Seeding donations") as bar:
+        seed_history(db.session, campaign, rng, seed_count, progress=bar.update)
         db.session.commit()
     click.echo(f" * demo campaign: http://{host}:{port}/c/{SLUG}  "
                f"(venue screen: /c/{SLUG}/screen)")

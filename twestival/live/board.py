@@ -7,7 +7,10 @@ from sqlalchemy.orm import Session
 from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.sql import insert_ignore
-from .models import LiveSequence
+from ..database import utcnow
+from .models import LiveSequence, ProgressPoint
+
+HISTORY_POINTS = 500
 
 
 def current_seq(session: Session, campaign_id: int) -> int:
@@ -28,3 +31,17 @@ def snapshot(session: Session, campaign: Campaign) -> dict:
 
 def room(campaign_slug: str) -> str:
     return f"campaign:{campaign_slug}"
+
+
+def add_progress_point(session: Session, campaign_id: int, total_reporting_minor: int) -> None:
+    session.add(ProgressPoint(campaign_id=campaign_id, at=utcnow(),
+                              total_reporting_minor=total_reporting_minor))
+
+
+def history(session: Session, campaign: Campaign) -> list[list[int]]:
+    """[[unix ms, total], ...], oldest first, at most HISTORY_POINTS of the latest."""
+    rows = session.execute(
+        select(ProgressPoint.at, ProgressPoint.total_reporting_minor)
+        .where(ProgressPoint.campaign_id == campaign.id)
+        .order_by(ProgressPoint.at.desc()).limit(HISTORY_POINTS)).all()
+    return [[int(at.timestamp() * 1000), total] for at, total in reversed(rows)]

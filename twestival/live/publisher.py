@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
-from .board import next_seq, room
+from .board import add_progress_point, next_seq, room
 
 log = logging.getLogger(__name__)
 EXTENSION = "twestival.live"
+PROGRESS_EVERY = 60.0   # seconds between stored points of the progress chart
 
 
 class Publisher:
@@ -31,6 +32,7 @@ class Publisher:
         self._dirty: dict[int, set[int | None]] = {}
         self._last_sent: dict[int, float] = {}
         self._last_rows: dict[int, dict[str, dict]] = {}
+        self._last_point: dict[int, float] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._task = None
@@ -86,6 +88,11 @@ class Publisher:
                 seq = next_seq(session, campaign_id)
                 rows = leaderboard.city_rows(session, campaign)
                 unassigned = leaderboard.unassigned_reporting_minor(session, campaign)
+                total = sum(r["raised_reporting_minor"] for r in rows) + unassigned
+                now = time.monotonic()
+                if now - self._last_point.get(campaign_id, -PROGRESS_EVERY) >= PROGRESS_EVERY:
+                    add_progress_point(session, campaign_id, total)
+                    self._last_point[campaign_id] = now
                 slug = campaign.slug
                 session.commit()
             previous = self._last_rows.get(campaign_id, {})
@@ -93,7 +100,7 @@ class Publisher:
             changed = [r for r in rows if previous.get(r["slug"]) != r]
             message = {
                 "campaign": slug, "seq": seq, "cities": changed,
-                "total_raised_minor": sum(r["raised_reporting_minor"] for r in rows) + unassigned,
+                "total_raised_minor": total,
                 "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),
                 "unassigned_reporting_minor": unassigned,
             }

@@ -7,7 +7,7 @@ from ..accounts.service import token_from_secret
 from ..campaigns.service import get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import csrf, db
-from ..live.board import snapshot
+from ..live.board import history, snapshot
 from ..streams import api as api_stream
 from ..streams.archive import archive, mark
 from .errors import error_response
@@ -22,6 +22,13 @@ def leaderboard(campaign: str):
     response = jsonify(snapshot(db.session, camp))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/campaigns/<campaign>/history")
+def progress_history(campaign: str):
+    """Campaign total over time: [[unix ms, total minor], ...] in the reporting currency."""
+    camp = get_campaign(db.session, campaign)
+    return jsonify(campaign=camp.slug, currency=camp.currency, points=history(db.session, camp))
 
 
 def _bearer() -> str | None:

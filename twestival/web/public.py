@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ..campaigns.models import Campaign
 from ..campaigns.service import get_campaign, get_city
 from ..extensions import db
-from ..live.board import snapshot
+from ..live.board import history, snapshot
 from ..text import render_markdown
 
 bp = Blueprint("public", __name__)
@@ -23,7 +23,8 @@ def index():
 @bp.get("/c/<campaign>")
 def board(campaign: str):
     camp = get_campaign(db.session, campaign)
-    return render_template("public/board.html", campaign=camp, board=snapshot(db.session, camp))
+    return render_template("public/board.html", campaign=camp, board=snapshot(db.session, camp),
+                           history=history(db.session, camp))
 
 
 @bp.get("/c/<campaign>/screen")
