@@ -52,3 +52,23 @@ def test_board_updates_live_in_a_real_browser(app, api_token):
         assert page.evaluate("window.__marker") == "same page"
         assert page.locator('tr[data-city="tokyo"] [data-field="rank"]').inner_text() == "1"
         assert page.locator("tbody tr").first.get_attribute("data-city") == "tokyo"
+
+
+def test_pages_carry_security_headers(client, seed):
+    response = client.get("/c/tw")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_live_refuses_cross_origin_connections(app, seed):
+    import socketio
+    with serve(app) as base:
+        evil = socketio.Client(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            evil.connect(base, namespaces=["/live"], headers={"Origin": "https://evil.example"},
+                         transports=["polling"], wait_timeout=5)
+        friend = socketio.Client(reconnection=False)
+        friend.connect(base, namespaces=["/live"], headers={"Origin": base},
+                       transports=["polling"], wait_timeout=5)
+        assert friend.connected
+        friend.disconnect()

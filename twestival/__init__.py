@@ -40,9 +40,10 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    # Same-origin websockets unless origins are listed (an empty list would disable the check).
     socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or socketio_async_mode(),
                       message_queue=app.config.get("REDIS_URL"),
-                      cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []))
+                      cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or None)
     socketio.on_namespace(live.LiveNamespace("/live"))
     live.init_app(app, socketio, db)
     web.init_app(app)

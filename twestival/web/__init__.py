@@ -20,6 +20,13 @@ def init_app(app: Flask) -> None:
         if token is not None:
             reset_read_only(token)
 
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
     templating.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
