@@ -42,7 +42,6 @@ def browser_page():
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            yield page
+            yield browser.new_context().new_page()
         finally:
             browser.close()

@@ -72,3 +72,24 @@ def test_live_refuses_cross_origin_connections(app, seed):
                        transports=["polling"], wait_timeout=5)
         assert friend.connected
         friend.disconnect()
+
+
+@pytest.mark.browser
+def test_screen_and_city_page_update_live(app, api_token):
+    with serve(app) as base, browser_page() as page:
+        city = page.context.new_page()
+        page.goto(f"{base}/c/tw/screen")
+        city.goto(f"{base}/c/tw/berlin")
+        for p in (page, city):
+            p.wait_for_function("document.querySelector('[data-field=connection]')"
+                                ".classList.contains('on')")
+        assert post_donation(app.test_client(), api_token, city="berlin", amount="500.00",
+                             currency="EUR").status_code == 201
+        page.wait_for_function(
+            "document.querySelector('[data-field=rows] li')?.dataset.city === 'berlin'",
+            timeout=10_000)
+        assert page.locator('li[data-city="berlin"] [data-field="share"]').inner_text() == "25%"
+        city.wait_for_function(
+            "document.querySelector('.city-stats [data-field=raised]').textContent === '€500.00'",
+            timeout=10_000)
+        assert city.locator('.city-stats [data-field="togo"]').inner_text() == "€1,500.00"
