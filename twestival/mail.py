@@ -1,0 +1,176 @@
+"""Outgoing mail: an outbox table, delivered over SMTP only after the writing transaction commits.
+
+``send_mail`` only adds an ``outbox_message`` row, so mail is part of the caller's transaction: a
+rollback leaves nothing to send. After the commit a listener hands the new rows to
+``deliver``, which sends them over SMTP when a server is configured (``configure``). Without
+one the rows stay unsent in the outbox, which coordinators can read in the UI. A failed send
+keeps its error and is retried by the scheduled ``retry_unsent`` job. Each send first *claims*
+its row with a conditional UPDATE, so two processes never send the same row twice.
+
+No Flask here: the settings are given to ``configure`` per engine by the web layer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import smtplib
+import weakref
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from sqlalchemy import Engine, Integer, String, Text, event, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .database import Base, UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
+PENDING_KEY = "twestival.mail.pending"
+# A claim older than this belongs to a process that died mid-send; the row may be tried again.
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+RETRY_AFTER = dt.timedelta(minutes=1)
+MAX_ATTEMPTS = 10
+SMTP_TIMEOUT = 20
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_addr: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+@dataclasses.dataclass(frozen=True)
+class MailSettings:
+    server: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    sender: str = "twestival@localhost"
+
+    @classmethod
+    def from_config(cls, config) -> MailSettings:
+        return cls(server=config.get("MAIL_SERVER") or None,
+                   port=int(config.get("MAIL_PORT") or 25),
+                   # from_prefixed_env turns a numeric-looking password into an int
+                   username=_text(config.get("MAIL_USERNAME")),
+                   password=_text(config.get("MAIL_PASSWORD")),
+                   sender=_text(config.get("MAIL_FROM")) or "twestival@localhost")
+
+
+def _text(value) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+_settings: weakref.WeakKeyDictionary[Engine, MailSettings] = weakref.WeakKeyDictionary()
+
+
+def configure(engine: Engine, settings: MailSettings) -> None:
+    """Mail written through sessions bound to ``engine`` is delivered with ``settings``."""
+    global _listening
+    _settings[engine] = settings
+    if not _listening:
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)
+        _listening = True
+
+
+def send_mail(session: Session, to: str, subject: str, body: str) -> None:
+    """Queue one message in the caller's transaction; it is delivered once that commits."""
+    message = OutboxMessage(to_addr=to.strip(), subject=" ".join(subject.split())[:300], body=body)
+    session.add(message)
+    session.flush()
+    session.info.setdefault(PENDING_KEY, []).append(message.id)
+
+
+def _after_commit(session: Session) -> None:
+    ids = session.info.pop(PENDING_KEY, None)
+    if not ids:
+        return
+    engine = session.get_bind()
+    settings = _settings.get(engine)
+    if settings is None or not settings.server:
+        return  # kept in the outbox
+    try:
+        deliver(engine, settings, ids)
+    except Exception:  # the caller's work is committed; the retry job takes over
+        log.exception("mail delivery after commit failed; the retry job will try again")
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+_listening = False
+
+
+def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
+               (OutboxMessage.claimed_at.is_(None))
+               | (OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
+        .values(claimed_at=now, attempts=OutboxMessage.attempts + 1))
+    session.commit()
+    return result.rowcount == 1
+
+
+def _smtp_send(settings: MailSettings, message: OutboxMessage) -> None:
+    mail = EmailMessage()
+    mail["From"] = settings.sender
+    mail["To"] = message.to_addr
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(message.created_at.timestamp(), usegmt=True)
+    mail["Message-ID"] = make_msgid(idstring=f"outbox{message.id}")
+    mail.set_content(message.body)
+    smtp_class = smtplib.SMTP_SSL if settings.port == 465 else smtplib.SMTP
+    with smtp_class(settings.server, settings.port, timeout=SMTP_TIMEOUT) as smtp:
+        if settings.port == 587:
+            smtp.starttls()
+        if settings.username:
+            smtp.login(settings.username, settings.password or "")
+        smtp.send_message(mail)
+
+
+def deliver(engine: Engine, settings: MailSettings, ids: list[int]) -> int:
+    """Send the given outbox rows (those still unsent and unclaimed); returns how many went."""
+    sent = 0
+    with Session(engine) as session:
+        for message_id in ids:
+            if not _claim(session, message_id, utcnow()):
+                continue
+            message = session.get(OutboxMessage, message_id)
+            try:
+                _smtp_send(settings, message)
+            except (OSError, smtplib.SMTPException) as exc:
+                message.error = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning("mail %s to %s failed: %s", message.id, message.to_addr, message.error)
+            else:
+                message.sent_at, message.error = utcnow(), None
+                sent += 1
+            message.claimed_at = None
+            session.commit()
+    return sent
+
+
+def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
+    """The scheduled job: try again every unsent row that is not brand new (those are being
+    delivered by their own commit) and has not run out of attempts."""
+    settings = _settings.get(engine)
+    if settings is None or not settings.server:
+        return 0
+    now = now or utcnow()
+    with Session(engine) as session:
+        ids = list(session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS,
+                   OutboxMessage.created_at < now - RETRY_AFTER)
+            .order_by(OutboxMessage.id)))
+    return deliver(engine, settings, ids) if ids else 0
