@@ -83,13 +83,16 @@ def run_reminders(session: Session, now: dt.datetime, *,
     return won
 
 
+def _when(due: dt.date, today: dt.date) -> str:
+    late = (today - due).days
+    return "due today" if late == 0 else f"overdue by {late} day{'s' if late != 1 else ''}"
+
+
 def _message(campaign: Campaign, city: City, items, today: dt.date, link: str) -> tuple[str, str]:
-    lines = []
-    for item in items:
-        when = ("due today" if item.due == today
-                else f"was due on {item.due.isoformat()} ({(today - item.due).days} days ago)")
-        lines.append(f"- {item.milestone.title}: {when}")
-    subject = (f"[{campaign.name}] {city.name}: {items[0].milestone.title}" if len(items) == 1
+    lines = [f"- {item.milestone.title}: {_when(item.due, today)} (due {item.due.isoformat()})"
+             for item in items]
+    subject = (f"[{campaign.name}] {city.name}: {items[0].milestone.title} is "
+               f"{_when(items[0].due, today)}" if len(items) == 1
                else f"[{campaign.name}] {city.name}: {len(items)} checklist items need you")
     body = (f"Hello from {campaign.name},\n\nThese items of {city.name}'s checklist are not "
             f"ticked off yet:\n\n" + "\n".join(lines) + "\n\n"
