@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import logging
 import smtplib
+import ssl
 import weakref
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -30,6 +31,7 @@ PENDING_KEY = "twestival.mail.pending"
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 RETRY_AFTER = dt.timedelta(minutes=1)
 MAX_ATTEMPTS = 10
+NEVER_TRIED_LIMIT = dt.timedelta(days=1)
 SMTP_TIMEOUT = 20
 
 
@@ -122,7 +124,7 @@ def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
     return result.rowcount == 1
 
 
-def _smtp_send(settings: MailSettings, message: OutboxMessage) -> None:
+def _email(settings: MailSettings, message: OutboxMessage) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = settings.sender
     mail["To"] = message.to_addr
@@ -130,39 +132,80 @@ def _smtp_send(settings: MailSettings, message: OutboxMessage) -> None:
     mail["Date"] = formatdate(message.created_at.timestamp(), usegmt=True)
     mail["Message-ID"] = make_msgid(idstring=f"outbox{message.id}")
     mail.set_content(message.body)
-    smtp_class = smtplib.SMTP_SSL if settings.port == 465 else smtplib.SMTP
-    with smtp_class(settings.server, settings.port, timeout=SMTP_TIMEOUT) as smtp:
-        if settings.port == 587:
-            smtp.starttls()
-        if settings.username:
-            smtp.login(settings.username, settings.password or "")
-        smtp.send_message(mail)
+    return mail
+
+
+class _Connection:
+    """One SMTP connection for a batch, opened on first use and reopened after a failure."""
+
+    def __init__(self, settings: MailSettings):
+        self.settings, self.smtp = settings, None
+
+    def send(self, mail: EmailMessage) -> None:
+        if self.smtp is None:
+            self.smtp = self._open()
+        try:
+            self.smtp.send_message(mail)
+        except (OSError, smtplib.SMTPServerDisconnected):
+            self.close()
+            raise
+
+    def _open(self) -> smtplib.SMTP:
+        settings = self.settings
+        if settings.port == 465:
+            smtp = smtplib.SMTP_SSL(settings.server, settings.port, timeout=SMTP_TIMEOUT,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(settings.server, settings.port, timeout=SMTP_TIMEOUT)
+        try:
+            if settings.port == 587:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
 
 
 def deliver(engine: Engine, settings: MailSettings, ids: list[int]) -> int:
     """Send the given outbox rows (those still unsent and unclaimed); returns how many went."""
     sent = 0
-    with Session(engine) as session:
-        for message_id in ids:
-            if not _claim(session, message_id, utcnow()):
-                continue
-            message = session.get(OutboxMessage, message_id)
-            try:
-                _smtp_send(settings, message)
-            except (OSError, smtplib.SMTPException) as exc:
-                message.error = f"{type(exc).__name__}: {exc}"[:2000]
-                log.warning("mail %s to %s failed: %s", message.id, message.to_addr, message.error)
-            else:
-                message.sent_at, message.error = utcnow(), None
-                sent += 1
-            message.claimed_at = None
-            session.commit()
+    connection = _Connection(settings)
+    try:
+        with Session(engine) as session:
+            for message_id in ids:
+                if not _claim(session, message_id, utcnow()):
+                    continue
+                message = session.get(OutboxMessage, message_id)
+                try:
+                    connection.send(_email(settings, message))
+                except (OSError, smtplib.SMTPException) as exc:
+                    message.error = f"{type(exc).__name__}: {exc}"[:2000]
+                    log.warning("mail %s to %s failed: %s", message.id, message.to_addr,
+                                message.error)
+                else:
+                    message.sent_at, message.error = utcnow(), None
+                    sent += 1
+                message.claimed_at = None
+                session.commit()
+    finally:
+        connection.close()
     return sent
 
 
 def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
     """The scheduled job: try again every unsent row that is not brand new (those are being
-    delivered by their own commit) and has not run out of attempts."""
+    delivered by their own commit) and has not run out of attempts. Rows kept while no server
+    was configured are sent only if recent, so turning SMTP on does not mail out old history."""
     settings = _settings.get(engine)
     if settings is None or not settings.server:
         return 0
@@ -171,6 +214,7 @@ def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
         ids = list(session.scalars(
             select(OutboxMessage.id)
             .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS,
-                   OutboxMessage.created_at < now - RETRY_AFTER)
+                   OutboxMessage.created_at < now - RETRY_AFTER,
+                   (OutboxMessage.attempts > 0) | (OutboxMessage.created_at > now - NEVER_TRIED_LIMIT))
             .order_by(OutboxMessage.id)))
     return deliver(engine, settings, ids) if ids else 0

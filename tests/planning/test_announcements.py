@@ -140,6 +140,8 @@ def test_announcement_pages_authorisation(app, client, people):
     for who, status in expected.items():
         login(client, app, people[who])
         assert client.get(url).status_code == status, who
+        response = client.post(url + "/read", data={"csrf_token": csrf_token(client)})
+        assert response.status_code == (302 if status == 200 else status), who
     for who in ("london", "volunteer", "tokyo"):
         login(client, app, people[who])
         assert client.get("/coordinate/tw/announcements").status_code == 403

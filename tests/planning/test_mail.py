@@ -108,3 +108,35 @@ def test_outbox_is_for_coordinators(app, client, people):
     for who in ("london", "volunteer"):
         login(client, app, people[who])
         assert client.get("/coordinate/tw/outbox").status_code == 403
+
+
+def test_one_commit_many_messages_all_delivered(mail_app, smtp_server):
+    inbox, _port = smtp_server
+    with mail_app.app_context():
+        for n in range(3):
+            send_mail(db.session, f"person{n}@example.org", f"Note {n}", "Body")
+        db.session.commit()
+    assert sorted(m["subject"] for m in inbox.messages) == ["Note 0", "Note 1", "Note 2"]
+    assert all(row.sent_at is not None for row in outbox(mail_app))
+
+
+def test_turning_smtp_on_later_sends_recent_outbox_mail_only(app, db_path, smtp_server):
+    import time_machine
+    from tests.conftest import make_app
+    inbox, port = smtp_server
+    now = dt.datetime(2027, 1, 10, 12, 0, tzinfo=dt.timezone.utc)
+    with app.app_context():                   # no mail server: kept in the outbox
+        for age, subject in ((dt.timedelta(days=3), "Old news"), (dt.timedelta(hours=2), "Recent")):
+            with time_machine.travel(now - age, tick=False):
+                send_mail(db.session, "ada@example.org", subject, "Body")
+                db.session.commit()
+        assert retry_unsent(db.engine, now) == 0          # still no server: nothing to do
+    with_smtp = make_app(db_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    try:
+        with with_smtp.app_context():
+            assert retry_unsent(db.engine, now) == 1
+    finally:
+        with_smtp.extensions["twestival.live"].stop()
+        with with_smtp.app_context():
+            db.engine.dispose()
+    assert [m["subject"] for m in inbox.messages] == ["Recent"]
