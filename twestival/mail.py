@@ -20,7 +20,7 @@ import weakref
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from sqlalchemy import Engine, Integer, String, Text, event, select, update
+from sqlalchemy import Engine, Integer, String, Text, event, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .database import Base, UTCDateTime, utcnow
@@ -218,3 +218,15 @@ def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
                    (OutboxMessage.attempts > 0) | (OutboxMessage.created_at > now - NEVER_TRIED_LIMIT))
             .order_by(OutboxMessage.id)))
     return deliver(engine, settings, ids) if ids else 0
+
+
+def outbox_for(session: Session, campaign_id: int, limit: int = 200) -> list[OutboxMessage]:
+    """The newest mail a campaign's coordinators may read: to the campaign's people and to
+    people of no campaign yet (applicants, invitees), never to people of other campaigns."""
+    from .accounts.models import Membership, User
+    ours = select(User.email).join(Membership).where(Membership.campaign_id == campaign_id)
+    anyone = select(User.email).join(Membership)
+    return list(session.scalars(
+        select(OutboxMessage).where(or_(OutboxMessage.to_addr.in_(ours),
+                                        OutboxMessage.to_addr.not_in(anyone)))
+        .order_by(OutboxMessage.id.desc()).limit(limit)))

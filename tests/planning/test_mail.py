@@ -8,7 +8,7 @@ from sqlalchemy import select
 from twestival.extensions import db
 from twestival.mail import OutboxMessage, retry_unsent, send_mail
 
-from .conftest import csrf_token, free_port, login
+from .conftest import free_port, login
 
 
 def outbox(app) -> list[OutboxMessage]:

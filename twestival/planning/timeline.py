@@ -201,6 +201,14 @@ def progress(session: Session, campaign: Campaign,
     return steps, [CityProgress(c, items_for(campaign, c, steps, ticks, now)) for c in cities]
 
 
+def who_changed(session: Session, progress: CityProgress) -> dict[int, str]:
+    """Names of the people who last changed the items, by user id."""
+    ids = {i.tick.changed_by_id for i in progress.items if i.tick and i.tick.changed_by_id}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
 def set_done(session: Session, campaign: Campaign, city: City, milestone_id: int, user: User,
              done: bool) -> ChecklistTick:
     """Tick (or untick) one item of a city's checklist, recording who and when."""

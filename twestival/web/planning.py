@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import or_, select
 from wtforms import (HiddenField, IntegerField, SelectMultipleField, StringField,
                      TextAreaField)
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..accounts.models import Membership, Role, User
+from ..accounts.models import Role
 from ..announcements import service as announcements
 from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..database import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from ..mail import MailSettings, OutboxMessage, configure
+from ..mail import MailSettings, configure, outbox_for
 from ..planning import timeline
 from ..text import render_markdown
 from .authz import require_city, require_coordinator
@@ -68,15 +67,8 @@ def _form_error(form, exc: DomainError) -> None:
 def outbox(campaign: str):
     camp = get_campaign(db.session, campaign)
     require_coordinator(camp)
-    # Mail to this campaign's people, and to people of no campaign yet (applicants, invitees);
-    # never mail to people who belong only to other campaigns.
-    ours = select(User.email).join(Membership).where(Membership.campaign_id == camp.id)
-    anyone = select(User.email).join(Membership)
-    messages = db.session.scalars(
-        select(OutboxMessage).where(or_(OutboxMessage.to_addr.in_(ours),
-                                        OutboxMessage.to_addr.not_in(anyone)))
-        .order_by(OutboxMessage.id.desc()).limit(OUTBOX_PAGE)).all()
-    return render_template("planning/outbox.html", campaign=camp, messages=messages,
+    return render_template("planning/outbox.html", campaign=camp,
+                           messages=outbox_for(db.session, camp.id, OUTBOX_PAGE),
                            smtp=bool(current_app.config.get("MAIL_SERVER")))
 
 
@@ -218,10 +210,8 @@ def checklist(campaign: str, city: str):
     place = get_city(db.session, camp, city, approved_only=True)
     require_city(camp, place, ORGANISERS)
     progress = timeline.checklist(db.session, camp, place, utcnow())
-    people = {u.id: u.name for u in db.session.scalars(select(User).where(User.id.in_(
-        [i.tick.changed_by_id for i in progress.items if i.tick and i.tick.changed_by_id])))}
     return render_template("planning/checklist.html", campaign=camp, city=place,
-                           progress=progress, people=people, form=TickForm(formdata=None),
+                           progress=progress, people=timeline.who_changed(db.session, progress), form=TickForm(formdata=None),
                            markdown=render_markdown)
 
 
