@@ -24,6 +24,7 @@ from sqlalchemy import Engine, Integer, String, Text, event, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .database import Base, UTCDateTime, utcnow
+from .errors import InvalidInput
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "twestival.mail.pending"
@@ -86,7 +87,10 @@ def configure(engine: Engine, settings: MailSettings) -> None:
 
 def send_mail(session: Session, to: str, subject: str, body: str) -> None:
     """Queue one message in the caller's transaction; it is delivered once that commits."""
-    message = OutboxMessage(to_addr=to.strip(), subject=" ".join(subject.split())[:300], body=body)
+    to = (to or "").strip()
+    if "@" not in to or len(to) > 254 or any(c in to for c in "\r\n,;<>"):
+        raise InvalidInput(f"{to!r} is not an email address")
+    message = OutboxMessage(to_addr=to, subject=" ".join(subject.split())[:300], body=body)
     session.add(message)
     session.flush()
     session.info.setdefault(PENDING_KEY, []).append(message.id)
@@ -188,7 +192,7 @@ def deliver(engine: Engine, settings: MailSettings, ids: list[int]) -> int:
                 message = session.get(OutboxMessage, message_id)
                 try:
                     connection.send(_email(settings, message))
-                except (OSError, smtplib.SMTPException) as exc:
+                except (OSError, smtplib.SMTPException, ValueError) as exc:
                     message.error = f"{type(exc).__name__}: {exc}"[:2000]
                     log.warning("mail %s to %s failed: %s", message.id, message.to_addr,
                                 message.error)

@@ -140,3 +140,16 @@ def test_turning_smtp_on_later_sends_recent_outbox_mail_only(app, db_path, smtp_
         with with_smtp.app_context():
             db.engine.dispose()
     assert [m["subject"] for m in inbox.messages] == ["Recent"]
+
+
+def test_send_mail_refuses_what_is_not_one_address(app):
+    import pytest
+    from twestival.errors import InvalidInput
+    with app.app_context():
+        for bad in ("", "nobody", "a@b.org\r\nBcc: all@b.org", "a@b.org, c@d.org"):
+            with pytest.raises(InvalidInput):
+                send_mail(db.session, bad, "Subject", "Body")
+        send_mail(db.session, "a@b.org", "Line one\r\nBcc: x@y.org", "Body")
+        db.session.commit()
+    [row] = outbox(app)
+    assert row.subject == "Line one Bcc: x@y.org"     # one header line, nothing injected
