@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db, socketio
+from ..planning.scheduler import start as start_scheduler
 
 
 def prepare_database(app: Flask) -> None:
@@ -30,6 +31,7 @@ def run_command(host, port):
     """Serve HTTP and websockets."""
     app = current_app._get_current_object()
     prepare_database(app)
+    start_scheduler(app)
     _serve(app, host, port)
 
 
@@ -73,6 +75,7 @@ def demo_command(host, port, seed_count, rate, no_serve):
         return
     if rate > 0:
         socketio.start_background_task(_simulate, app, rate)
+    start_scheduler(app)
     _serve(app, host, port)
 
 

@@ -1,0 +1,1 @@
+"""Announcements from coordinators to the organisers of all or chosen cities."""

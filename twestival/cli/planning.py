@@ -1,0 +1,60 @@
+"""Planning from the command line: the reminder job for cron users, a campaign's default timeline."""
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..campaigns.service import get_campaign
+from ..extensions import db
+from ..planning import timeline
+from ..planning.scheduler import reminders_job
+from . import domain_errors
+
+
+def _instant(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use an ISO 8601 time, e.g. 2027-01-15T08:00:00+00:00") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give the UTC offset too, e.g. 2027-01-15T08:00:00Z")
+    return moment
+
+
+@click.group("reminders")
+def reminders_group():
+    """Checklist reminders."""
+
+
+@reminders_group.command("run")
+@click.option("--now", callback=_instant, help="Pretend it is this time (ISO 8601 with offset).")
+@with_appcontext
+@domain_errors
+def reminders_run(now):
+    """Send the reminders owed now, once each (safe to run from cron next to the scheduler)."""
+    count = reminders_job(current_app._get_current_object(), now)
+    click.echo(f"{count} reminder{'s' if count != 1 else ''} sent")
+
+
+@click.group("timeline")
+def timeline_group():
+    """A campaign's planning timeline."""
+
+
+@timeline_group.command("default")
+@click.argument("campaign")
+@with_appcontext
+@domain_errors
+def timeline_default(campaign):
+    """Give CAMPAIGN the default milestone template."""
+    steps = timeline.create_default_template(db.session, get_campaign(db.session, campaign))
+    db.session.commit()
+    click.echo(f"{len(steps)} milestones added to {campaign}")
+
+
+COMMANDS = [reminders_group, timeline_group]

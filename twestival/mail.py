@@ -1,0 +1,236 @@
+"""Outgoing mail: an outbox table, delivered over SMTP only after the writing transaction commits.
+
+``send_mail`` only adds an ``outbox_message`` row, so mail is part of the caller's transaction: a
+rollback leaves nothing to send. After the commit a listener hands the new rows to
+``deliver``, which sends them over SMTP when a server is configured (``configure``). Without
+one the rows stay unsent in the outbox, which coordinators can read in the UI. A failed send
+keeps its error and is retried by the scheduled ``retry_unsent`` job. Each send first *claims*
+its row with a conditional UPDATE, so two processes never send the same row twice.
+
+No Flask here: the settings are given to ``configure`` per engine by the web layer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import smtplib
+import ssl
+import weakref
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from sqlalchemy import Engine, Integer, String, Text, event, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .database import Base, UTCDateTime, utcnow
+from .errors import InvalidInput
+
+log = logging.getLogger(__name__)
+PENDING_KEY = "twestival.mail.pending"
+# A claim older than this belongs to a process that died mid-send; the row may be tried again.
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+RETRY_AFTER = dt.timedelta(minutes=1)
+MAX_ATTEMPTS = 10
+NEVER_TRIED_LIMIT = dt.timedelta(days=1)
+SMTP_TIMEOUT = 20
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_addr: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+@dataclasses.dataclass(frozen=True)
+class MailSettings:
+    server: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    sender: str = "twestival@localhost"
+
+    @classmethod
+    def from_config(cls, config) -> MailSettings:
+        return cls(server=config.get("MAIL_SERVER") or None,
+                   port=int(config.get("MAIL_PORT") or 25),
+                   # from_prefixed_env turns a numeric-looking password into an int
+                   username=_text(config.get("MAIL_USERNAME")),
+                   password=_text(config.get("MAIL_PASSWORD")),
+                   sender=_text(config.get("MAIL_FROM")) or "twestival@localhost")
+
+
+def _text(value) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+_settings: weakref.WeakKeyDictionary[Engine, MailSettings] = weakref.WeakKeyDictionary()
+
+
+def configure(engine: Engine, settings: MailSettings) -> None:
+    """Mail written through sessions bound to ``engine`` is delivered with ``settings``."""
+    global _listening
+    _settings[engine] = settings
+    if not _listening:
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)
+        _listening = True
+
+
+def send_mail(session: Session, to: str, subject: str, body: str) -> None:
+    """Queue one message in the caller's transaction; it is delivered once that commits."""
+    to = (to or "").strip()
+    if "@" not in to or len(to) > 254 or any(c in to for c in "\r\n,;<>"):
+        raise InvalidInput(f"{to!r} is not an email address")
+    message = OutboxMessage(to_addr=to, subject=" ".join(subject.split())[:300], body=body)
+    session.add(message)
+    session.flush()
+    session.info.setdefault(PENDING_KEY, []).append(message.id)
+
+
+def _after_commit(session: Session) -> None:
+    ids = session.info.pop(PENDING_KEY, None)
+    if not ids:
+        return
+    engine = session.get_bind()
+    settings = _settings.get(engine)
+    if settings is None or not settings.server:
+        return  # kept in the outbox
+    try:
+        deliver(engine, settings, ids)
+    except Exception:  # the caller's work is committed; the retry job takes over
+        log.exception("mail delivery after commit failed; the retry job will try again")
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+_listening = False
+
+
+def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
+               (OutboxMessage.claimed_at.is_(None))
+               | (OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
+        .values(claimed_at=now, attempts=OutboxMessage.attempts + 1))
+    session.commit()
+    return result.rowcount == 1
+
+
+def _email(settings: MailSettings, message: OutboxMessage) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = settings.sender
+    mail["To"] = message.to_addr
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(message.created_at.timestamp(), usegmt=True)
+    mail["Message-ID"] = make_msgid(idstring=f"outbox{message.id}")
+    mail.set_content(message.body)
+    return mail
+
+
+class _Connection:
+    """One SMTP connection for a batch, opened on first use and reopened after a failure."""
+
+    def __init__(self, settings: MailSettings):
+        self.settings, self.smtp = settings, None
+
+    def send(self, mail: EmailMessage) -> None:
+        if self.smtp is None:
+            self.smtp = self._open()
+        try:
+            self.smtp.send_message(mail)
+        except (OSError, smtplib.SMTPServerDisconnected):
+            self.close()
+            raise
+
+    def _open(self) -> smtplib.SMTP:
+        settings = self.settings
+        if settings.port == 465:
+            smtp = smtplib.SMTP_SSL(settings.server, settings.port, timeout=SMTP_TIMEOUT,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(settings.server, settings.port, timeout=SMTP_TIMEOUT)
+        try:
+            if settings.port == 587:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
+
+
+def deliver(engine: Engine, settings: MailSettings, ids: list[int]) -> int:
+    """Send the given outbox rows (those still unsent and unclaimed); returns how many went."""
+    sent = 0
+    connection = _Connection(settings)
+    try:
+        with Session(engine) as session:
+            for message_id in ids:
+                if not _claim(session, message_id, utcnow()):
+                    continue
+                message = session.get(OutboxMessage, message_id)
+                try:
+                    connection.send(_email(settings, message))
+                except (OSError, smtplib.SMTPException, ValueError) as exc:
+                    message.error = f"{type(exc).__name__}: {exc}"[:2000]
+                    log.warning("mail %s to %s failed: %s", message.id, message.to_addr,
+                                message.error)
+                else:
+                    message.sent_at, message.error = utcnow(), None
+                    sent += 1
+                message.claimed_at = None
+                session.commit()
+    finally:
+        connection.close()
+    return sent
+
+
+def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
+    """The scheduled job: try again every unsent row that is not brand new (those are being
+    delivered by their own commit) and has not run out of attempts. Rows kept while no server
+    was configured are sent only if recent, so turning SMTP on does not mail out old history."""
+    settings = _settings.get(engine)
+    if settings is None or not settings.server:
+        return 0
+    now = now or utcnow()
+    with Session(engine) as session:
+        ids = list(session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS,
+                   OutboxMessage.created_at < now - RETRY_AFTER,
+                   (OutboxMessage.attempts > 0) | (OutboxMessage.created_at > now - NEVER_TRIED_LIMIT))
+            .order_by(OutboxMessage.id)))
+    return deliver(engine, settings, ids) if ids else 0
+
+
+def outbox_for(session: Session, campaign_id: int, limit: int = 200) -> list[OutboxMessage]:
+    """The newest mail a campaign's coordinators may read: to the campaign's people and to
+    people of no campaign yet (applicants, invitees), never to people of other campaigns."""
+    from .accounts.models import Membership, User
+    ours = select(User.email).join(Membership).where(Membership.campaign_id == campaign_id)
+    anyone = select(User.email).join(Membership)
+    return list(session.scalars(
+        select(OutboxMessage).where(or_(OutboxMessage.to_addr.in_(ours),
+                                        OutboxMessage.to_addr.not_in(anyone)))
+        .order_by(OutboxMessage.id.desc()).limit(limit)))
