@@ -4,3 +4,6 @@ from .campaigns import models as campaigns  # noqa: F401
 from .ledger import models as ledger  # noqa: F401
 from .live import models as live  # noqa: F401
 from .streams import api, archive  # noqa: F401
+from . import mail  # noqa: F401
+from .campaigns import applications  # noqa: F401
+from .streams import cash  # noqa: F401
