@@ -28,8 +28,8 @@ def invite(session: Session, campaign: Campaign, *, email: str, name: str, role:
 
 
 def people(session: Session, campaign: Campaign) -> list[tuple[Membership, User, City | None]]:
-    return list(session.execute(
+    return [tuple(row) for row in session.execute(
         select(Membership, User, City).join(User, User.id == Membership.user_id)
         .outerjoin(City, City.id == Membership.city_id)
         .where(Membership.campaign_id == campaign.id)
-        .order_by(Membership.role, City.name, User.name)).tuples())
+        .order_by(Membership.role, City.name, User.name))]
