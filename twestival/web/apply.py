@@ -12,7 +12,7 @@ from ..campaigns.service import get_campaign
 from ..errors import DomainError
 from ..extensions import db, limiter
 from . import mails
-from .forms import PageFields, country_choices, currency_choices, timezones
+from .forms import CHOOSE, PageFields, country_choices, currency_choices, timezones
 
 bp = Blueprint("apply", __name__)
 
@@ -30,8 +30,8 @@ class ApplyForm(PageFields, FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.country.choices = country_choices()
-        self.currency.choices = currency_choices()
-        self.timezone.choices = [(z, z) for z in timezones()]
+        self.currency.choices = [CHOOSE] + currency_choices()
+        self.timezone.choices = [CHOOSE] + [(z, z) for z in timezones()]
 
 
 def _limit() -> str:

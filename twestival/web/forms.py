@@ -5,7 +5,7 @@ import functools
 import zoneinfo
 
 from babel import Locale
-from babel.numbers import list_currencies
+from babel.numbers import get_territory_currencies
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import DateTimeLocalField, StringField, TextAreaField, URLField
@@ -20,15 +20,29 @@ def timezones() -> list[str]:
                   if "/" in z and not z.startswith(("Etc/", "posix/", "right/", "SystemV/")))
 
 
+CHOOSE = ("", "—")
+
+
+def _countries() -> list[str]:
+    return [code for code in Locale("en").territories if len(code) == 2 and code.isalpha()]
+
+
+@functools.cache
+def currencies_in_use() -> tuple[str, ...]:
+    """Legal tender somewhere today: no pesetas or francs in the menu."""
+    return tuple(sorted({code for territory in _countries()
+                         for code in get_territory_currencies(territory, tender=True)}))
+
+
 def country_choices() -> list[tuple[str, str]]:
     names = Locale.parse(str(get_locale() or "en")).territories
-    return sorted(((code, name) for code, name in names.items()
-                   if len(code) == 2 and code.isalpha()), key=lambda pair: pair[1])
+    return [CHOOSE] + sorted(((code, names.get(code, code)) for code in _countries()),
+                             key=lambda pair: pair[1])
 
 
 def currency_choices() -> list[tuple[str, str]]:
     names = Locale.parse(str(get_locale() or "en")).currencies
-    return sorted(((code, f"{code} · {names.get(code, code)}") for code in list_currencies()))
+    return [(code, f"{code} · {names.get(code, code)}") for code in currencies_in_use()]
 
 
 class PageFields:
