@@ -35,7 +35,7 @@ class ApplyForm(PageFields, FlaskForm):
 
 
 def _limit() -> str:
-    return current_app.config.get("APPLY_RATE_LIMIT", "10 per hour")
+    return current_app.config["APPLY_RATE_LIMIT"]
 
 
 @bp.route("/c/<campaign>/apply", methods=["GET", "POST"])
