@@ -196,3 +196,17 @@ def test_user_create_prints_a_set_password_link(app, runner, seed):
                                  "--role", "organiser", "--campaign", "tw", "--city", "london"])
     assert result.exit_code == 0, result.output
     assert "/set-password/" in result.output
+
+
+def test_set_password_links_expire_after_seven_days(app, client, seed):
+    import time_machine
+    person(app, "org@example.org", Role.organiser, city="london")
+    start = dt.datetime(2027, 1, 1, 12, tzinfo=dt.timezone.utc)
+    with time_machine.travel(start, tick=False):
+        client.post("/forgot-password", data={"email": "org@example.org",
+                                              "csrf_token": csrf_token(client, "/forgot-password")})
+        link = link_in(outbox(app, "org@example.org")[-1].body, "/set-password/")
+    with time_machine.travel(start + dt.timedelta(days=6, hours=23), tick=False):
+        assert client.get(link).status_code == 200
+    with time_machine.travel(start + dt.timedelta(days=7, minutes=1), tick=False):
+        assert client.get(link).status_code == 400

@@ -2,13 +2,13 @@
 confirm, people and invitations, reconciliation, and links to the other coordinator pages."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..accounts.invitations import invite, people
@@ -28,11 +28,6 @@ from .authz import require_coordinator
 bp = Blueprint("coordinate", __name__, url_prefix="/coordinate")
 
 
-class DecisionForm(FlaskForm):
-    reason = TextAreaField(_l("Reason (sent to the applicant)"),
-                           validators=[Optional(), Length(max=2000)])
-
-
 class InviteForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
@@ -40,10 +35,6 @@ class InviteForm(FlaskForm):
         (Role.organiser.value, _l("organiser")), (Role.volunteer.value, _l("volunteer")),
         (Role.coordinator.value, _l("coordinator"))])
     city = SelectField(_l("City"), validators=[Optional()])
-
-
-class ConfirmForm(FlaskForm):
-    pass
 
 
 def _campaign(campaign: str) -> Campaign:
@@ -70,7 +61,6 @@ def _dashboard(camp: Campaign, invite_form: InviteForm | None = None, status: in
                                        .order_by(City.status, City.name))),
         totals=totals, awaiting=cash.awaiting_confirmation(db.session, camp),
         people=people(db.session, camp), invite_form=invite_form or _invite_form(camp),
-        decision_form=DecisionForm(), confirm_form=ConfirmForm(),
         drifts=reconcile(db.session, camp)), status
 
 
@@ -95,9 +85,7 @@ def approve(campaign: str, city: str):
 def reject(campaign: str, city: str):
     camp = _campaign(campaign)
     place = get_city(db.session, camp, city)
-    form = DecisionForm()
-    form.validate_on_submit()
-    row = applications.reject(db.session, place, current_user, form.reason.data or "")
+    row = applications.reject(db.session, place, current_user, request.form.get("reason", ""))
     mails.application_rejected(row)
     db.session.commit()
     flash(_("%(city)s is rejected; %(email)s was told why.", city=place.name,

@@ -68,8 +68,7 @@ def _dashboard(camp: Campaign, place: City, form: PageForm, status: int = 200):
     mine = roles(camp, place)
     return render_template(
         "organise/dashboard.html", campaign=camp, city=place, form=form,
-        can_edit=bool(mine & set(EDITORS)), lines=cash.city_lines(db.session, place),
-        reverse_form=ReverseForm()), status
+        can_edit=bool(mine & set(EDITORS)), lines=cash.city_lines(db.session, place)), status
 
 
 @bp.get("/organise/<campaign>/<city>")
