@@ -27,6 +27,20 @@
 
   function flash(el) { el.classList.remove("flash-row"); void el.offsetWidth; el.classList.add("flash-row"); }
 
+  function newRow(r) {
+    const tr = document.createElement("tr");
+    tr.dataset.city = r.slug;
+    tr.innerHTML = '<td data-field="rank"></td><td><a></a></td>' +
+      '<td class="num"><span data-field="raised"></span> <span class="small provisional" data-field="provisional"></span></td>' +
+      '<td class="num" data-field="reporting"></td><td class="num" data-field="target"></td>' +
+      '<td class="num" data-field="togo"></td><td class="bar-col"><div class="bar"><div></div></div>' +
+      '<span class="small" data-field="share"></span></td><td class="num" data-field="donations"></td>';
+    const link = tr.querySelector("a");
+    link.href = "/c/" + encodeURIComponent(slug) + "/" + encodeURIComponent(r.slug);
+    link.textContent = r.name;
+    return tr;
+  }
+
   function renderBoard(changed) {
     setText(root, "total", fmt(state.total, state.currency));
     setText(root, "confirmed-total", fmt(state.total - state.provisional, state.currency));
@@ -36,7 +50,7 @@
     const rows = [...state.rows.values()].sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
     for (const r of rows) {
       let tr = body.querySelector('tr[data-city="' + CSS.escape(r.slug) + '"]');
-      if (!tr) continue;
+      if (!tr) tr = newRow(r);  // a city approved while the board is open
       setText(tr, "rank", String(r.rank));
       setText(tr, "raised", fmt(r.raised_minor, r.currency));
       setText(tr, "provisional", r.provisional_minor ? provisionalText.replace("{amount}", fmt(r.provisional_minor, r.currency)) : "");

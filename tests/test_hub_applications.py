@@ -12,6 +12,7 @@ from twestival.campaigns.models import CityStatus
 from twestival.campaigns.service import get_campaign, get_city
 from twestival.extensions import db
 
+from .helpers import wait_for
 from .hub_support import PASSWORD, apply, csrf_token, link_in, login, outbox, person
 
 
@@ -78,8 +79,10 @@ def test_login_is_rate_limited(app, client, seed):
     assert statuses[:10] == [400] * 10 and statuses[10] == 429
 
 
-def test_approval_puts_the_city_on_the_board_and_invites_the_applicant(app, client, seed):
+def test_approval_puts_the_city_on_the_board_and_invites_the_applicant(app, client, seed, live):
     apply(client)
+    live.emit("watch", {"campaign": "tw"}, namespace="/live")
+    wait_for(live, "leaderboard")
     person(app, "coord@example.org", Role.coordinator)
     login(client, "coord@example.org")
     desk = client.get("/coordinate/tw").get_data(as_text=True)
@@ -88,6 +91,9 @@ def test_approval_puts_the_city_on_the_board_and_invites_the_applicant(app, clie
                            data={"csrf_token": csrf_token(client, "/coordinate/tw")})
     assert response.status_code == 303
     assert _city(app, "paris").status is CityStatus.approved
+    update, _ = wait_for(live, "leaderboard_update",
+                         lambda u: any(r["slug"] == "paris" for r in u["cities"]))
+    assert next(r for r in update["cities"] if r["slug"] == "paris")["raised_minor"] == 0
     assert "Paris" in client.get("/c/tw").get_data(as_text=True)
     assert client.get("/c/tw/paris").status_code == 200
 

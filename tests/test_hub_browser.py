@@ -70,6 +70,12 @@ def test_apply_approve_and_cash_reaches_the_live_board(app, seed, served, browse
     applicant.click("button.primary.big")
     expect(applicant.locator("h1")).to_have_text("Thank you!")
 
+    # The public board is opened and stays open from here on; Paris is not on it yet.
+    watcher.goto(f"{served}/c/tw")
+    expect(watcher.locator('[data-field="connection-text"]')).to_have_text("live")
+    watcher.evaluate("window.stillTheSamePage = true")
+    expect(watcher.locator("tr[data-city]")).to_have_count(3)
+
     # 2. A coordinator signs in and approves it.
     coordinator.goto(f"{served}/login")
     coordinator.fill("#email", "coord@example.org")
@@ -79,12 +85,10 @@ def test_apply_approve_and_cash_reaches_the_live_board(app, seed, served, browse
     coordinator.click('article[data-city="paris"] [data-action="approve"]')
     expect(coordinator.locator(".flash")).to_contain_text("Paris is approved")
 
-    # 3. The public board is opened and stays open from here on.
-    watcher.goto(f"{served}/c/tw")
-    expect(watcher.locator('[data-field="connection-text"]')).to_have_text("live")
-    watcher.evaluate("window.stillTheSamePage = true")
+    # 3. The open board gained Paris when it was approved, without a reload.
     paris_row = watcher.locator('tr[data-city="paris"]')
     expect(paris_row.locator('[data-field="raised"]')).to_have_text("€0.00")
+    expect(paris_row.locator("a")).to_have_attribute("href", "/c/tw/paris")
 
     # 4. The applicant follows the mailed link, sets a password and records cash.
     link = link_in(outbox(app, "amelie@example.org")[-1].body, "/set-password/")

@@ -17,6 +17,7 @@ from ..accounts.models import Role, User
 from ..accounts.service import create_user, find_user, grant, normalise_email
 from ..database import Base, UTCDateTime, utcnow
 from ..errors import Conflict, InvalidInput
+from ..ledger.totals import note_change
 from .models import Campaign, City, CityStatus
 from .pages import PageDetails, clean
 from .service import add_city
@@ -110,6 +111,7 @@ def _decide(session: Session, city: City, by: User, status: CityStatus,
 def approve(session: Session, city: City, by: User) -> tuple[CityApplication, User]:
     """The city goes public; the applicant (an account is made if needed) becomes organiser."""
     row = _decide(session, city, by, CityStatus.approved, None)
+    note_change(session, city.campaign_id, city.id)   # open boards gain the city live
     applicant = find_user(session, row.applicant_email) or create_user(
         session, row.applicant_email, name=row.applicant_name)
     grant(session, applicant, Role.organiser, city.campaign, city)
