@@ -87,6 +87,12 @@ def test_bad_counts_get_a_json_reason_and_record_nothing(app, client, seed):
                            headers={"X-CSRFToken": token, "Content-Type": "text/plain"})
     assert not_json.status_code == 415
     assert _entries(app, stream="cash") == []
+    with app.app_context():
+        # Each refused body is still archived verbatim, with the reason it was refused.
+        rows = db.session.scalars(select(InboundPayload).where(InboundPayload.stream == "cash")
+                                  .order_by(InboundPayload.id)).all()
+        assert [r.status for r in rows] == ["rejected"] * len(cases)
+        assert json.loads(rows[0].body)["witness"] == "ada" and "second person" in rows[0].error
 
 
 def test_a_cheque_in_another_currency_is_converted_with_its_rate(app, client, seed):

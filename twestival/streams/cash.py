@@ -103,6 +103,16 @@ def record_count(session: Session, city: City, count: CashCount, *, by_user_id: 
     return result
 
 
+def process_count(session: Session, city: City, payload: InboundPayload, *,
+                  by_user_id: int | None) -> Recorded:
+    """Record one archived count; the payload is marked processed, or duplicate on a resend."""
+    count = parse_count(payload.body)
+    payload.external_id = external_id(city, count.key)
+    result = record_count(session, city, count, by_user_id=by_user_id, payload_id=payload.id)
+    mark(payload, "processed" if result.created else "duplicate")
+    return result
+
+
 @register(STREAM)
 def process(session: Session, payload: InboundPayload) -> None:
     """Replay: the archived body plus who sent it for which city (kept in the payload meta)."""
@@ -110,9 +120,7 @@ def process(session: Session, payload: InboundPayload) -> None:
     city = session.get(City, meta.get("city_id"))
     if city is None:
         raise NotFound("the archived cash entry names no known city")
-    record_count(session, city, parse_count(payload.body), by_user_id=meta.get("user_id"),
-                 payload_id=payload.id)
-    mark(payload, "processed")
+    process_count(session, city, payload, by_user_id=meta.get("user_id"))
 
 
 def to_json(entry: LedgerEntry, created: bool) -> dict:

@@ -115,25 +115,18 @@ def record_cash(campaign: str, city: str):
     body = request.get_data(cache=False)
     if len(body) > MAX_CASH_BODY:
         return _json_error(413, "the entry is too large")
-    try:
-        count = cash.parse_count(body)
-    except DomainError as exc:
-        return _json_error(exc.status, exc.message)
     # Kept verbatim and committed first: a failure below leaves the entry replayable.
     payload = archive(db.session, cash.STREAM, body, headers=request.headers,
-                      content_type=request.content_type,
-                      external_id=cash.external_id(place, count.key), campaign_id=camp.id,
+                      content_type=request.content_type, campaign_id=camp.id,
                       meta={"city_id": place.id, "user_id": current_user.id})
     db.session.commit()
     try:
-        result = cash.record_count(db.session, place, count, by_user_id=current_user.id,
-                                   payload_id=payload.id)
+        result = cash.process_count(db.session, place, payload, by_user_id=current_user.id)
     except DomainError as exc:
         db.session.rollback()
         mark(payload, "rejected", exc.message)
         db.session.commit()
         return _json_error(exc.status, exc.message)
-    mark(payload, "processed" if result.created else "duplicate")
     db.session.commit()
     return jsonify(cash.to_json(result.entry, result.created)), 201 if result.created else 200
 
