@@ -28,16 +28,33 @@
 
   function flash(el) { el.classList.remove("flash-row"); void el.offsetWidth; el.classList.add("flash-row"); }
 
+  function newRow(r) {
+    const tr = document.createElement("tr");
+    tr.dataset.city = r.slug;
+    tr.innerHTML = '<td data-field="rank"></td><td><a></a></td>' +
+      '<td class="num"><span data-field="raised"></span> <span class="small provisional" data-field="provisional"></span></td>' +
+      '<td class="num" data-field="reporting"></td><td class="num" data-field="target"></td>' +
+      '<td class="num" data-field="togo"></td><td class="bar-col"><div class="bar"><div></div></div>' +
+      '<span class="small" data-field="share"></span></td><td class="num" data-field="donations"></td>';
+    const link = tr.querySelector("a");
+    link.href = "/c/" + encodeURIComponent(slug) + "/" + encodeURIComponent(r.slug);
+    link.textContent = r.name;
+    return tr;
+  }
+
   function renderBoard(changed) {
     setText(root, "total", fmt(state.total, state.currency));
-    setText(root, "provisional-note", state.provisional ? "incl. " + fmt(state.provisional, state.currency) + " provisional" : "");
+    setText(root, "confirmed-total", fmt(state.total - state.provisional, state.currency));
+    setText(root, "provisional-total", fmt(state.provisional, state.currency));
     const body = q(root, "rows");
+    const provisionalText = body.dataset.provisionalTemplate || "{amount}";
     const rows = [...state.rows.values()].sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
     for (const r of rows) {
       let tr = body.querySelector('tr[data-city="' + CSS.escape(r.slug) + '"]');
-      if (!tr) continue;
+      if (!tr) tr = newRow(r);  // a city approved while the board is open
       setText(tr, "rank", String(r.rank));
       setText(tr, "raised", fmt(r.raised_minor, r.currency));
+      setText(tr, "provisional", r.provisional_minor ? provisionalText.replace("{amount}", fmt(r.provisional_minor, r.currency)) : "");
       setText(tr, "reporting", fmt(r.raised_reporting_minor, state.currency));
       setText(tr, "target", fmt(r.target_minor, r.currency));
       setText(tr, "togo", fmt(r.to_go_minor, r.currency));
@@ -75,6 +92,8 @@
     if (!r) return;
     const box = root.querySelector(".city-stats");
     setText(box, "raised", fmt(r.raised_minor, r.currency));
+    setText(box, "confirmed", fmt(r.raised_minor - (r.provisional_minor || 0), r.currency));
+    setText(box, "provisional", fmt(r.provisional_minor || 0, r.currency));
     setText(box, "target", fmt(r.target_minor, r.currency));
     setText(box, "togo", fmt(r.to_go_minor, r.currency));
     setText(box, "rank", String(r.rank));
@@ -117,7 +136,8 @@
 
   function connection(ok) {
     const dot = q(root, "connection"); if (dot) dot.classList.toggle("on", ok);
-    setText(root, "connection-text", ok ? "live" : "reconnecting…");
+    const label = q(root, "connection-text");
+    if (label) setText(root, "connection-text", ok ? (label.dataset.live || "live") : (label.dataset.reconnecting || "reconnecting…"));
   }
 
   const socket = io("/live");

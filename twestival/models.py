@@ -7,3 +7,5 @@ from .streams import api, archive  # noqa: F401
 from . import mail  # noqa: F401
 from .announcements import models as announcements  # noqa: F401
 from .planning import models as planning  # noqa: F401
+from .campaigns import applications  # noqa: F401
+from .streams import cash  # noqa: F401

@@ -17,6 +17,7 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "APPLY_RATE_LIMIT": "10 per hour",   # the public city application form, per address
 }
 
 

@@ -13,7 +13,7 @@ import twestival.database
 
 # revision identifiers, used by Alembic.
 revision = '0005_planning'
-down_revision = '0001_spine'
+down_revision = '0004_hub'
 branch_labels = None
 depends_on = None
 

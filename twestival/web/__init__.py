@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ..database import reset_read_only, set_read_only
-from . import api, auth, errors, ops, planning, public, templating
+from . import (account, api, apply, auth, coordinate, errors, i18n, ops, organise, planning,
+               public, templating)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -27,8 +28,9 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         return response
 
+    i18n.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    for module in (public, api, ops, auth, planning):
+    for module in (public, api, ops, auth, account, apply, organise, coordinate, i18n, planning):
         app.register_blueprint(module.bp)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import (Blueprint, Flask, current_app, flash, redirect, render_template, request,
                    url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -20,13 +22,13 @@ PASSWORD_LINK_MAX_AGE = 7 * 24 * 3600
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
-    confirm = PasswordField("Repeat it", validators=[EqualTo("password", "The two passwords differ.")])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
+    confirm = PasswordField(_l("Repeat it"), validators=[EqualTo("password", _l("The two passwords differ."))])
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -64,9 +66,9 @@ def login():
             target = request.args.get("next", "")
             # Only local paths: never an open redirect.
             if not target.startswith("/") or target.startswith("//"):
-                target = url_for("public.index")
+                target = url_for("organise.home")
             return redirect(target)
-        form.password.errors.append("Email or password is wrong.")
+        form.password.errors.append(_("Email or password is wrong."))
     return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
 
 
@@ -82,7 +84,7 @@ def set_password_view(token: str):
     user = user_from_token(token)
     if user is None:
         return render_template("error.html", status=400,
-                               message="This link has expired or was already used."), 400
+                               message=_("This link has expired or was already used.")), 400
     form = PasswordForm()
     if form.validate_on_submit():
         try:
@@ -92,8 +94,8 @@ def set_password_view(token: str):
         else:
             db.session.commit()
             login_user(user)
-            flash("Your password is set.")
-            return redirect(url_for("public.index"))
+            flash(_("Your password is set."))
+            return redirect(url_for("organise.home"))
     return render_template("auth/set_password.html", form=form, user=user), \
         400 if form.errors else 200
 

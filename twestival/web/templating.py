@@ -5,20 +5,31 @@ import datetime as dt
 import zoneinfo
 
 from babel.dates import format_datetime
-from flask import Flask, request
+from flask import Flask, has_request_context
+from flask_babel import get_locale
 
+from ..campaigns.pages import check_url
+from ..errors import InvalidInput
 from ..money import Money, format_money
 
 
 def locale() -> str:
-    return (request.accept_languages.best_match(["en", "de", "fr", "es", "ja"]) or "en") \
-        if request else "en"
+    """The request's language (web/i18n.select_locale), so money and words agree."""
+    return str(get_locale() or "en") if has_request_context() else "en"
 
 
 def init_app(app: Flask) -> None:
     @app.template_filter("money")
     def _money(minor: int, currency: str) -> str:
         return format_money(Money(int(minor), currency), locale())
+
+    @app.template_filter("web_url")
+    def _web_url(url: str | None) -> str:
+        """Defence in depth: only http(s) links reach an href, whatever is stored."""
+        try:
+            return check_url(url) or ""
+        except InvalidInput:
+            return ""
 
     @app.template_filter("localtime")
     def _localtime(value: dt.datetime | None, tz: str) -> str:

@@ -1,0 +1,58 @@
+"""A city's public page: the details its organisers keep up to date. Operations flush only."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput
+from .models import City
+
+LIMITS = {"venue": 300, "description_md": 20_000, "ticket_url": 500, "bank_reference": 100}
+
+
+@dataclasses.dataclass(frozen=True)
+class PageDetails:
+    venue: str | None = None
+    starts_at_local: dt.datetime | None = None   # wall clock in the city's own time zone
+    description_md: str | None = None
+    ticket_url: str | None = None
+    bank_reference: str | None = None
+
+
+def check_url(url: str | None) -> str | None:
+    """Only plain web links: a ``javascript:`` or ``data:`` URL never reaches an href."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("the ticket link must be a web address starting with https:// or http://")
+    return url
+
+
+def clean(details: PageDetails) -> dict:
+    values = {}
+    for field in ("venue", "description_md", "bank_reference"):
+        text = (getattr(details, field) or "").strip()
+        if len(text) > LIMITS[field]:
+            raise InvalidInput(f"{field.replace('_md', '').replace('_', ' ')} is too long "
+                               f"(at most {LIMITS[field]} characters)")
+        values[field] = text or None
+    values["ticket_url"] = check_url(details.ticket_url)
+    if values["ticket_url"] and len(values["ticket_url"]) > LIMITS["ticket_url"]:
+        raise InvalidInput(f"the ticket link is too long (at most {LIMITS['ticket_url']} characters)")
+    start = details.starts_at_local
+    if start is not None and start.tzinfo is not None:
+        raise InvalidInput("the start time is local to the city: give it without a UTC offset")
+    values["starts_at_local"] = start
+    return values
+
+
+def update_page(session: Session, city: City, details: PageDetails) -> City:
+    for field, value in clean(details).items():
+        setattr(city, field, value)
+    session.flush()
+    return city

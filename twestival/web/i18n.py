@@ -1,0 +1,60 @@
+"""Languages: the browser's choice (Accept-Language), overridable by the person.
+
+The choice is kept in the session and, for signed-in people, in User.locale, so it follows
+them to another device. Money and dates are formatted in the same locale (templating.locale).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .. import ROOT
+from ..extensions import db
+
+LANGUAGES = {"en": "English", "de": "Deutsch"}
+bp = Blueprint("i18n", __name__)
+babel = Babel()
+
+
+def select_locale() -> str:
+    chosen = session.get("locale")
+    if chosen in LANGUAGES:
+        return chosen
+    if current_user.is_authenticated and current_user.locale in LANGUAGES:
+        return current_user.locale
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def local_target(target: str | None) -> str:
+    # Only paths on this site: never an open redirect.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("public.index")
+    return target
+
+
+@bp.post("/language")
+def choose():
+    code = request.form.get("locale", "")
+    if code in LANGUAGES:
+        session["locale"] = code
+        if current_user.is_authenticated:
+            current_user.locale = code
+            db.session.commit()
+    return redirect(local_target(request.form.get("next")))
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(ROOT / "translations"))
+
+    @app.context_processor
+    def _languages():
+        return {"languages": LANGUAGES, "current_locale": str(get_locale())}
+
+
+# Words templates translate from stored values (_(city.status.value), _(role.value)); listed
+# here so `pybabel extract` finds them.
+STORED_WORDS = (_l("pending"), _l("approved"), _l("rejected"),
+                _l("coordinator"), _l("organiser"), _l("volunteer"))
