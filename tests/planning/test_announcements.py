@@ -148,3 +148,18 @@ def test_announcement_pages_authorisation(app, client, people):
         assert client.post("/coordinate/tw/announcements",
                            data={"csrf_token": csrf_token(client), "title": "x",
                                  "body": "y"}).status_code == 403
+
+
+def test_organiser_desk_shows_unread_announcements_and_checklist_progress(app, client, people):
+    from tests.planning.conftest import csrf_token
+    login(client, app, people["coordinator"])
+    assert client.post("/coordinate/tw/timeline/default",
+                       data={"csrf_token": csrf_token(client)}).status_code == 302
+    post_announcement(client, app, people, title="Posters", body="Print them", cities=["london"])
+    login(client, app, people["london"])
+    html = client.get("/organise/tw/london").get_data(as_text=True)
+    assert "1 new" in html and 'href="/organise/tw/london/announcements"' in html
+    assert 'href="/organise/tw/london/checklist"' in html and ">0/7" in html
+    login(client, app, people["volunteer"])
+    html = client.get("/organise/tw/london").get_data(as_text=True)
+    assert "/announcements" not in html and "/checklist" not in html

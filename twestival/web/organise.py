@@ -15,12 +15,14 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from ..accounts.models import Role
+from ..announcements.service import unread_count
 from ..campaigns.models import Campaign, City
 from ..campaigns.pages import update_page
 from ..campaigns.service import get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import db
 from ..money import exponent
+from ..planning.timeline import checklist
 from ..streams import cash
 from ..streams.archive import archive, mark
 from .authz import require_city, roles
@@ -65,10 +67,14 @@ def home():
 
 
 def _dashboard(camp: Campaign, place: City, form: PageForm, status: int = 200):
-    mine = roles(camp, place)
+    can_edit = bool(roles(camp, place) & set(EDITORS))
+    planning = None
+    if can_edit:   # volunteers see the cash desk only
+        planning = {"unread": unread_count(db.session, current_user, camp, place),
+                    "checklist": checklist(db.session, camp, place)}
     return render_template(
-        "organise/dashboard.html", campaign=camp, city=place, form=form,
-        can_edit=bool(mine & set(EDITORS)), lines=cash.city_lines(db.session, place)), status
+        "organise/dashboard.html", campaign=camp, city=place, form=form, can_edit=can_edit,
+        planning=planning, lines=cash.city_lines(db.session, place)), status
 
 
 @bp.get("/organise/<campaign>/<city>")
