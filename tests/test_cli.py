@@ -97,13 +97,27 @@ def test_reconcile_exits_1_on_drift(app, runner, client, api_token):
 
 
 def test_demo_seeds_cities_in_many_currencies(app, runner):
+    import re
     result = runner.invoke(args=["demo", "--no-serve", "--seed", "40"])
     assert result.exit_code == 0, result.output
-    board = app.test_client().get("/api/v1/campaigns/twestival-2026/leaderboard").get_json()
+    client = app.test_client()
+    board = client.get("/api/v1/campaigns/twestival-2026/leaderboard").get_json()
     assert len(board["cities"]) >= 12
     assert len({r["currency"] for r in board["cities"]}) >= 5
     assert "JPY" in {r["currency"] for r in board["cities"]}
-    assert sum(r["donations"] for r in board["cities"]) == 40
+    assert sum(r["donations"] for r in board["cities"]) == 40 + 3      # and three cash counts
+    assert board["total_provisional_minor"] > 0
+    assert len(client.get("/api/v1/campaigns/twestival-2026/history").get_json()["points"]) >= 4
     assert runner.invoke(args=["reconcile", "twestival-2026"]).exit_code == 0
-    again = runner.invoke(args=["demo", "--no-serve", "--seed", "0"])   # rerun is harmless
-    assert again.exit_code == 0
+
+    email, password = re.search(r"(coordinator@demo\.twestival\.org)\s+(\S+)", result.output).groups()
+    login = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    assert client.post("/login", data={"csrf_token": csrf, "email": email,
+                                       "password": password}).status_code == 302
+    assert client.get("/coordinate/twestival-2026").status_code == 200
+
+    again = runner.invoke(args=["demo", "--no-serve", "--seed", "0"])   # a rerun adds nothing
+    assert again.exit_code == 0, again.output
+    board = client.get("/api/v1/campaigns/twestival-2026/leaderboard").get_json()
+    assert sum(r["donations"] for r in board["cities"]) == 43

@@ -96,3 +96,51 @@ def seed_history(session: Session, campaign: Campaign, rng: random.Random, count
                                       total_reporting_minor=total))
         if progress is not None:
             progress(1)
+
+
+DEMO_PEOPLE = [
+    # email, name, role, city
+    ("coordinator@demo.twestival.org", "Amanda (coordinator)", "coordinator", None),
+    ("london@demo.twestival.org", "Laura (London organiser)", "organiser", "london"),
+    ("tokyo@demo.twestival.org", "Kenji (Tokyo organiser)", "organiser", "tokyo"),
+    ("volunteer@demo.twestival.org", "Victor (London volunteer)", "volunteer", "london"),
+]
+
+
+def ensure_people(session: Session, campaign: Campaign) -> list[tuple[str, str, str]]:
+    """Demo accounts with a fresh random password each start: (email, role, password)."""
+    import secrets
+
+    from .accounts.models import Role
+    from .accounts.service import create_user, find_user, grant, set_password
+    from .campaigns.service import get_city
+    out = []
+    for email, name, role, city_slug in DEMO_PEOPLE:
+        user = find_user(session, email) or create_user(session, email, name=name)
+        city = get_city(session, campaign, city_slug) if city_slug else None
+        grant(session, user, Role(role), campaign, city)
+        password = secrets.token_urlsafe(9)
+        set_password(user, password)
+        out.append((email, role + (f" ({city_slug})" if city_slug else ""), password))
+    return out
+
+
+def ensure_hub(session: Session, campaign: Campaign, rng: random.Random) -> None:
+    """A planning timeline, a first announcement and some cash still awaiting confirmation."""
+    from .announcements.models import Announcement
+    from .announcements.service import post
+    from .campaigns.service import get_city
+    from .planning.timeline import create_default_template, milestones
+    from .streams.cash import CashCount, record_count
+    if not milestones(session, campaign):
+        create_default_template(session, campaign)
+    if session.scalar(select(Announcement.id).where(Announcement.campaign_id == campaign.id)) is None:
+        post(session, campaign, None, title="Welcome to Twestival 2026!",
+             body_md="Thank you for bringing Twestival to your city. Please **book your venue** "
+                     "by eight weeks before the night, and tick it off on your checklist.")
+    for slug, amount in (("london", 18500), ("berlin", 9000), ("tokyo", 25000)):
+        city = get_city(session, campaign, slug)
+        record_count(session, city, CashCount(
+            key=f"demo-cash-{slug}-0001", amount=Money(amount, city.currency), kind="cash",
+            counted_by="Victor", witness="Laura", note="Door donations, first count"),
+            by_user_id=None)

@@ -60,10 +60,12 @@ def _simulate(app: Flask, rate: float) -> None:
 @with_appcontext
 def demo_command(host, port, seed_count, rate, no_serve):
     """A demo campaign with simulated donations streaming in."""
-    from ..demo import SLUG, ensure_campaign, seed_history
+    from ..demo import SLUG, ensure_campaign, ensure_hub, ensure_people, seed_history
     app = current_app._get_current_object()
     prepare_database(app)
     campaign = ensure_campaign(db.session)
+    people = ensure_people(db.session, campaign)
+    ensure_hub(db.session, campaign, random.Random(1))
     db.session.commit()
     rng = random.Random(2009)
     with click.progressbar(length=seed_count, label="Seeding donations") as bar:
@@ -71,6 +73,9 @@ def demo_command(host, port, seed_count, rate, no_serve):
         db.session.commit()
     click.echo(f" * demo campaign: http://{host}:{port}/c/{SLUG}  "
                f"(venue screen: /c/{SLUG}/screen)")
+    click.echo(f" * sign in at http://{host}:{port}/login (passwords are new at every start):")
+    for email, role, password in people:
+        click.echo(f"     {email:34} {password:14} {role}")
     if no_serve:
         return
     if rate > 0:
