@@ -147,7 +147,7 @@ class AppProcess:
         self.log = log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
-             "-b", f"127.0.0.1:{self.port}", "twestival.wsgi:app"],
+             "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "twestival.wsgi:app"],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             wait_port(self.port, timeout=60)

@@ -33,6 +33,7 @@ class Publisher:
         self._last_sent: dict[int, float] = {}
         self._last_rows: dict[int, dict[str, dict]] = {}
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # held for a whole push, so drain() can wait for one
         self._wake = threading.Event()
         self._task = None
         self._stopped = False
@@ -47,7 +48,7 @@ class Publisher:
         right after their commit. True when nothing is left pending."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
+            with self._flushing, self._lock:  # a push in progress has taken its changes already
                 pending = list(self._dirty)
             if not pending:
                 return True
@@ -89,6 +90,10 @@ class Publisher:
         return due, wait
 
     def _flush(self, campaign_id: int) -> None:
+        with self._flushing:
+            self._push(campaign_id)
+
+    def _push(self, campaign_id: int) -> None:
         with self._lock:
             dirty = self._dirty.pop(campaign_id, set())
             self._last_sent[campaign_id] = time.monotonic()
