@@ -150,10 +150,27 @@ class AppProcess:
              "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "twestival.wsgi:app"],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         try:
-            wait_port(self.port, timeout=60)
+            self._wait_ready(timeout=60)
         except AssertionError:
             self.stop()
             raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Until the worker answers HTTP (gunicorn binds the port before the worker boots)."""
+        import urllib.error
+        import urllib.request
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the app process exited with {self.process.returncode}")
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=5).close()
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (503: a service it checks is down, which a test may want)
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"the app on {self.base} did not answer within {timeout}s")
 
     def stop(self) -> None:
         if self.process.poll() is None:
