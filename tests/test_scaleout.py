@@ -186,3 +186,44 @@ def test_a_command_that_does_not_serve_pushes_through_redis(tmp_path, processes)
     _, board = http_json(server.base + "/api/v1/campaigns/twestival-2026/leaderboard")
     assert sum(row["donations"] for row in board["cities"]) == 5
     assert watcher.updates[-1]["total_raised_minor"] == board["total_raised_minor"]
+
+
+class Browser:
+    """Cookies and the login form's CSRF token, against one app process."""
+
+    def __init__(self, base: str):
+        import http.cookiejar
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def login(self, email: str, password: str) -> int:
+        import re
+        import urllib.parse
+        page = self.opener.open(self.base + "/login", timeout=30).read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode({"csrf_token": token, "email": email,
+                                       "password": password}).encode()
+        try:
+            with self.opener.open(self.base + "/login", data=form, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+
+def test_rate_limits_are_shared_between_processes_through_redis(tmp_path, processes):
+    """Login allows 10 attempts a minute per address, wherever the attempts land."""
+    # A Redis database of its own, emptied: counts left by an earlier run would limit us early.
+    redis_url = services.redis_url().rsplit("/", 1)[0] + "/2"
+    env = {"TWESTIVAL_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+           "TWESTIVAL_REDIS_URL": redis_url, "TWESTIVAL_SECRET_KEY": "s"}
+    subprocess.run([sys.executable, "-c", "from twestival.cli import main; main()", "db",
+                    "upgrade"], check=True, env={**os.environ, **env}, cwd=services.ROOT,
+                   capture_output=True, timeout=120)
+    import redis
+    redis.Redis.from_url(redis_url).flushdb()
+    first, second = processes(env), processes({**env, "TWESTIVAL_SCHEDULER": "off"})
+    on_first, on_second = Browser(first.base), Browser(second.base)
+    statuses = [on_first.login("nobody@example.org", "wrong") for _ in range(10)]
+    assert statuses == [400] * 10                      # wrong password, not yet limited
+    assert on_second.login("nobody@example.org", "wrong") == 429

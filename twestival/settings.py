@@ -9,6 +9,7 @@ from flask import Flask
 
 DEFAULTS = {
     "SCHEDULER": "on",
+    "PROXIES": 0,  # reverse proxies in front (nginx: 1), trusted for X-Forwarded-* (twestival.wsgi)
     "BASE_URL": "http://127.0.0.1:5000",
     "LIVE_UPDATES_PER_SECOND": 4,
     "API_MAX_BODY": 16 * 1024,
@@ -48,6 +49,9 @@ def load(app: Flask, overrides: dict | None) -> None:
         if url.startswith(plain):
             url = "postgresql+psycopg://" + url[len(plain):]
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", url)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A restarted or failed-over server leaves dead pooled connections: test before use.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers wait their turn on the busy timeout (database.configure_engine).
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})

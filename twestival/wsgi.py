@@ -8,6 +8,13 @@ from gevent import monkey
 
 monkey.patch_all()
 
-from twestival import create_app  # noqa: E402  (after patching, on purpose)
+from werkzeug.middleware.proxy_fix import ProxyFix  # noqa: E402  (after patching, on purpose)
+
+from twestival import create_app  # noqa: E402
 
 app = create_app()
+# Behind nginx (docs/deploy/nginx.conf) the client address is in X-Forwarded-For: rate limits
+# and logs need it. TWESTIVAL_PROXIES is how many proxies in front of us to trust.
+if int(app.config.get("PROXIES") or 0):
+    hops = int(app.config["PROXIES"])
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
