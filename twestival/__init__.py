@@ -25,9 +25,10 @@ def create_app(config: dict | None = None) -> Flask:
     from flask import Flask
 
     from . import models  # noqa: F401  (complete metadata before anything touches it)
-    from . import cli, live, settings, web
+    from . import cli, live, metrics, settings, web
     from .database import configure_engine
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from .live.queue import socketio_options
 
     app = Flask(__name__, instance_relative_config=True,
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
@@ -42,10 +43,11 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     # Same-origin websockets unless origins are listed (an empty list would disable the check).
     socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or socketio_async_mode(),
-                      message_queue=app.config.get("REDIS_URL"),
-                      cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or None)
+                      cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or None,
+                      **socketio_options(app.config.get("REDIS_URL")))
     socketio.on_namespace(live.LiveNamespace("/live"))
     live.init_app(app, socketio, db)
+    metrics.listen()
     web.init_app(app)
     cli.init_app(app)
     return app

@@ -9,10 +9,15 @@ from flask import Flask
 
 DEFAULTS = {
     "SCHEDULER": "on",
+    "PROXIES": 0,  # reverse proxies in front (nginx: 1), trusted for X-Forwarded-* (twestival.wsgi)
     "BASE_URL": "http://127.0.0.1:5000",
     "LIVE_UPDATES_PER_SECOND": 4,
     "API_MAX_BODY": 16 * 1024,
     "RATELIMIT_HEADERS_ENABLED": True,
+    # With the limits kept in Redis, an outage must not turn donations into errors: count in
+    # memory meanwhile.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -40,7 +45,14 @@ def load(app: Flask, overrides: dict | None) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
     url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'twestival.db'}"
+    # psycopg 3 is the PostgreSQL driver we ship; SQLAlchemy would otherwise look for psycopg2.
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            url = "postgresql+psycopg://" + url[len(plain):]
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", url)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A restarted or failed-over server leaves dead pooled connections: test before use.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers wait their turn on the busy timeout (database.configure_engine).
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})

@@ -1,6 +1,7 @@
 """The ``twestival`` command: a Flask CLI group (``flask --app twestival`` sees the same)."""
 from __future__ import annotations
 
+import atexit
 import functools
 import sys
 
@@ -45,7 +46,10 @@ def init_app(app: Flask) -> None:
 
 def _create_app():
     from .. import create_app
-    return create_app()
+    app = create_app()
+    # A command that records money exits right after its commit: push the change first.
+    atexit.register(app.extensions["twestival.live"].drain)
+    return app
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,

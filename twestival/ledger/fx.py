@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput
 from ..money import Rate, check_currency, cross_rate
 from .models import FxRate
+from .sql import insert_ignoring_conflicts
 
 
 class FxError(InvalidInput):
@@ -48,7 +49,8 @@ def ensure_rates(session: Session, currency: str) -> int:
         return 0
     rows = _ecb_history().get(currency, [])
     if rows:
-        session.execute(FxRate.__table__.insert(),
+        # Concurrent first conversions in one currency both copy: the second adds nothing.
+        session.execute(insert_ignoring_conflicts(session, FxRate.__table__, ["currency", "date"]),
                         [{"currency": currency, "date": d, "per_eur": v, "source": "ecb"}
                          for d, v in rows])
     return len(rows)

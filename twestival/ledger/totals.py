@@ -1,6 +1,8 @@
 """Running totals, moved by each entry in the same transaction as the entry itself."""
 from __future__ import annotations
 
+import collections
+
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,8 @@ from .sql import insert_ignore
 # Changed (campaign_id, city_id or None) pairs are collected here on the session; the live
 # layer reads them after commit, so nothing is pushed for a transaction that rolled back.
 CHANGES_KEY = "twestival.ledger.changes"
+# New entries per (stream, kind) in this transaction, for the metrics counted after commit.
+RECORDED_KEY = "twestival.ledger.recorded"
 
 
 def open_city_total(session: Session, city) -> None:
@@ -57,6 +61,7 @@ def apply(session: Session, entry: LedgerEntry, reversed_kind: EntryKind | None)
                     donations=CityTotal.donations + donation_delta(entry, reversed_kind),
                     updated_at=utcnow()))
     note_change(session, entry.campaign_id, entry.city_id)
+    session.info.setdefault(RECORDED_KEY, collections.Counter())[entry.stream, entry.kind.value] += 1
 
 
 def confirm(session: Session, entry: LedgerEntry) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_socketio import Namespace, emit, join_room
 
+from .. import metrics
 from ..campaigns.service import get_campaign
 from ..database import read_only
 from ..errors import DomainError
@@ -12,7 +13,11 @@ from .board import room, snapshot
 
 class LiveNamespace(Namespace):
     def on_connect(self, auth=None):
+        metrics.WATCHERS.inc()
         return True
+
+    def on_disconnect(self, reason=None):
+        metrics.WATCHERS.dec()
 
     def on_watch(self, data):
         slug = data.get("campaign") if isinstance(data, dict) else None

@@ -15,6 +15,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
@@ -34,6 +35,7 @@ class Publisher:
         self._last_rows: dict[int, dict[str, dict]] = {}
         self._last_point: dict[int, float] = {}
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # held for a whole push, so drain() can wait for one
         self._wake = threading.Event()
         self._task = None
         self._stopped = False
@@ -42,6 +44,20 @@ class Publisher:
     def stop(self) -> None:
         self._stopped = True
         self._wake.set()
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Push what is pending now; for processes that do not serve (CLI commands) and exit
+        right after their commit. True when nothing is left pending."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._flushing, self._lock:  # a push in progress has taken its changes already
+                pending = list(self._dirty)
+            if not pending:
+                return True
+            for campaign_id in pending:
+                self._flush(campaign_id)
+        with self._lock:
+            return not self._dirty
 
     def changed(self, pairs) -> None:
         with self._lock:
@@ -76,6 +92,10 @@ class Publisher:
         return due, wait
 
     def _flush(self, campaign_id: int) -> None:
+        with self._flushing:
+            self._push(campaign_id)
+
+    def _push(self, campaign_id: int) -> None:
         with self._lock:
             dirty = self._dirty.pop(campaign_id, set())
             self._last_sent[campaign_id] = time.monotonic()
@@ -107,8 +127,10 @@ class Publisher:
             self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
             self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
             self.pushes_sent += 1
+            metrics.PUSHES.inc()
         except Exception:  # the push must never take the process down; retry later
             log.exception("live push for campaign %s failed; will retry", campaign_id)
+            metrics.PUSH_FAILURES.inc()
             with self._lock:
                 self._dirty.setdefault(campaign_id, set()).update(dirty)
             self._last_rows.pop(campaign_id, None)

@@ -1,0 +1,1 @@
+"""Benchmarks (not part of the test suite): ``./scripts/bench`` runs them all."""

@@ -1,0 +1,219 @@
+"""Run every benchmark, print the figures, write BENCHMARKS.md (and bench/results/*.json)."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from . import common, imports, ingest, leaderboard, scaleout, screen
+
+TARGETS = {
+    "ingest_events_per_s": 1000, "ingest_p99_ms": 100,
+    "screen_p50_ms": 100, "screen_p99_ms": 250, "screen_kb_per_watcher": 50,
+    "leaderboard_p99_ms": 5, "leaderboard_growth": 1.2,
+    "import_seconds": 30, "import_peak_mb": 300, "import_p99_ratio": 2,
+}
+
+
+def verdict(value: float, target: float, higher_is_better: bool = False) -> str:
+    met = value >= target if higher_is_better else value <= target
+    if met:
+        return "met"
+    factor = target / value if higher_is_better else value / target
+    return f"**missed** ({factor:.1f}× off)"
+
+
+def fmt(x, digits=1):
+    return f"{x:,.{digits}f}" if isinstance(x, (int, float)) else str(x)
+
+
+def report(results: dict, args) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmarks", "",
+        f"Written by `./scripts/bench` on {results['finished']} (UTC). Every figure below was "
+        "measured in that one run on this machine; ratios compare against a baseline measured "
+        "in the same run. Re-run `./scripts/bench` to refresh this file (`--quick` for a short "
+        "run; `--max-entries` caps benchmark 3).", "",
+        "## Machine", "",
+        "| | |", "|---|---|",
+        f"| CPU | {m['cpu']} |", f"| cores | {m['cores']} |", f"| memory | {m['memory_gb']} GB |",
+        f"| Python | {m['python']} |", f"| SQLite | {m['sqlite']} |",
+        f"| PostgreSQL | {m.get('postgresql', 'n/a')} |", f"| Redis | {m.get('redis', 'n/a')} |",
+        f"| kernel | {m['kernel']} |", "",
+        "The load generators (aiohttp, python-socketio clients) run on the same cores as the "
+        "server, as they would on a one-box deployment test; they take a share of the CPU.", "",
+    ]
+    if "ingest" in results:
+        r = results["ingest"]
+        h, c = r["http"], r["sqlite_ceiling"]
+        lines += [
+            "## 1. Ingest", "",
+            f"Path: {h['path']}. Served as production is: `gunicorn -k gevent -w 1 "
+            f"twestival.wsgi:app`, SQLite (WAL, synchronous=NORMAL). Closed loop, "
+            f"{h['concurrency']} connections, {fmt(h['seconds'], 0)} s after a 3 s warm-up.", "",
+            "| | events/s | p50 ack ms | p99 ack ms | server CPU ms/event |", "|---|---|---|---|---|",
+            f"| whole HTTP path | {fmt(h['events_per_s'])} | {fmt(h['p50_ms'])} | "
+            f"{fmt(h['p99_ms'])} | {fmt(h['server_cpu_s_per_event'] * 1e3)} |",
+            f"| raw SQLite ceiling (1 entry + 1 total upsert per transaction) | "
+            f"{fmt(c['transactions_per_s'])} | {fmt(c['p50_ms'], 3)} | {fmt(c['p99_ms'], 3)} | |",
+            "",
+            f"Ratio to the ceiling: **{h['ratio_to_sqlite_ceiling']:.3f}**. Statuses: "
+            f"{h['statuses']}.", "",
+            f"Targets: ≥ 1,000 events/s: {verdict(h['events_per_s'], 1000, True)}; p99 < 100 ms: "
+            f"{verdict(h['p99_ms'], 100)}.", "",
+        ]
+        if r.get("profile"):
+            lines += ["py-spy on the app worker during the run (share of samples, inclusive):", "",
+                      "```"] + [f"{share * 100:5.1f}%  {frame}" for share, frame in r["profile"]] \
+                     + ["```", ""]
+    if "screen" in results:
+        lines += ["## 2. Donation to screen", "",
+                  "One app process (gunicorn, gevent worker, SQLite); watchers are python-socketio "
+                  "asyncio clients on websockets, 4 client processes, spread over "
+                  f"{screen.CAMPAIGNS} campaign rooms (the /live namespace has campaign rooms); "
+                  "donations through the JSON API at 50/s, one sequential poster per city. "
+                  "Latency: from the entry's `recorded_at` (set in the committing transaction) "
+                  "to the client's receipt of the update that includes it, sampled on 200 "
+                  "watchers. Updates are coalesced to LIVE_UPDATES_PER_SECOND (4) per campaign, "
+                  "so a donation waits up to 250 ms for its update by design.", "",
+                  "| watchers | donations posted | messages delivered | p50 ms | p99 ms | "
+                  "server CPU ms/message | KB/watcher (server RSS) | connect s |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for size, s in results["screen"].items():
+            lines.append(f"| {s['watchers']} | {s['donations_posted']} | "
+                         f"{s['messages_delivered']:,} | {fmt(s['p50_ms'])} | {fmt(s['p99_ms'])} | "
+                         f"{fmt(s['server_cpu_ms_per_message'], 3)} | {fmt(s['kb_per_watcher'])} | "
+                         f"{fmt(s['connect_seconds'])} |")
+        big = results["screen"].get("5000") or list(results["screen"].values())[-1]
+        lines += ["", f"Targets at {big['watchers']}: p50 < 100 ms: {verdict(big['p50_ms'], 100)}; "
+                  f"p99 < 250 ms: {verdict(big['p99_ms'], 250)}; ≤ 50 KB/watcher: "
+                  f"{verdict(big['kb_per_watcher'], 50)}.", ""]
+    if "leaderboard" in results:
+        rows = results["leaderboard"]["sizes"]
+        sizes_run = ", ".join(f"{r['entries']:,}" for r in rows)
+        lines += ["## 3. Leaderboard cost vs ledger size", "",
+                  "The real leaderboard read (`live.board.snapshot`: running totals + seq) "
+                  "against `SELECT city_id, SUM(reporting_minor), COUNT(*) FROM ledger_entry "
+                  "WHERE campaign_id = ? GROUP BY city_id`, same database, same session. Entries "
+                  f"bulk-inserted into SQLite; sizes run: {sizes_run}"
+                  f" (--max-entries {args.max_entries:,}).", "",
+                  "| entries | leaderboard p50 ms | p99 ms | p99 vs smallest | SUM p50 ms | "
+                  "SUM p99 ms | SUM / leaderboard (p50) | file MB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['entries']:,} | {fmt(r['leaderboard_p50_ms'], 2)} | "
+                         f"{fmt(r['leaderboard_p99_ms'], 2)} | {r['p99_vs_smallest']:.2f}× | "
+                         f"{fmt(r['sum_p50_ms'], 1)} | {fmt(r['sum_p99_ms'], 1)} | "
+                         f"{fmt(r['sum_p50_vs_leaderboard_p50'], 0)}× | {fmt(r['file_mb'], 0)} |")
+        last = rows[-1]
+        lines += ["", f"Targets: p99 < 5 ms at {last['entries']:,}: "
+                  f"{verdict(last['leaderboard_p99_ms'], 5)}; largest within 1.2× of 10^4 (p99): "
+                  f"{verdict(last['p99_vs_smallest'], 1.2)}.", ""]
+    if "imports" in results:
+        r = results["imports"]
+        lines += ["## 4. Import", ""]
+        if "status" in r:
+            lines += [r["status"] + ".", ""]
+        else:
+            lines += [f"{r['rows']:,} rows: exit {r['exit_status']}, {fmt(r['seconds'])} s "
+                      f"({fmt(r['rows_per_s'], 0)} rows/s), peak RSS {fmt(r['peak_rss_mb'])} MB; "
+                      f"webhook p99 {fmt(r['webhook_p99_ms_quiet'])} ms without, "
+                      f"{fmt(r['webhook_p99_ms_during_import'])} ms during ({r['p99_ratio']:.2f}×). "
+                      f"stderr tail: `{r['stderr']}`", "",
+                      f"Targets: ≤ 30 s: {verdict(r['seconds'], 30)}; < 300 MB: "
+                      f"{verdict(r['peak_rss_mb'], 300)}; p99 ≤ 2×: {verdict(r['p99_ratio'], 2)}.", ""]
+    if "scaleout" in results:
+        s = results["scaleout"]
+        one = results.get("ingest", {}).get("http")
+        i2 = s["ingest"]
+        lines += ["## 5. Scale-out: two processes + Redis + PostgreSQL vs one process", "",
+                  "Two `gunicorn -k gevent -w 1` processes (TWESTIVAL_SCHEDULER=on on one, off on "
+                  "the other) on one PostgreSQL database with TWESTIVAL_REDIS_URL set; the load "
+                  "generator spreads connections over both (as a load balancer would). Baseline: "
+                  "benchmarks 1 and 2 above (one process, SQLite), same run.", "",
+                  "| | events/s | p50 ms | p99 ms | server CPU ms/event |", "|---|---|---|---|---|"]
+        if one:
+            lines.append(f"| ingest, 1 process, SQLite | {fmt(one['events_per_s'])} | "
+                         f"{fmt(one['p50_ms'])} | {fmt(one['p99_ms'])} | "
+                         f"{fmt(one['server_cpu_s_per_event'] * 1e3)} |")
+        lines.append(f"| ingest, 2 processes, PostgreSQL + Redis | {fmt(i2['events_per_s'])} | "
+                     f"{fmt(i2['p50_ms'])} | {fmt(i2['p99_ms'])} | "
+                     f"{fmt(i2['server_cpu_s_per_event'] * 1e3)} |")
+        if one:
+            lines += ["", f"Ratio (2 processes / 1): **{i2['events_per_s'] / one['events_per_s']:.2f}**", ""]
+        lines += ["", "| watchers | topology | p50 ms | p99 ms | server CPU ms/message | KB/watcher |",
+                  "|---|---|---|---|---|---|"]
+        for size, two in s["screen"].items():
+            base = results.get("screen", {}).get(size)
+            if base:
+                lines.append(f"| {size} | 1 process, SQLite | {fmt(base['p50_ms'])} | "
+                             f"{fmt(base['p99_ms'])} | {fmt(base['server_cpu_ms_per_message'], 3)} | "
+                             f"{fmt(base['kb_per_watcher'])} |")
+            lines.append(f"| {size} | 2 processes, PostgreSQL + Redis | {fmt(two['p50_ms'])} | "
+                         f"{fmt(two['p99_ms'])} | {fmt(two['server_cpu_ms_per_message'], 3)} | "
+                         f"{fmt(two['kb_per_watcher'])} |")
+        lines.append("")
+    notes = Path(__file__).with_name("NOTES.md")
+    if notes.exists():
+        lines += [notes.read_text()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="short durations (10 s ingest, 10 s screen, up to 10^6 entries)")
+    parser.add_argument("--ingest-seconds", type=float, default=60)
+    parser.add_argument("--screen-seconds", type=float, default=30)
+    parser.add_argument("--watchers", default="1000,5000")
+    parser.add_argument("--max-entries", type=int, default=10**7)
+    parser.add_argument("--only", default="ingest,screen,leaderboard,imports,scaleout")
+    parser.add_argument("--output", default=str(common.ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--render", metavar="JSON",
+                        help="only re-write the report from a results file (bench/results/*.json)")
+    args = parser.parse_args()
+    if args.render:
+        results = json.loads(Path(args.render).read_text())
+        args.max_entries = max(r["entries"] for r in results.get("leaderboard", {}).get(
+            "sizes", [{"entries": 0}]))
+        Path(args.output).write_text(report(results, args))
+        print(f"wrote {args.output}")
+        return
+    if args.quick:
+        args.ingest_seconds, args.screen_seconds = 10, 10
+        args.max_entries = min(args.max_entries, 10**6)
+    sizes = [int(s) for s in args.watchers.split(",")]
+    only = set(args.only.split(","))
+    results: dict = {"machine": common.machine(), "started": dt.datetime.utcnow().isoformat(" ", "seconds")}
+    print(json.dumps(results["machine"]), flush=True)
+    with tempfile.TemporaryDirectory(prefix="twestival-bench.") as tmp:
+        work = Path(tmp)
+        steps = [
+            ("ingest", lambda: ingest.run(work, args.ingest_seconds)),
+            ("screen", lambda: screen.run(work, sizes, args.screen_seconds)),
+            ("leaderboard", lambda: leaderboard.run(work, args.max_entries)),
+            ("imports", lambda: imports.run(work)),
+            ("scaleout", lambda: scaleout.run(work, args.ingest_seconds, sizes, args.screen_seconds)),
+        ]
+        for name, step in steps:
+            if name not in only:
+                continue
+            started = time.perf_counter()
+            print(f"--- {name}", flush=True)
+            results[name] = step()
+            print(json.dumps(results[name], indent=1, default=str)[:3000], flush=True)
+            print(f"--- {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    results["finished"] = dt.datetime.utcnow().isoformat(" ", "seconds")
+    out_dir = common.ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "latest.json").write_text(json.dumps(results, indent=1, default=str))
+    Path(args.output).write_text(report(results, args))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Benchmark 5, scale-out: benchmarks 1 and 2 with two app processes + Redis + PostgreSQL (the
+baseline, one process on SQLite, is measured by benchmarks 1 and 2 in the same run)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import common, ingest, screen
+
+
+def run(workdir: Path, ingest_seconds: float, screen_sizes, screen_seconds: float) -> dict:
+    postgres, redis = common.Postgres(), common.Redis()
+    results: dict = {}
+    try:
+        def start(url: str, tag: str) -> list:
+            env = common.app_env(url, redis.url)
+            return [common.App({**env, "TWESTIVAL_SCHEDULER": "on"}, workdir / f"{tag}-1.log"),
+                    common.App({**env, "TWESTIVAL_SCHEDULER": "off"}, workdir / f"{tag}-2.log")]
+
+        url = postgres.create()
+        token = common.tokens(common.prepare_database(url))[0][1]
+        apps = start(url, "scale-ingest")
+        try:
+            results["ingest"] = ingest.http_ingest(apps, token, ingest_seconds)
+        finally:
+            for app in apps:
+                app.stop()
+        results["screen"] = {}
+        for size in screen_sizes:
+            url = postgres.create()
+            tokens = common.tokens(common.prepare_database(url, campaigns=screen.CAMPAIGNS))
+            apps = start(url, f"scale-screen-{size}")
+            try:
+                results["screen"][str(size)] = screen.run_one(apps, tokens, size, 50,
+                                                              screen_seconds)
+            finally:
+                for app in apps:
+                    app.stop()
+    finally:
+        redis.stop()
+        postgres.stop()
+    return results
+
+
+if __name__ == "__main__":
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(run(Path(tmp), 10, [200], 10), indent=2))

@@ -1,0 +1,133 @@
+"""Benchmark 2, donation to screen: N python-socketio watchers (asyncio clients, many per
+process) spread over campaign rooms while donations arrive at a steady rate; latency from the
+commit (the entry's recorded_at) to receipt, CPU per delivered message, memory per watcher."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from . import common
+
+CAMPAIGNS = 5
+
+
+async def _donate(apps, tokens, rate: float, seconds: float, commits: dict) -> int:
+    """One sequential poster per (campaign, city), so a city's k-th 201 is its k-th donation;
+    together they post ``rate`` donations a second."""
+    import aiohttp
+    pairs = [(c, t, city) for c, t in tokens for city, *_ in common.CITIES]
+    interval = len(pairs) / rate
+    start = time.perf_counter()
+    posted = 0
+
+    async def poster(i: int, session) -> None:
+        nonlocal posted
+        campaign, token, city = pairs[i]
+        base = apps[i % len(apps)].base
+        n = 0
+        await asyncio.sleep(i * interval / len(pairs))  # stagger: a steady stream, not bursts
+        while time.perf_counter() - start < seconds:
+            async with session.post(
+                    f"{base}/api/v1/campaigns/{campaign}/cities/{city}/donations",
+                    json={"amount": "10.00", "currency": "GBP"},
+                    headers={"Authorization": f"Bearer {token}",
+                             "Idempotency-Key": uuid.uuid4().hex}) as response:
+                body = await response.json()
+            if response.status == 201:
+                commits.setdefault((campaign, city), []).append(
+                    dt.datetime.fromisoformat(body["recorded_at"]).timestamp())
+                posted += 1
+            n += 1
+            delay = start + i * interval / len(pairs) + n * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await asyncio.gather(*(poster(i, session) for i in range(len(pairs))))
+    return posted
+
+
+def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes: int = 4) -> dict:
+    import psutil
+    workers = [psutil.Process(a.worker_pid()) for a in apps]
+    rss_before = sum(w.memory_info().rss for w in workers)
+    per = -(-watchers // processes)
+    clients = []
+    for p in range(processes):
+        n = min(per, watchers - p * per)
+        if n <= 0:
+            break
+        clients.append(subprocess.Popen(
+            [sys.executable, "-m", "bench.watchers", "--urls", ",".join(a.base for a in apps),
+             "--campaigns", ",".join(c for c, _ in tokens), "--n", str(n),
+             "--offset", str(p * per), "--sample", str(max(1, 200 // processes))],
+            cwd=common.ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    connect_started = time.perf_counter()
+    connected = sum(json.loads(c.stdout.readline())["connected"] for c in clients)
+    connect_seconds = time.perf_counter() - connect_started
+    time.sleep(2)
+    rss_after = sum(w.memory_info().rss for w in workers)
+    for c in clients:
+        c.stdin.write("start\n")
+        c.stdin.flush()
+    cpu_before = [w.cpu_times() for w in workers]
+    commits: dict = {}
+    posted = asyncio.run(_donate(apps, tokens, rate, seconds, commits))
+    time.sleep(2)  # let the last coalesced updates arrive
+    cpu = sum((w.cpu_times().user + w.cpu_times().system) - (b.user + b.system)
+              for w, b in zip(workers, cpu_before))
+    received, latencies = 0, []
+    for c in clients:
+        c.stdin.write("stop\n")
+        c.stdin.flush()
+        result = json.loads(c.stdout.readline())
+        c.wait(timeout=120)
+        received += result["received"]
+        for _w, campaign, city, first, last, t in result["seen"]:
+            times = commits.get((campaign, city), [])
+            # A city's count starts at 0 (fresh database); its k-th donation is times[k - 1].
+            for k in range(first, last + 1):
+                index = k - 1
+                if 0 <= index < len(times):
+                    latencies.append(t - times[index])
+    return {
+        "watchers": connected, "donations_per_s_target": rate,
+        "donations_posted": posted, "seconds": seconds, "messages_delivered": received,
+        "p50_ms": common.percentile(latencies, 50) * 1e3,
+        "p99_ms": common.percentile(latencies, 99) * 1e3, "latency_samples": len(latencies),
+        "server_cpu_ms_per_message": cpu * 1e3 / max(1, received),
+        "server_cpu_share": cpu / (seconds + 2),
+        "kb_per_watcher": (rss_after - rss_before) / 1024 / max(1, connected),
+        "connect_seconds": connect_seconds, "processes": len(apps),
+    }
+
+
+def run(workdir: Path, sizes=(1000, 5000), seconds: float = 30, rate: float = 50) -> dict:
+    results = {}
+    for size in sizes:
+        url = f"sqlite:///{workdir / f'screen-{size}.db'}"
+        tokens = common.tokens(common.prepare_database(url, campaigns=CAMPAIGNS))
+        app = common.App(common.app_env(url), workdir / f"screen-{size}.log")
+        try:
+            results[str(size)] = run_one([app], tokens, size, rate, seconds)
+        finally:
+            app.stop()
+    return results
+
+
+if __name__ == "__main__":
+    import argparse
+    import tempfile
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,5000")
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(run(Path(tmp), [int(s) for s in args.sizes.split(",")], args.seconds),
+                         indent=2))

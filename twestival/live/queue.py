@@ -1,0 +1,54 @@
+"""The Socket.IO message queue on Redis, strict about failed pushes.
+
+python-socketio's RedisManager delivers an emit to this process's watchers, then publishes it
+for the other processes, and only logs when that fails. The publisher needs to know, so that
+the change stays pending and is pushed again once Redis is back (see live/publisher.py).
+"""
+from __future__ import annotations
+
+import time
+
+import socketio
+
+# After an outage, wait this long at most for every process seen before it to re-subscribe;
+# a process that has not come back by then is taken to be gone.
+RECOVERY_WINDOW = 60.0
+
+
+class PushFailed(RuntimeError):
+    pass
+
+
+class StrictRedisManager(socketio.RedisManager):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._receivers = 0
+        self._failed_at: float | None = None
+
+    def _publish(self, data):
+        receivers = super()._publish(data)
+        if data.get("method") != "emit":
+            return receivers
+        now = time.monotonic()
+        if receivers is None:
+            self._failed_at = now
+            raise PushFailed("could not publish to Redis")
+        # Processes re-subscribe on their own back-off after Redis restarts: one that is not
+        # listening yet would miss this update, so keep it pending until they are all back.
+        recovering = self._failed_at is not None and now - self._failed_at < RECOVERY_WINDOW
+        if recovering and receivers < self._receivers:
+            raise PushFailed(f"{receivers} of {self._receivers} processes listen again so far")
+        # A serving process listens itself: nobody at all means our own listener is not back.
+        if receivers == 0 and not self.write_only:
+            raise PushFailed("no Socket.IO process is subscribed to the Redis channel yet")
+        self._failed_at, self._receivers = None, receivers
+        return receivers
+
+
+def socketio_options(url: str | None) -> dict:
+    """Socket.IO server options for TWESTIVAL_REDIS_URL (unset: in-process, no queue).
+
+    Always names the manager: the shared SocketIO object would otherwise keep the previous
+    app's queue (Flask-SocketIO merges init_app options into what it had).
+    """
+    return {"client_manager": StrictRedisManager(url, channel="flask-socketio") if url else None}
