@@ -146,7 +146,8 @@ class LocalProvider:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     @property
     def base(self) -> str:
@@ -165,3 +166,82 @@ class LocalProvider:
 def provider():
     with LocalProvider({}) as server:
         yield server
+
+
+# --- PayPal ---------------------------------------------------------------------------------
+
+PAYPAL_SUBJECT = "messageverificationcerts.sandbox.paypal.com"
+
+
+class ThrowawayCA:
+    """A CA and a PayPal-like signing certificate made for one test, never trusted elsewhere."""
+
+    def __init__(self, directory: Path, subject: str = PAYPAL_SUBJECT,
+                 not_before=None, not_after=None):
+        import datetime as dt
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        now = dt.datetime.now(dt.timezone.utc)
+        self.ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Throwaway Test CA")])
+        self.ca_cert = (
+            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+            .public_key(self.ca_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=30)).not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.ca_key.public_key()),
+                           critical=False)
+            .sign(self.ca_key, hashes.SHA256()))
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(ca_name).public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or now - dt.timedelta(days=1))
+            .not_valid_after(not_after or now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                         key_encipherment=True, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                self.ca_key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()),
+                           critical=False)
+            .sign(self.ca_key, hashes.SHA256()))
+        self.ca_file = directory / "throwaway-ca.pem"
+        self.ca_file.write_bytes(self.ca_cert.public_bytes(serialization.Encoding.PEM))
+        self.cert_pem = self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def sign(self, message: bytes) -> str:
+        import base64
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        return base64.b64encode(self.key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def paypal_headers(ca: ThrowawayCA, body: bytes, webhook_id: str, cert_url: str,
+                   transmission_id: str | None = None) -> dict:
+    """Headers as PayPal sends them, signed over id|time|webhook id|crc32(body)."""
+    import datetime as dt
+    import uuid
+    import zlib
+    transmission_id = transmission_id or str(uuid.uuid4())
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    message = f"{transmission_id}|{when}|{webhook_id}|{zlib.crc32(body)}".encode()
+    return {"PAYPAL-TRANSMISSION-ID": transmission_id, "PAYPAL-TRANSMISSION-TIME": when,
+            "PAYPAL-TRANSMISSION-SIG": ca.sign(message), "PAYPAL-CERT-URL": cert_url,
+            "PAYPAL-AUTH-ALGO": "SHA256withRSA"}
