@@ -8,7 +8,11 @@ import urllib.parse
 
 import pytest
 
+from sqlalchemy import select
+
 from tests.payments import FIXTURES, LocalProvider, payments_app
+from twestival.extensions import db
+from twestival.ledger import LedgerEntry
 
 ORDER_ID = "5O190127TN364715T"
 
@@ -45,11 +49,32 @@ def server():
                        "rel": "self", "method": "GET"},
                       {"href": f"https://www.sandbox.paypal.com/checkoutnow?token={ORDER_ID}",
                        "rel": "payer-action", "method": "GET"}]})
-        local.routes[("POST", f"/v2/checkout/orders/{ORDER_ID}/capture")] = lambda _r: (201, {
-            "id": ORDER_ID, "status": "COMPLETED"})
+        local.routes[("POST", f"/v2/checkout/orders/{ORDER_ID}/capture")] = lambda _r: (
+            201, CAPTURED_ORDER)
         yield local
 
 
+# Shaped like PayPal's documented answer to POST /v2/checkout/orders/{id}/capture.
+CAPTURED_ORDER = {
+    "id": ORDER_ID, "status": "COMPLETED",
+    "payment_source": {"paypal": {"name": {"given_name": "John", "surname": "Doe"},
+                                  "email_address": "customer@example.com",
+                                  "account_id": "QYR5Z8XDVJNXQ"}},
+    "purchase_units": [{"reference_id": "default", "payments": {"captures": [{
+        "id": "3C679366HH908993F", "status": "COMPLETED",
+        "amount": {"currency_code": "GBP", "value": "12.50"}, "final_capture": True,
+        "seller_protection": {"status": "ELIGIBLE",
+                              "dispute_categories": ["ITEM_NOT_RECEIVED", "UNAUTHORIZED_TRANSACTION"]},
+        "seller_receivable_breakdown": {"gross_amount": {"currency_code": "GBP", "value": "12.50"},
+                                        "paypal_fee": {"currency_code": "GBP", "value": "0.72"},
+                                        "net_amount": {"currency_code": "GBP", "value": "11.78"}},
+        "custom_id": "tw/london",
+        "links": [{"href": "https://api.sandbox.paypal.com/v2/payments/captures/3C679366HH908993F",
+                   "rel": "self", "method": "GET"}],
+        "create_time": "2026-11-23T19:30:04Z", "update_time": "2026-11-23T19:30:04Z"}]}}],
+    "links": [{"href": f"https://api.sandbox.paypal.com/v2/checkout/orders/{ORDER_ID}",
+               "rel": "self", "method": "GET"}],
+}
 PAYPAL = {"PAYPAL_CLIENT_ID": "client", "PAYPAL_CLIENT_SECRET": "secret",
           "PAYPAL_WEBHOOK_ID": "WH"}
 
@@ -207,6 +232,14 @@ def test_paypal_order_is_created_and_captured(paypal_app, seed, server):
     assert back.status_code == 303 and back.headers["Location"].endswith("/c/tw/london/thanks")
     [capture] = sent(server, f"/v2/checkout/orders/{ORDER_ID}/capture")
     assert capture["headers"]["PayPal-Request-Id"] == f"capture-{ORDER_ID}"
+    # The capture PayPal confirmed is counted at once, with its fee, once however often.
+    client.get(f"/c/tw/london/donate/paypal/return?token={ORDER_ID}")
+    board = client.get("/api/v1/campaigns/tw/leaderboard").get_json()
+    [row] = [r for r in board["cities"] if r["slug"] == "london"]
+    assert (row["raised_minor"], row["donations"]) == (1250, 1)
+    with paypal_app.app_context():
+        entry = db.session.scalar(select(LedgerEntry))
+        assert (entry.external_id, entry.fee_minor) == ("capture:3C679366HH908993F", 72)
 
 
 def test_paypal_return_with_a_bad_token_is_refused(paypal_app, seed, server):

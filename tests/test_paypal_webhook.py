@@ -263,3 +263,20 @@ def test_replay_changes_nothing(app, client, seed, send, runner):
     assert board(client)["by_city"] == before
     assert before["london"]["raised_minor"] == 2500 - 500 + 2500
     reconcile_ok(runner)
+
+
+def test_capture_counted_on_return_is_not_counted_again_by_its_webhook(app, client, seed, send,
+                                                                       runner):
+    from twestival.streams import paypal
+    event = capture_event("PAYMENT.CAPTURE.COMPLETED", "CAP14")
+    order = {"id": "ORDERCAP14", "status": "COMPLETED", "purchase_units": [
+        {"reference_id": "default", "payments": {"captures": [event["resource"]]}}]}
+    with app.app_context():
+        payload = paypal.record_order_capture(db.session, order)
+        db.session.commit()
+        paypal.process(db.session, payload)
+        db.session.commit()
+    assert send(event).status_code == 200
+    assert [e.external_id for e in entries(app)] == ["capture:CAP14"]
+    assert london(client) == 2500
+    reconcile_ok(runner)

@@ -40,7 +40,7 @@ from ..errors import BadRequest, InvalidInput
 from ..ledger import EntryKind, LedgerEntry, NewEntry, record, reverse
 from ..ledger.sql import insert_ignore
 from . import waiting
-from .archive import InboundPayload, mark
+from .archive import InboundPayload, archive, mark
 from .paypal_api import ProviderUnavailable, Settings, from_paypal, verify_online
 from .registry import register
 
@@ -215,6 +215,9 @@ def campaign_hint(session: Session, event: dict) -> int | None:
 
 @register(STREAM)
 def process(session: Session, payload: InboundPayload) -> None:
+    if (payload.meta or {}).get("source") == ORDER_CAPTURE:
+        _order_captured(session, payload)
+        return
     event = parse_event(payload.body)
     handler = HANDLERS.get(event["event_type"])
     if handler is None:
@@ -232,6 +235,33 @@ def process(session: Session, payload: InboundPayload) -> None:
 
 
 Outcome = tuple[str, str | None]
+ORDER_CAPTURE = "order-capture"
+
+
+def record_order_capture(session: Session, order: dict) -> InboundPayload:
+    """Archive PayPal's answer to our own capture call (flushes; the caller commits, then
+    calls ``process``). The webhook for the same capture later changes nothing."""
+    order_id = _str(order.get("id")) or "unknown"
+    return archive(session, STREAM, json.dumps(order).encode(), content_type="application/json",
+                   external_id=f"order:{order_id}", meta={"source": ORDER_CAPTURE})
+
+
+def _order_captured(session: Session, payload: InboundPayload) -> None:
+    """Each capture in a captured order, as if its PAYMENT.CAPTURE.* event had come."""
+    try:
+        order = json.loads(payload.body)
+    except ValueError:
+        raise BadRequest("the archived order is not JSON") from None
+    outcomes = []
+    for unit in order.get("purchase_units") or []:
+        for capture in ((unit.get("payments") or {}).get("captures") or []):
+            if capture.get("status") in {"COMPLETED", "PENDING", "DENIED"}:
+                capture = {"custom_id": unit.get("custom_id"), **capture}
+                event = {"id": payload.external_id, "event_type": f"PAYMENT.CAPTURE.{capture['status']}",
+                         "create_time": capture.get("create_time")}
+                outcomes.append(_capture(session, payload, event, capture))
+    status, error = outcomes[0] if len(outcomes) == 1 else ("ignored", "no single capture in the order")
+    mark(payload, status, error)
 
 
 def _capture(session: Session, payload: InboundPayload, event: dict, capture: dict) -> Outcome:

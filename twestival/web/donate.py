@@ -5,19 +5,26 @@ payments quickly). No card data ever reaches us: the provider hosts the payment 
 """
 from __future__ import annotations
 
+import logging
 import secrets
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request,
                    url_for)
 
+from sqlalchemy.exc import OperationalError
+
 from ..campaigns.service import get_campaign, get_city
-from ..errors import InvalidInput
+from ..database import reset_read_only, set_read_only
+from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
 from ..streams import checkout
+from ..streams import paypal as paypal_stream
+from ..streams.archive import mark
 from ..streams.checkout import PaymentProviderError
 from ..streams.paypal import CertFetcher
 from ..streams.paypal_api import Settings as PaypalSettings
 
+log = logging.getLogger(__name__)
 bp = Blueprint("donate", __name__)
 CERTS_EXTENSION = "twestival.paypal_certs"
 
@@ -86,9 +93,32 @@ def paypal_return(campaign: str, city: str):
     settings = _paypal()
     if settings is None:
         raise InvalidInput("PayPal donations are not open")
-    # The donation itself lands through the verified PAYMENT.CAPTURE.COMPLETED webhook.
-    checkout.capture_paypal_order(settings, _http(), request.args.get("token", ""))
+    order = checkout.capture_paypal_order(settings, _http(), request.args.get("token", ""))
+    _record_capture(order)
     return redirect(url_for("donate.thanks", campaign=camp.slug, city=place.slug), 303)
+
+
+def _record_capture(order: dict) -> None:
+    """Count the capture PayPal just confirmed to us; its webhook, when it comes, adds nothing.
+    If this fails the webhook still brings the money, so the donor is not shown an error."""
+    db.session.rollback()  # end the read-only transaction of this GET
+    token = set_read_only(False)
+    try:
+        payload = paypal_stream.record_order_capture(db.session, order)
+        db.session.commit()
+        try:
+            paypal_stream.process(db.session, payload)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            mark(payload, "rejected", exc.message)
+            db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        log.warning("PayPal capture of order %s not recorded now; its webhook will bring it",
+                    order.get("id"))
+    finally:
+        reset_read_only(token)
 
 
 @bp.get("/c/<campaign>/<city>/thanks")
