@@ -187,3 +187,16 @@ def test_refund_of_assigned_money_follows_it_to_its_city(app, client, seed, runn
     assert london(client) == 1500
     assert board(client)["unassigned_reporting_minor"] == 0
     reconcile_ok(runner)
+
+
+def test_a_bad_parked_refund_does_not_block_the_donation_that_wakes_it(app, client, seed, runner):
+    bad = refund_event("ch_b", "pi_b", [("re_bad", 50050)], currency="isk", amount=100000)
+    post_stripe(client, bad)  # parked: its amount is only read once its donation is known
+    response = post_stripe(client, checkout_event("cs_b", "pi_b", 100000, "isk"))
+    assert response.status_code == 200
+    [donation] = entries(app)
+    assert (donation.amount_minor, donation.currency) == (1000, "ISK")
+    with app.app_context():
+        statuses = dict(db.session.execute(select(InboundPayload.external_id, InboundPayload.status)).all())
+    assert statuses == {bad["id"]: "rejected", "evt_checkout.session.completed_cs_b": "processed"}
+    reconcile_ok(runner)

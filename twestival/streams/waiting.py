@@ -15,7 +15,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..database import Base, UTCDateTime, utcnow
 from ..ledger.sql import insert_ignore
-from .archive import InboundPayload
+from ..errors import DomainError
+from .archive import InboundPayload, mark
 
 
 class WaitingPayload(Base):
@@ -47,7 +48,13 @@ def wake(session: Session, keys: Iterable[str],
     # Forget them first: a payload that still cannot be placed parks itself again.
     session.execute(delete(WaitingPayload).where(WaitingPayload.payload_id.in_(payload_ids)))
     for payload_id in payload_ids:
-        process(session, session.get(InboundPayload, payload_id))
+        payload = session.get(InboundPayload, payload_id)
+        try:
+            # One bad parked payload must not block what woke it (say, the donation itself).
+            with session.begin_nested():
+                process(session, payload)
+        except DomainError as exc:
+            mark(payload, "rejected", exc.message)
     return len(payload_ids)
 
 
