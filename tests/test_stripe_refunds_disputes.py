@@ -190,7 +190,9 @@ def test_refund_of_assigned_money_follows_it_to_its_city(app, client, seed, runn
 
 
 def test_a_bad_parked_refund_does_not_block_the_donation_that_wakes_it(app, client, seed, runner):
-    bad = refund_event("ch_b", "pi_b", [("re_bad", 50050)], currency="isk", amount=100000)
+    # A good refund listed before a bad one: neither may land (no half-processed payload).
+    bad = refund_event("ch_b", "pi_b", [("re_ok", 10000), ("re_bad", 50050)], currency="isk",
+                       amount=100000)
     post_stripe(client, bad)  # parked: its amount is only read once its donation is known
     response = post_stripe(client, checkout_event("cs_b", "pi_b", 100000, "isk"))
     assert response.status_code == 200
@@ -200,3 +202,24 @@ def test_a_bad_parked_refund_does_not_block_the_donation_that_wakes_it(app, clie
         statuses = dict(db.session.execute(select(InboundPayload.external_id, InboundPayload.status)).all())
     assert statuses == {bad["id"]: "rejected", "evt_checkout.session.completed_cs_b": "processed"}
     reconcile_ok(runner)
+
+
+def test_a_reversal_must_have_the_opposite_sign_of_its_original(app, client, seed):
+    """Spine fix: a chargeback (negative) is undone by a positive reversal, never a negative one."""
+    from twestival.errors import InvalidInput
+    from twestival.ledger import NewEntry, record, reverse
+    from twestival.money import Money
+    post_stripe(client, checkout_event("cs_s", "pi_s", 3000))
+    post_stripe(client, dispute_event("dispute.funds_withdrawn", "ch_s", "pi_s", 3000,
+                                      status="needs_response"))
+    donation, chargeback = entries(app)
+    with app.app_context():
+        undone = reverse(db.session, chargeback.id, reason="won")
+        assert undone.entry.amount_minor == 3000
+        for original, amount in ((donation, 100), (chargeback, -100)):
+            with pytest.raises(InvalidInput, match="opposite sign"):
+                record(db.session, NewEntry(
+                    campaign_id=original.campaign_id, city_id=original.city_id, stream="test",
+                    external_id=f"bad:{original.id}", amount=Money(amount, "GBP"),
+                    kind=EntryKind.reversal, reverses_id=original.id))
+        db.session.rollback()
