@@ -154,12 +154,13 @@ def _checkout(session: Session, payload: InboundPayload, event: dict, obj: dict)
             checkout.status, checkout.updated_at = "failed", utcnow()
         return "processed", None
     if obj.get("payment_status") != "paid":
-        return "pending", None
+        return ("pending" if checkout.status == "pending" else "processed"), None
+    donor = _text(metadata, "donor_name", 200)
     entry = record(session, NewEntry(
         campaign_id=campaign.id, city_id=city.id if city else None, stream=STREAM,
         external_id=f"checkout:{checkout.session_id}", amount=amount,
-        occurred_at=_time(event.get("created")), donor_name=_text(metadata, "donor_name", 200),
-        message=_text(metadata, "message", 2000), anonymous=not metadata.get("donor_name"),
+        occurred_at=_time(event.get("created")), donor_name=donor,
+        message=_text(metadata, "message", 2000), anonymous=donor is None,
         payload_id=payload.id,
         meta={"checkout_session": checkout.session_id, "payment_intent": checkout.payment_intent_id,
               "event": event["id"]})).entry
@@ -356,7 +357,9 @@ def _charge_id(obj: dict) -> str | None:
 
 def _text(metadata: dict, name: str, limit: int) -> str | None:
     value = metadata.get(name)
-    return value.strip()[:limit] or None if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    return value.strip()[:limit] or None
 
 
 def _time(unix: object) -> dt.datetime | None:
