@@ -154,6 +154,7 @@ def test_zero_decimal_city_currency(client, seed, server):
     ("london", "0.50", "between"), ("london", "10000.01", "between"), ("london", "", "enter an amount"),
     ("london", "12.345", "decimal places"), ("london", "-5", "negative"), ("london", "ten", "not a number"),
     ("tokyo", "1000.5", "no decimal places"), ("tokyo", "50", "between"),
+    ("berlin", "12,50", "without commas"), ("london", "1,250", "without commas"),
 ])
 def test_bad_amounts_are_refused_with_a_message_and_no_session(client, seed, server, city, amount, reason):
     response = donate(client, city, amount=amount)

@@ -194,6 +194,14 @@ def test_two_v1_signatures_during_secret_rotation(app, client, seed):
     assert len(entries(app)) == 1
 
 
+def test_an_oversized_body_is_refused_unread(app, client, seed):
+    body = b'{"id": "evt_big", "padding": "' + b"x" * (512 * 1024) + b'"}'
+    response = client.post("/webhooks/stripe", data=body, content_type="application/json",
+                           headers={"Stripe-Signature": stripe_signature(body)})
+    assert response.status_code == 413
+    assert payloads(app) == []
+
+
 def test_stream_off_answers_404(db_path, seed):
     app = next(payments_app(db_path, STRIPE_WEBHOOK_SECRET=None))
     response = post_stripe(app.test_client(), checkout_event("cs", "pi", 100))

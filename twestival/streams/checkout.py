@@ -53,9 +53,13 @@ def bounds(config: Mapping, currency: str) -> tuple[Money, Money]:
 
 def gift(config: Mapping, campaign: Campaign, city: City, form: Mapping[str, str]) -> Gift:
     low, high = bounds(config, city.currency)
-    raw = (form.get("amount") or "").strip().replace(",", "")
+    raw = (form.get("amount") or "").strip()
     if not raw:
         raise InvalidInput("please enter an amount")
+    if "," in raw:
+        # "12,50" means 12.50 in much of Europe and "1,250" 1250 elsewhere: never guess.
+        raise InvalidInput("please write the amount without commas, with a dot for decimals "
+                           "(e.g. 1250.50)")
     try:
         amount = parse(raw, city.currency)
     except MoneyError as exc:
