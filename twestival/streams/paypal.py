@@ -18,9 +18,11 @@ import binascii
 import datetime as dt
 import functools
 import json
+import re
 import threading
 import time
 import urllib.parse
+import warnings
 import zlib
 from collections.abc import Mapping
 
@@ -28,6 +30,7 @@ import certifi
 import httpx
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
@@ -126,8 +129,17 @@ def trust_anchors(ca_file: str | None) -> Store:
     """Anchors from PAYPAL_CA_FILE (PEM or DER), else the public roots bundled with certifi."""
     with open(ca_file or certifi.where(), "rb") as handle:
         data = handle.read()
-    certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
-             else [x509.load_der_x509_certificate(data)])
+    if b"-----BEGIN" not in data:
+        return Store([x509.load_der_x509_certificate(data)])
+    certs = []
+    for block in re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", data, re.S):
+        with warnings.catch_warnings():
+            # A few old public roots break RFC 5280 rules that newer cryptography refuses.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            try:
+                certs.append(x509.load_pem_x509_certificate(block))
+            except ValueError:
+                continue  # a root this library cannot read is not one PayPal chains to
     return Store(certs)
 
 
