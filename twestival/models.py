@@ -9,3 +9,4 @@ from .announcements import models as announcements  # noqa: F401
 from .planning import models as planning  # noqa: F401
 from .campaigns import applications  # noqa: F401
 from .streams import cash  # noqa: F401
+from .streams import paypal, stripe, waiting  # noqa: F401

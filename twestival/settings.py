@@ -23,6 +23,21 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "APPLY_RATE_LIMIT": "10 per hour",   # the public city application form, per address
+    # How long a writer waits for SQLite's write lock before the request answers 503.
+    "SQLITE_BUSY_TIMEOUT_MS": 30_000,
+    # Payments (docs/payments.md). Donation bounds in major units of the city currency:
+    # one value for every currency, or {"JPY": "100", "*": "1.00"} per currency.
+    "DONATION_MIN": {"*": "1.00", "JPY": "100", "KRW": "1000", "ISK": "100", "HUF": "300"},
+    "DONATION_MAX": {"*": "10000", "JPY": "1000000", "KRW": "10000000", "ISK": "1000000",
+                     "HUF": "3000000"},
+    "DONATE_RATE_LIMIT": "10 per minute;60 per hour",
+    "WEBHOOK_MAX_BODY": 512 * 1024,
+    "PAYPAL_VERIFY": "offline",
+    # Where PAYPAL-CERT-URL may point (scheme://host[:port]); anything else is refused.
+    "PAYPAL_CERT_ORIGINS": ["https://api.paypal.com", "https://api.sandbox.paypal.com",
+                            "https://api-m.paypal.com", "https://api-m.sandbox.paypal.com"],
+    "PAYPAL_CERT_SUBJECTS": ["messageverificationcerts.paypal.com",
+                             "messageverificationcerts.sandbox.paypal.com"],
 }
 
 

@@ -60,7 +60,8 @@ def _check(new: NewEntry) -> None:
         raise InvalidInput("amount must not be zero")
     if new.kind is EntryKind.donation and new.amount.minor < 0:
         raise InvalidInput("a donation must be positive")
-    if new.kind in NEGATIVE_KINDS and new.amount.minor > 0:
+    # A reversal takes the sign opposite to its original (undoing a chargeback is positive).
+    if new.kind in NEGATIVE_KINDS - {EntryKind.reversal} and new.amount.minor > 0:
         raise InvalidInput(f"a {new.kind.value} must be negative")
     if new.donor_name is not None and len(new.donor_name) > 200:
         raise InvalidInput("donor name is too long (at most 200 characters)")
@@ -106,6 +107,9 @@ def record(session: Session, new: NewEntry) -> Recorded:
         original = session.get(LedgerEntry, new.reverses_id)
         if original is None or original.campaign_id != campaign.id:
             raise NotFound("the entry to reverse does not exist in this campaign")
+    if new.kind is EntryKind.reversal and (
+            original is None or (original.amount_minor < 0) == (new.amount.minor < 0)):
+        raise InvalidInput("a reversal must have the opposite sign of the entry it reverses")
 
     now = utcnow()
     occurred = new.occurred_at or now
