@@ -37,8 +37,8 @@ def domain_errors(func):
 
 
 def init_app(app: Flask) -> None:
-    from . import ledger, serve, setup
-    for module in (setup, ledger, serve):
+    from . import imports, ledger, serve, setup
+    for module in (setup, ledger, serve, imports):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 
