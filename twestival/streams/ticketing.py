@@ -68,8 +68,9 @@ class _Lines:
         return raw.rstrip("\r\n")
 
 
-def read_csv(body: bytes, delimiter: str = ",") -> Iterator[tuple[int, dict[str, str], str]]:
-    """(line number, row by header, the row verbatim) for each record of a UTF-8 CSV file."""
+def read_csv(body: bytes, delimiter: str = ","
+             ) -> tuple[list[str], Iterator[tuple[int, dict[str, str], str]]]:
+    """The header, and (line number, row by header, the row verbatim) for each record."""
     try:
         body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -86,21 +87,24 @@ def read_csv(body: bytes, delimiter: str = ",") -> Iterator[tuple[int, dict[str,
     lines.pop()
     if len(set(header)) != len(header):
         raise MalformedFile("the header row names a column twice")
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise MalformedFile(f"line {start}: {exc}") from None
-        raw = lines.pop()
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise MalformedFile(f"line {start}: {len(row)} fields where the header has "
-                                f"{len(header)}")
-        yield start, dict(zip(header, row)), raw
+
+    def rows():
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise MalformedFile(f"line {start}: {exc}") from None
+            raw = lines.pop()
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise MalformedFile(f"line {start}: {len(row)} fields where the header has "
+                                    f"{len(header)}")
+            yield start, dict(zip(header, row)), raw
+    return header, rows()
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> str | None:
@@ -124,8 +128,11 @@ def amount_text(text: str, decimal_separator: str = ".") -> str:
 
 def to_money(text: str, currency: str, decimal_separator: str = ".", *,
              allow_negative: bool = False, allow_zero: bool = False) -> Money:
+    normalised = amount_text(text, decimal_separator)
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", normalised):
+        raise RowError(f"amount {(text or '').strip()[:40]!r} is not a number")
     try:
-        return parse(amount_text(text, decimal_separator), currency,
+        return parse(normalised, currency,
                      allow_negative=allow_negative, allow_zero=allow_zero)
     except MoneyError as exc:
         raise RowError(exc.message) from None
@@ -180,18 +187,17 @@ class _Order:
 
 
 def parse_eventbrite(body: bytes, ctx: Context) -> Iterator[Item]:
-    rows = read_csv(body)
-    try:
-        first = next(rows)
-    except StopIteration:
-        raise MalformedFile("the export has a header but no orders") from None
-    header = list(first[1])
+    header, rows = read_csv(body)
     cols = {key: _column(header, names) for key, names in EVENTBRITE_COLUMNS.items()}
     missing = [EVENTBRITE_COLUMNS[key][0] for key in ("order", "date", "currency", "gross")
                if cols[key] is None]
     if missing:
         raise MalformedFile("this is not an Eventbrite order/attendee export: no "
                             + ", ".join(repr(m) for m in missing) + " column")
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise MalformedFile("the export has a header but no orders") from None
     return collect(_eventbrite_builders(ctx, cols, first, rows))
 
 
@@ -283,12 +289,8 @@ def _add_attendee(order: _Order, row: dict, raw: str, line: int) -> None:
 
 def parse_mapped_csv(body: bytes, ctx: Context) -> Iterator[Item]:
     mapping: ImportMapping = ctx.mapping
-    rows = read_csv(body, mapping.delimiter or ",")
-    try:
-        first = next(rows)
-    except StopIteration:
-        raise MalformedFile("the file has a header but no rows") from None
-    header = {h.strip().lower(): h for h in first[1]}
+    names, rows = read_csv(body, mapping.delimiter or ",")
+    header = {h.strip().lower(): h for h in names}
     wanted = {"date": mapping.date_column, "amount": mapping.amount_column,
               "currency": mapping.currency_column, "reference": mapping.reference_column,
               "donor": mapping.donor_column, "external_id": mapping.external_id_column,
@@ -302,6 +304,10 @@ def parse_mapped_csv(body: bytes, ctx: Context) -> Iterator[Item]:
             raise MalformedFile(f"mapping {mapping.name!r} expects a column {name!r}, "
                                 f"which the file does not have")
         cols[key] = header[name.strip().lower()]
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise MalformedFile("the file has a header but no rows") from None
     seen: dict[str, int] = {}
 
     def builder(line: int, row: dict, raw: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ..database import reset_read_only, set_read_only
-from . import api, auth, errors, ops, public, templating
+from . import api, auth, errors, money_desk, ops, public, templating
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -23,5 +23,5 @@ def init_app(app: Flask) -> None:
     templating.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    for module in (public, api, ops, auth):
+    for module in (public, api, ops, auth, money_desk):
         app.register_blueprint(module.bp)
