@@ -10,13 +10,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 from wtforms import SelectField, StringField
 
 from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import LedgerEntry, assign
+from ..ledger import queue
 from ..ledger.statement import csv_safe, statement
 from ..money import Money
 from ..streams import importing
@@ -33,8 +32,10 @@ FORMAT_LABELS = {"eventbrite": "Eventbrite order/attendee export (CSV)",
 class ImportForm(FlaskForm):
     file = FileField("File", validators=[FileRequired("choose a file to import")])
     format = SelectField("Format")
-    mapping = SelectField("Column mapping (CSV only)")
-    city = SelectField("City (ticket sales; for bank credits that match no reference)")
+    # Checked by the domain (an unknown mapping or city is a clear refusal, not a form error).
+    mapping = SelectField("Column mapping (CSV only)", validate_choice=False)
+    city = SelectField("City (ticket sales; for bank credits that match no reference)",
+                       validate_choice=False)
 
 
 class AssignForm(FlaskForm):
@@ -116,18 +117,6 @@ def campaign_imports(campaign: str):
                            report=report, error=error), status
 
 
-def unassigned_entries(camp) -> list[LedgerEntry]:
-    moved = select(LedgerEntry.reverses_id).where(
-        LedgerEntry.campaign_id == camp.id, LedgerEntry.stream == "adjustment",
-        LedgerEntry.external_id.like("unassign:%"))
-    return list(db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.campaign_id == camp.id,
-                                  LedgerEntry.city_id.is_(None),
-                                  LedgerEntry.reverses_id.is_(None),
-                                  LedgerEntry.id.not_in(moved))
-        .order_by(LedgerEntry.occurred_at, LedgerEntry.id)))
-
-
 @bp.get("/coordinate/<campaign>/unassigned")
 def unassigned(campaign: str):
     camp = get_campaign(db.session, campaign)
@@ -135,7 +124,7 @@ def unassigned(campaign: str):
     form = AssignForm()
     form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
     return render_template("money_desk/unassigned.html", camp=camp, form=form,
-                           entries=unassigned_entries(camp), Money=Money)
+                           entries=queue.waiting(db.session, camp.id))
 
 
 @bp.post("/coordinate/<campaign>/unassigned/<int:entry_id>")
@@ -146,14 +135,11 @@ def assign_entry(campaign: str, entry_id: int):
     form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
     if not form.validate_on_submit():
         abort(400, "choose one of the campaign's cities")
-    entry = db.session.get(LedgerEntry, entry_id)
-    if entry is None or entry.campaign_id != camp.id:
-        abort(404)
     place = get_city(db.session, camp, form.city.data, approved_only=True)
-    assign(db.session, entry.id, place.id, by_user_id=user.id,
-           reason=f"assigned to {place.slug} by {user.email}")
+    moved = queue.place(db.session, camp.id, entry_id, place.id, by_user_id=user.id,
+                        reason=f"assigned to {place.slug} by {user.email}").entry
     db.session.commit()
-    flash(f"{Money(entry.amount_minor, entry.currency)} assigned to {place.name}.")
+    flash(f"{Money(moved.amount_minor, moved.currency)} assigned to {place.name}.")
     return redirect(url_for(".unassigned", campaign=camp.slug))
 
 
@@ -186,7 +172,7 @@ def statement_page(campaign: str):
     rows = statement(db.session, camp)
     if request.args.get("format") == "csv":
         return _statement_csv(camp, rows)
-    return render_template("money_desk/statement.html", camp=camp, rows=rows, Money=Money)
+    return render_template("money_desk/statement.html", camp=camp, rows=rows)
 
 
 def _statement_csv(camp, rows) -> Response:
