@@ -196,7 +196,9 @@ def test_credits_are_matched_to_cities_and_the_rest_is_reported(app, session, re
     unassigned = session.scalar(select(UnassignedTotal.amount_minor))
     assert unassigned == 15_00  # "TW-421" is not London's TW42
     payout = session.scalar(select(ImportRow).where(ImportRow.outcome == "payout"))
-    assert payout.meta["payout"] == "stripe" and payout.entry_id is None
+    assert payout.meta["payout"] == "stripe"
+    assert session.scalar(select(LedgerEntry).where(
+        LedgerEntry.external_id == payout.external_id)) is None
 
 
 def test_bank_credit_confirms_provisional_cash_instead_of_counting_it_twice(app, session, refs):

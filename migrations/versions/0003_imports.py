@@ -51,9 +51,7 @@ def upgrade():
     sa.Column('external_id', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=False),
-    sa.Column('entry_id', sa.Integer(), nullable=True),
     sa.Column('meta', sa.JSON(), nullable=True),
-    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_import_row_entry_id_ledger_entry')),
     sa.ForeignKeyConstraint(['payload_id'], ['inbound_payload.id'], name=op.f('fk_import_row_payload_id_inbound_payload')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_row')),
     sa.UniqueConstraint('payload_id', 'line', 'external_id', name=op.f('uq_import_row_payload_id_line_external_id'))

@@ -85,8 +85,8 @@ class ImportRow(Base):
     line: Mapped[int] = mapped_column(Integer)
     external_id: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # The entry a row became is the ledger entry with the same stream and external id.
     outcome: Mapped[str] = mapped_column(String(16))
-    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
     meta: Mapped[dict | None] = mapped_column(JSON)
 
 
@@ -183,17 +183,15 @@ def collect(rows: Iterable[tuple[int, Callable[[], Item | None]]]) -> Iterator[I
         raise MalformedFile("the file was refused, nothing was recorded", errors)
 
 
-def archive_rows(ctx: Context, batch: list[tuple[Item, str, int | None]]) -> None:
+def archive_rows(ctx: Context, batch: list[tuple[Item, str]]) -> None:
+    """Archive a batch of rows with what became of them (replaying archives nothing twice)."""
     if not batch:
         return
-    from ..ledger.bulk import dialect_insert
-    # Replaying a file archives nothing twice.
-    stmt = dialect_insert(ctx.session)(ImportRow.__table__).on_conflict_do_nothing(
-        index_elements=["payload_id", "line", "external_id"])
-    ctx.session.execute(stmt, [
+    from ..ledger.bulk import fast_insert
+    fast_insert(ctx.session, ImportRow.__table__, [
         {"payload_id": ctx.payload.id, "line": item.line, "external_id": item.external_id,
-         "body": item.raw, "outcome": outcome, "entry_id": entry_id, "meta": item.meta}
-        for item, outcome, entry_id in batch])
+         "body": item.raw, "outcome": outcome, "meta": item.meta}
+        for item, outcome in batch], ["payload_id", "line", "external_id"])
 
 
 # --- mappings --------------------------------------------------------------------------------

@@ -17,9 +17,11 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 
-from ..ledger import EntryKind, NewEntry, record
+from sqlalchemy import select
+
+from ..ledger import EntryKind, LedgerEntry, NewEntry, record
 from ..ledger.bulk import record_many
-from ..money import Money, MoneyError, check_currency, parse
+from ..money import Money, MoneyError, check_currency, exponent, parse
 from .importing import Context, ImportMapping, Item, MalformedFile, RowError, archive_rows, collect
 from .registry import register
 
@@ -138,6 +140,21 @@ def to_money(text: str, currency: str, decimal_separator: str = ".", *,
         raise RowError(exc.message) from None
 
 
+PLAIN_AMOUNT_RE = re.compile(r"\d{1,15}(\.\d{1,3})?")
+
+
+def minor_units(text: str, currency: str) -> int:
+    """Minor units of a non-negative amount; plain '12.50' skips the general parser (which
+    costs more than the rest of a row)."""
+    text = text.strip()
+    if PLAIN_AMOUNT_RE.fullmatch(text):
+        whole, _, fraction = text.partition(".")
+        places = exponent(currency)
+        if len(fraction) <= places:
+            return int(whole) * 10 ** places + (int(fraction.ljust(places, "0")) if places else 0)
+    return to_money(text, currency, allow_zero=True).minor
+
+
 def localise(naive: dt.datetime, ctx: Context) -> dt.datetime:
     """A time without an offset is read in the city's own time zone (else UTC)."""
     if naive.tzinfo is not None:
@@ -146,8 +163,17 @@ def localise(naive: dt.datetime, ctx: Context) -> dt.datetime:
     return naive.replace(tzinfo=zone)
 
 
-def _eventbrite_date(text: str, ctx: Context) -> dt.datetime:
+def _eventbrite_date(text: str, ctx: Context, cache: dict) -> dt.datetime:
     text = (text or "").strip()
+    if text in cache:
+        return cache[text]
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[text] = when = _read_eventbrite_date(text, ctx)
+    return when
+
+
+def _read_eventbrite_date(text: str, ctx: Context) -> dt.datetime:
     try:
         return localise(dt.datetime.fromisoformat(text), ctx)
     except ValueError:
@@ -209,6 +235,7 @@ def _eventbrite_builders(ctx, cols, first, rows):
     """
     state = {"order": None}
     done: set[str] = set()
+    dates: dict[str, dt.datetime] = {}
     skipped_free = [0]
 
     def add(line: int, row: dict, raw: str):
@@ -231,10 +258,10 @@ def _eventbrite_builders(ctx, cols, first, rows):
                     currency = check_currency((row[cols["currency"]] or "").strip())
                 except MoneyError as exc:
                     raise RowError(exc.message) from None
-                current = _Order(order_id, line, _eventbrite_date(row[cols["date"]], ctx),
+                current = _Order(order_id, line, _eventbrite_date(row[cols["date"]], ctx, dates),
                                  currency, buyer)
                 state["order"] = current
-            _add_attendee(current, row, raw, line)
+            _add_attendee(current, row, raw, line, cols)
             return finished
         return build
 
@@ -258,31 +285,21 @@ def _eventbrite_builders(ctx, cols, first, rows):
     yield 0, last
 
 
-def _add_attendee(order: _Order, row: dict, raw: str, line: int) -> None:
-    cols_attendee = next((row[k] for k in row if k.lower() in
-                          {n.lower() for n in EVENTBRITE_COLUMNS["attendee"]}), "")
-    attendee = (cols_attendee or "").strip() or f"line{line}"
+def _add_attendee(order: _Order, row: dict, raw: str, line: int, cols: dict) -> None:
+    attendee = (row[cols["attendee"]].strip() if cols["attendee"] else "") or f"line{line}"
     if attendee in order.attendees:
         raise RowError(f"attendee {attendee} of order {order.order_id} is listed twice")
     order.attendees.add(attendee)
     order.raw.append(raw)
-    get = {k.lower(): v for k, v in row.items()}
-
-    def value(key: str) -> str | None:
-        for name in EVENTBRITE_COLUMNS[key]:
-            if name.lower() in get:
-                return get[name.lower()]
-        return None
-
-    paid = to_money(value("gross") or "0", order.currency, allow_zero=True)
-    order.gross += paid.minor
+    paid = minor_units(row[cols["gross"]] or "0", order.currency)
+    order.gross += paid
     for key in ("eb_fee", "processing"):
-        text = value(key)
+        text = row[cols[key]] if cols[key] else None
         if text is not None and text.strip():
-            order.fee += to_money(text, order.currency, allow_zero=True).minor
+            order.fee += minor_units(text, order.currency)
             order.fee_known = True
-    if (value("status") or "").strip().lower() in REFUNDED_STATUSES and paid.minor:
-        order.refunds.append([attendee, paid.minor])
+    if cols["status"] and row[cols["status"]].strip().lower() in REFUNDED_STATUSES and paid:
+        order.refunds.append([attendee, paid])
 
 
 # --- any CSV through a saved mapping ----------------------------------------------------------
@@ -372,13 +389,15 @@ def process_ticket_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
         for item, outcome in zip(batch, outcomes):
             state = ("imported" if city_id else "unassigned") if outcome.created else "duplicate"
             ctx.report.count(state, item.amount)
-            archived.append((item, state, outcome.entry_id))
+            archived.append((item, state))
             if item.refunded_minor:
-                _refunds(ctx, item, outcome.entry_id, city_id)
+                _refunds(ctx, item, city_id)
         archive_rows(ctx, archived)
 
 
-def _refunds(ctx: Context, item: Item, order_entry_id: int, city_id: int | None) -> None:
+def _refunds(ctx: Context, item: Item, city_id: int | None) -> None:
+    order_entry_id = ctx.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
     for attendee, minor in item.meta["refunds"]:
         recorded = record(ctx.session, NewEntry(
             campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,

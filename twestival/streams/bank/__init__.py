@@ -73,17 +73,17 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
     matcher = matching.Matcher(cities)
     cash = _OpenCash(ctx)
     for batch in batches:
-        archived: list[tuple[Item, str, int | None]] = []
+        archived: list[tuple[Item, str]] = []
         credits: list[tuple[Item, int | None]] = []
         for item in batch:
             outcome = _classify(ctx, item, matcher)
             if isinstance(outcome, str):
-                archived.append((item, outcome, None))
+                archived.append((item, outcome))
                 ctx.report.count(outcome)
                 continue
             city_id = outcome
             if item.external_id in cash.used:
-                archived.append((item, "duplicate", None))
+                archived.append((item, "duplicate"))
                 ctx.report.count("duplicate")
                 continue
             cash_id = cash.take(city_id, item) if city_id is not None else None
@@ -91,7 +91,8 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
                                                by_user_id=ctx.created_by_id,
                                                reference=item.external_id):
                 cash.used.add(item.external_id)
-                archived.append((item, "confirmed", cash_id))
+                item.meta = {**(item.meta or {}), "confirmed_entry": cash_id}
+                archived.append((item, "confirmed"))
                 ctx.report.count("confirmed")
                 continue
             credits.append((item, city_id))
@@ -105,7 +106,7 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             state = ("imported" if city_id is not None else "unassigned") if result.created \
                 else "duplicate"
             ctx.report.count(state, item.amount)
-            archived.append((item, state, result.entry_id))
+            archived.append((item, state))
         archive_rows(ctx, archived)
 
 
