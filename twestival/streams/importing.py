@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import (JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint,
                         select)
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, defer, mapped_column
 
 from ..campaigns.models import Campaign, City
 from ..database import Base, UTCDateTime, utcnow
@@ -183,14 +183,14 @@ def collect(rows: Iterable[tuple[int, Callable[[], Item | None]]]) -> Iterator[I
         raise MalformedFile("the file was refused, nothing was recorded", errors)
 
 
-def archive_rows(ctx: Context, batch: list[tuple[Item, str]]) -> None:
+def archive_rows(ctx: Context, batch: list[tuple[Item, str]], *, with_meta: bool = True) -> None:
     """Archive a batch of rows with what became of them (replaying archives nothing twice)."""
     if not batch:
         return
     from ..ledger.bulk import fast_insert
     fast_insert(ctx.session, ImportRow.__table__, [
         {"payload_id": ctx.payload.id, "line": item.line, "external_id": item.external_id,
-         "body": item.raw, "outcome": outcome, "meta": item.meta}
+         "body": item.raw, "outcome": outcome, "meta": item.meta if with_meta else None}
         for item, outcome in batch], ["payload_id", "line", "external_id"])
 
 
@@ -297,9 +297,14 @@ def import_file(session: Session, campaign: Campaign, body: bytes, fmt: str, *,
     payload = archive(session, stream, body, content_type=None,
                       external_id=f"sha256:{hashlib.sha256(body).hexdigest()}",
                       campaign_id=campaign.id, meta=meta)
+    payload_id = payload.id
     session.commit()
+    # A large file must not sit in memory twice: work from the bytes we hold and reload the
+    # archive row without its body.
+    session.expunge(payload)
+    payload = session.get(InboundPayload, payload_id, options=[defer(InboundPayload.body)])
     try:
-        report = process(session, payload, progress=progress)
+        report = process(session, payload, progress=progress, body=body)
     except DomainError as exc:
         session.rollback()
         mark(payload, "rejected", exc.message)
@@ -315,7 +320,7 @@ def import_file(session: Session, campaign: Campaign, body: bytes, fmt: str, *,
 
 
 def process(session: Session, payload: InboundPayload, *,
-            progress: Callable[[int], None] | None = None) -> Report:
+            progress: Callable[[int], None] | None = None, body: bytes | None = None) -> Report:
     """(Re-)process an archived file. Idempotent; flushes, the caller commits."""
     from .bank import process_bank_items
     from .ticketing import process_ticket_items
@@ -343,7 +348,7 @@ def process(session: Session, payload: InboundPayload, *,
     }
     if fmt not in parsers:
         raise InvalidInput(f"unknown format {fmt!r}")
-    items = parsers[fmt](payload.body, ctx)
+    items = parsers[fmt](payload.body if body is None else body, ctx)
     handler = process_bank_items if payload.stream == "bank" else process_ticket_items
     handler(ctx, batched(items, BATCH, progress))
     mark(payload, "processed")

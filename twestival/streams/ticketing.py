@@ -42,6 +42,7 @@ EVENTBRITE_COLUMNS = {
     "first": ("Buyer First Name", "First Name"),
     "last": ("Buyer Last Name", "Last Name"),
 }
+NOT_UTF8 = "the file is not UTF-8 text; export it again as CSV UTF-8"
 REFUNDED_STATUSES = {"refunded", "cancelled", "canceled", "deleted"}
 EVENTBRITE_DATE_FORMATS = ("%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p",
                            "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%B %d, %Y %I:%M %p",
@@ -72,12 +73,9 @@ class _Lines:
 
 def read_csv(body: bytes, delimiter: str = ","
              ) -> tuple[list[str], Iterator[tuple[int, dict[str, str], str]]]:
-    """The header, and (line number, row by header, the row verbatim) for each record."""
-    try:
-        body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MalformedFile(f"the file is not UTF-8 text (byte {exc.start}); "
-                            "export it again as CSV UTF-8") from None
+    """The header, and (line number, row by header, the row verbatim) for each record.
+
+    The text is decoded as it is read (a large file is never held twice)."""
     lines = _Lines(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline=""))
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
@@ -86,6 +84,8 @@ def read_csv(body: bytes, delimiter: str = ","
         raise MalformedFile("the file has no header row") from None
     except csv.Error as exc:
         raise MalformedFile(f"line 1: {exc}") from None
+    except UnicodeDecodeError:
+        raise MalformedFile(NOT_UTF8) from None
     lines.pop()
     if len(set(header)) != len(header):
         raise MalformedFile("the header row names a column twice")
@@ -99,6 +99,8 @@ def read_csv(body: bytes, delimiter: str = ","
                 return
             except csv.Error as exc:
                 raise MalformedFile(f"line {start}: {exc}") from None
+            except UnicodeDecodeError:
+                raise MalformedFile(f"line {start}: {NOT_UTF8}") from None
             raw = lines.pop()
             if not any(cell.strip() for cell in row):
                 continue
@@ -392,7 +394,7 @@ def process_ticket_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             archived.append((item, state))
             if item.refunded_minor:
                 _refunds(ctx, item, city_id)
-        archive_rows(ctx, archived)
+        archive_rows(ctx, archived, with_meta=False)  # the entry keeps the order's meta
 
 
 def _refunds(ctx: Context, item: Item, city_id: int | None) -> None:
