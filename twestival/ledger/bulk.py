@@ -45,13 +45,14 @@ def fast_insert(session: Session, table, rows: list[dict], conflict_columns: lis
     stmt = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=conflict_columns)
     compiled = stmt.compile(dialect=dialect, column_keys=keys)
     processors = {key: table.c[key].type._cached_bind_processor(dialect) for key in keys}
+    # None is bound as SQL NULL (also for JSON columns, where SQLAlchemy would write 'null').
     if compiled.positional:
-        order = [name for name in compiled.positiontup]
-        params = [tuple(processors[k](row[k]) if processors[k] else row[k] for k in order)
+        order = [(name, processors[name]) for name in compiled.positiontup]
+        params = [tuple(row[k] if p is None or row[k] is None else p(row[k]) for k, p in order)
                   for row in rows]
     else:
-        params = [{k: (processors[k](row[k]) if processors[k] else row[k]) for k in keys}
-                  for row in rows]
+        params = [{k: (row[k] if processors[k] is None or row[k] is None
+                       else processors[k](row[k])) for k in keys} for row in rows]
     return connection.exec_driver_sql(str(compiled), params).rowcount
 
 

@@ -210,8 +210,8 @@ class _Order:
                     fee_minor=self.fee if self.fee_known else None,
                     refunded_minor=sum(minor for _key, minor in self.refunds),
                     meta={"order": self.order_id, "attendees": len(self.raw),
-                          "refunds": self.refunds} if self.refunds else
-                    {"order": self.order_id, "attendees": len(self.raw)})
+                          "refunds": self.refunds} if self.refunds or len(self.raw) > 1
+                    else None)
 
 
 def parse_eventbrite(body: bytes, ctx: Context) -> Iterator[Item]:
@@ -409,7 +409,7 @@ def _refunds(ctx: Context, item: Item, city_id: int | None) -> None:
             payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
             note=f"attendee {attendee} refunded"))
         if recorded.created:
-            ctx.report.notes.append(f"order {item.meta['order']}: attendee {attendee} refunded")
+            ctx.report.notes.append(f"{item.external_id}: attendee {attendee} refunded")
 
 
 @register(STREAM)
