@@ -163,3 +163,13 @@ def test_replay_re_runs_api_payloads_idempotently(app, session, seed, api_token,
 def test_replay_of_an_unknown_stream_is_refused(app, seed, runner):
     result = runner.invoke(args=["replay", "tw", "--stream", "carrier-pigeon"])
     assert result.exit_code == 2 and "no processor" in result.stderr
+
+
+def test_replay_reports_a_refused_file_without_failing(app, session, seed, runner):
+    with pytest.raises(MalformedFile):
+        run_import(app, FIXTURES / "bank/mt940/self-provided/invalid_statement.sta", "mt940")
+    result = runner.invoke(args=["replay", "tw"])
+    assert result.exit_code == 0, result.output
+    assert "refused (bad input, unchanged): 1" in result.output
+    assert "not an MT940 statement" in result.stderr
+    assert ledger_count(session) == 0

@@ -193,3 +193,12 @@ def test_coordinator_saves_a_mapping_from_the_ui(client, session, people):
         "amount_column": "a", "default_currency": "GBP", "date_format": "%d",
         "decimal_separator": ".", "delimiter": ","})
     assert bad.status_code == 422 and "mapping name" in bad.text
+
+
+def test_oversized_uploads_are_refused(app, client, session, people):
+    app.config["IMPORT_MAX_UPLOAD"] = 100
+    sign_in(client, people["lon"])
+    token = csrf_token(client, CITY_URL)
+    response = upload(client, CITY_URL, FIXTURES / "ticketing/eventbrite/paid_orders.csv",
+                      "eventbrite", token)
+    assert response.status_code == 413 and ledger_count(session) == 0

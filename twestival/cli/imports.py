@@ -69,6 +69,7 @@ def replay_command(campaign, stream, since):
     for name, number in sorted(counts.by_stream.items()):
         click.echo(f"  {name}: {number}")
     click.echo(f"processed: {counts.processed}")
+    click.echo(f"refused (bad input, unchanged): {counts.refused}")
     click.echo(f"failed: {counts.failed}")
     click.echo(f"new ledger entries: {counts.new_entries}")
     for failure in counts.failures:

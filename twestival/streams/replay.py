@@ -32,7 +32,8 @@ def load_processors() -> dict:
 class ReplayCounts:
     payloads: int = 0
     processed: int = 0
-    failed: int = 0
+    refused: int = 0     # bad input, refused again (e.g. a malformed file): expected
+    failed: int = 0      # an unexpected error: the payload is marked failed
     entries_before: int = 0
     entries_after: int = 0
     by_stream: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -81,8 +82,16 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
             session.rollback()
             payload = session.get(InboundPayload, payload_id)
             mark(payload, "rejected", exc.message)
+            counts.refused += 1
+            counts.failures.append(f"payload {payload.id} ({payload.stream}) refused: "
+                                   f"{exc.message}")
+        except Exception as exc:  # one broken payload must not stop the others
+            session.rollback()
+            payload = session.get(InboundPayload, payload_id)
+            mark(payload, "failed", f"{type(exc).__name__}: {exc}"[:2000])
             counts.failed += 1
-            counts.failures.append(f"payload {payload.id} ({payload.stream}): {exc.message}")
+            counts.failures.append(f"payload {payload.id} ({payload.stream}) failed: "
+                                   f"{type(exc).__name__}: {exc}")
         else:
             counts.processed += 1
             counts.by_stream[payload.stream] = counts.by_stream.get(payload.stream, 0) + 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -22,6 +22,14 @@ from ..streams import importing
 from .authz import require_city, require_coordinator
 
 bp = Blueprint("money_desk", __name__)
+
+
+@bp.before_request
+def _limit_uploads():
+    limit = current_app.config["IMPORT_MAX_UPLOAD"]
+    if request.method == "POST" and (request.content_length or 0) > limit:
+        abort(413, f"files up to {limit // (1024 * 1024)} MB can be imported here; "
+                   "use `twestival import` for larger ones")
 
 FORMAT_LABELS = {"eventbrite": "Eventbrite order/attendee export (CSV)",
                  "csv": "CSV through a saved column mapping",
