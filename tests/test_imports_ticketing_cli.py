@@ -22,7 +22,7 @@ def london_total(session):
 
 def test_eventbrite_groups_attendees_into_orders(app, session, seed):
     report = run_import(app, EVENTBRITE / "paid_orders.csv", "eventbrite", city="london")
-    assert (report.imported, report.skipped, report.duplicates) == (3, 1, 0)
+    assert (report.rows, report.imported, report.skipped, report.duplicates) == (4, 3, 1, 0)
     orders = {e.external_id: e for e in session.scalars(
         select(LedgerEntry).where(LedgerEntry.kind == EntryKind.donation))}
     assert set(orders) == {"eventbrite:5001", "eventbrite:5002", "eventbrite:5003"}

@@ -281,6 +281,7 @@ def _eventbrite_builders(ctx, cols, first, rows):
     def last() -> Item | None:
         item = _finish(state["order"]) if state["order"] is not None else None
         if skipped_free[0]:
+            ctx.report.rows += skipped_free[0]
             ctx.report.skipped += skipped_free[0]
             ctx.report.notes.append(f"{skipped_free[0]} free order(s) with nothing to count")
         return item
