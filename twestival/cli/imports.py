@@ -15,8 +15,11 @@ from . import domain_errors
 
 
 
-def _estimate_rows(body: bytes) -> int:
-    return max(body.count(b"\n"), 1)
+def _estimate_rows(handle) -> int:
+    """Lines in the file (the bar's length), counted in chunks."""
+    lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    handle.seek(0)
+    return max(lines, 1)
 
 
 @click.command("import")
@@ -32,11 +35,10 @@ def import_command(campaign, file, fmt, city, mapping):
     """Import a ticket-sale export or bank statement FILE into CAMPAIGN."""
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city) if city else None
-    with open(file, "rb") as handle:
-        body = handle.read()
-    with click.progressbar(length=_estimate_rows(body), label="importing",
-                           file=click.get_text_stream("stderr")) as bar:
-        report = importing.import_file(db.session, camp, body, fmt, city=place,
+    with open(file, "rb") as handle, click.progressbar(
+            length=_estimate_rows(handle), label="importing",
+            file=click.get_text_stream("stderr")) as bar:
+        report = importing.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),
                                        progress=bar.update)
     click.echo(f"{os.path.basename(file)} ({fmt}) into {camp.slug}:")

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import io
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
-from sqlalchemy import (JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        select)
+from sqlalchemy import (JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, func,
+                        select, update)
 from sqlalchemy.orm import Mapped, Session, defer, mapped_column
 
 from ..campaigns.models import Campaign, City
@@ -165,7 +168,7 @@ class Context:
     mapping: ImportMapping | None = None
 
 
-Parser = Callable[[bytes, "Context"], Iterator[Item]]
+Parser = Callable[[BinaryIO, "Context"], Iterator[Item]]
 
 
 def collect(rows: Iterable[tuple[int, Callable[[], Item | None]]]) -> Iterator[Item]:
@@ -278,33 +281,64 @@ def check_request(session: Session, campaign: Campaign, fmt: str, mapping_name: 
     return None
 
 
-def import_file(session: Session, campaign: Campaign, body: bytes, fmt: str, *,
+CHUNK = 1 << 20
+
+
+def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id: int,
+                 meta: dict) -> InboundPayload:
+    """``archive`` for a file that may be large: hashed in chunks and, on SQLite, written into
+    the row through the blob API, so a 100 MB file is never held in memory two or three times
+    over (once by us, once by the driver, once by the statement)."""
+    digest, size = hashlib.sha256(), 0
+    source.seek(0)
+    while chunk := source.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    source.seek(0)
+    if size == 0:
+        raise InvalidInput("the file is empty")
+    external_id = f"sha256:{digest.hexdigest()}"
+    if session.get_bind().dialect.name != "sqlite":
+        return archive(session, stream, source.read(), external_id=external_id,
+                       campaign_id=campaign_id, meta=meta)
+    payload = InboundPayload(stream=stream, body=b"", sha256=digest.hexdigest(), headers={},
+                             external_id=external_id, campaign_id=campaign_id, meta=meta)
+    session.add(payload)
+    session.flush()
+    session.execute(update(InboundPayload).where(InboundPayload.id == payload.id)
+                    .values(body=func.zeroblob(size)))
+    raw = session.connection().connection.dbapi_connection
+    with raw.blobopen("inbound_payload", "body", payload.id) as blob:
+        while chunk := source.read(CHUNK):
+            blob.write(chunk)
+    source.seek(0)
+    return payload
+
+
+def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, fmt: str, *,
                 city: City | None = None, mapping_name: str | None = None,
                 filename: str | None = None, created_by_id: int | None = None,
                 progress: Callable[[int], None] | None = None) -> Report:
     """Archive (and commit) the file, then parse and record it in one transaction.
 
-    Raises a DomainError (MalformedFile for unreadable files) after rolling back; the archived
-    file is then marked ``rejected`` with the reason and committed.
+    ``source`` is the file's bytes or a seekable binary file (read in chunks). Raises a
+    DomainError (MalformedFile for unreadable files) after rolling back; the archived file is
+    then marked ``rejected`` with the reason and committed.
     """
     mapping = check_request(session, campaign, fmt, mapping_name, city)
-    if not body:
-        raise InvalidInput("the file is empty")
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
     stream = stream_for(fmt, mapping)
     meta = {"format": fmt, "filename": filename, "city": city.slug if city else None,
             "mapping": mapping.name if mapping else None, "created_by_id": created_by_id}
-    import hashlib
-    payload = archive(session, stream, body, content_type=None,
-                      external_id=f"sha256:{hashlib.sha256(body).hexdigest()}",
-                      campaign_id=campaign.id, meta=meta)
+    payload = archive_file(session, stream, source, campaign_id=campaign.id, meta=meta)
     payload_id = payload.id
     session.commit()
-    # A large file must not sit in memory twice: work from the bytes we hold and reload the
-    # archive row without its body.
+    # Work from the file we hold; the archive row is reloaded without its body.
     session.expunge(payload)
     payload = session.get(InboundPayload, payload_id, options=[defer(InboundPayload.body)])
     try:
-        report = process(session, payload, progress=progress, body=body)
+        report = process(session, payload, progress=progress, source=source)
     except DomainError as exc:
         session.rollback()
         mark(payload, "rejected", exc.message)
@@ -320,7 +354,8 @@ def import_file(session: Session, campaign: Campaign, body: bytes, fmt: str, *,
 
 
 def process(session: Session, payload: InboundPayload, *,
-            progress: Callable[[int], None] | None = None, body: bytes | None = None) -> Report:
+            progress: Callable[[int], None] | None = None,
+            source: BinaryIO | None = None) -> Report:
     """(Re-)process an archived file. Idempotent; flushes, the caller commits."""
     from .bank import process_bank_items
     from .ticketing import process_ticket_items
@@ -348,7 +383,7 @@ def process(session: Session, payload: InboundPayload, *,
     }
     if fmt not in parsers:
         raise InvalidInput(f"unknown format {fmt!r}")
-    items = parsers[fmt](payload.body if body is None else body, ctx)
+    items = parsers[fmt](io.BytesIO(payload.body) if source is None else source, ctx)
     handler = process_bank_items if payload.stream == "bank" else process_ticket_items
     handler(ctx, batched(items, BATCH, progress))
     mark(payload, "processed")

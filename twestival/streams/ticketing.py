@@ -16,6 +16,7 @@ import io
 import re
 import zoneinfo
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from sqlalchemy import select
 
@@ -71,12 +72,12 @@ class _Lines:
         return raw.rstrip("\r\n")
 
 
-def read_csv(body: bytes, delimiter: str = ","
+def read_csv(source: BinaryIO, delimiter: str = ","
              ) -> tuple[list[str], Iterator[tuple[int, dict[str, str], str]]]:
     """The header, and (line number, row by header, the row verbatim) for each record.
 
     The text is decoded as it is read (a large file is never held twice)."""
-    lines = _Lines(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline=""))
+    lines = _Lines(io.TextIOWrapper(source, encoding="utf-8-sig", newline=""))
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = [h.strip() for h in next(reader)]
@@ -214,8 +215,8 @@ class _Order:
                     else None)
 
 
-def parse_eventbrite(body: bytes, ctx: Context) -> Iterator[Item]:
-    header, rows = read_csv(body)
+def parse_eventbrite(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    header, rows = read_csv(source)
     cols = {key: _column(header, names) for key, names in EVENTBRITE_COLUMNS.items()}
     missing = [EVENTBRITE_COLUMNS[key][0] for key in ("order", "date", "currency", "gross")
                if cols[key] is None]
@@ -307,9 +308,9 @@ def _add_attendee(order: _Order, row: dict, raw: str, line: int, cols: dict) -> 
 
 # --- any CSV through a saved mapping ----------------------------------------------------------
 
-def parse_mapped_csv(body: bytes, ctx: Context) -> Iterator[Item]:
+def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
     mapping: ImportMapping = ctx.mapping
-    names, rows = read_csv(body, mapping.delimiter or ",")
+    names, rows = read_csv(source, mapping.delimiter or ",")
     header = {h.strip().lower(): h for h in names}
     wanted = {"date": mapping.date_column, "amount": mapping.amount_column,
               "currency": mapping.currency_column, "reference": mapping.reference_column,

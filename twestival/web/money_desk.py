@@ -79,10 +79,9 @@ def _import_form(camp, formats, city_choices):
 
 def _run_import(camp, form, place):
     upload = form.file.data
-    body = upload.read()
     try:
         report = importing.import_file(
-            db.session, camp, body, form.format.data, city=place,
+            db.session, camp, upload.stream, form.format.data, city=place,
             mapping_name=form.mapping.data or None, filename=upload.filename,
             created_by_id=current_user.id)
     except DomainError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from sqlalchemy import select
 
@@ -31,16 +32,18 @@ STREAM = "bank"
 SKIPPED_STATUSES = {"PDNG", "INFO"}
 
 
-def parse_camt053(body: bytes, ctx: Context) -> Iterator[Item]:
-    return items(camt053.parse(body))
+# Statements are read whole: the XML/MT940/OFX parsers need all of it, and statements are small.
+
+def parse_camt053(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    return items(camt053.parse(source.read()))
 
 
-def parse_mt940(body: bytes, ctx: Context) -> Iterator[Item]:
-    return items(mt940.parse(body))
+def parse_mt940(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    return items(mt940.parse(source.read()))
 
 
-def parse_ofx(body: bytes, ctx: Context) -> Iterator[Item]:
-    return items(ofx.parse(body, ctx.report.notes))
+def parse_ofx(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    return items(ofx.parse(source.read(), ctx.report.notes))
 
 
 class _OpenCash:
