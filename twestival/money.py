@@ -28,6 +28,8 @@ def _known_currencies() -> frozenset[str]:
 
 
 def check_currency(code: object) -> str:
+    if isinstance(code, str) and code in _known_currencies():  # the common case, fast
+        return code
     if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{3}", code or ""):
         raise MoneyError(f"currency must be a three-letter ISO 4217 code, not {code!r}")
     code = code.upper()

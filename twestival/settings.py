@@ -13,6 +13,7 @@ DEFAULTS = {
     "BASE_URL": "http://127.0.0.1:5000",
     "LIVE_UPDATES_PER_SECOND": 4,
     "API_MAX_BODY": 16 * 1024,
+    "IMPORT_MAX_UPLOAD": 200 * 1024 * 1024,
     "RATELIMIT_HEADERS_ENABLED": True,
     # With the limits kept in Redis, an outage must not turn donations into errors: count in
     # memory meanwhile.

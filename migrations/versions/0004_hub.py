@@ -1,7 +1,7 @@
 """hub: city applications
 
 Revision ID: 0004_hub
-Revises: 0001_spine
+Revises: 0003_imports
 Create Date: 2026-11-23 09:21:36.990855
 
 """
@@ -13,7 +13,7 @@ import twestival.database
 
 # revision identifiers, used by Alembic.
 revision = '0004_hub'
-down_revision = '0001_spine'
+down_revision = '0003_imports'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,125 @@
+"""File imports, CSV mappings and replays from the command line."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import click
+from flask.cli import with_appcontext
+
+from ..campaigns.service import get_campaign, get_city
+from ..extensions import db
+from ..streams import importing
+from ..streams.replay import replay
+from . import domain_errors
+
+
+
+def _estimate_rows(handle) -> int:
+    """Lines in the file (the bar's length), counted in chunks."""
+    lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    handle.seek(0)
+    return max(lines, 1)
+
+
+@click.command("import")
+@click.argument("campaign")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--format", "fmt", required=True, type=click.Choice(importing.FORMATS))
+@click.option("--city", help="City slug: ticket sales go to it; for bank statements it takes "
+                             "credits that match no city's bank reference.")
+@click.option("--mapping", help="Saved column mapping (with --format csv).")
+@with_appcontext
+@domain_errors
+def import_command(campaign, file, fmt, city, mapping):
+    """Import a ticket-sale export or bank statement FILE into CAMPAIGN."""
+    camp = get_campaign(db.session, campaign)
+    place = get_city(db.session, camp, city) if city else None
+    with open(file, "rb") as handle, click.progressbar(
+            length=_estimate_rows(handle), label="importing",
+            file=click.get_text_stream("stderr")) as bar:
+        report = importing.import_file(db.session, camp, handle, fmt, city=place,
+                                       mapping_name=mapping, filename=os.path.basename(file),
+                                       progress=bar.update)
+    click.echo(f"{os.path.basename(file)} ({fmt}) into {camp.slug}:")
+    for line in report.lines():
+        click.echo(f"  {line}")
+
+
+def _since(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-02-12T20:00:00+00:00") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+@click.command("replay")
+@click.argument("campaign")
+@click.option("--stream", help="Only payloads of this stream (stripe, paypal, api, bank, ...).")
+@click.option("--since", callback=_since, help="Only payloads received at or after this time "
+                                               "(ISO 8601; UTC when no offset is given).")
+@with_appcontext
+@domain_errors
+def replay_command(campaign, stream, since):
+    """Re-process archived inbound payloads, idempotently."""
+    camp = get_campaign(db.session, campaign)
+    counts = replay(db.session, camp, stream=stream, since=since)
+    click.echo(f"payloads replayed: {counts.payloads}")
+    for name, number in sorted(counts.by_stream.items()):
+        click.echo(f"  {name}: {number}")
+    click.echo(f"processed: {counts.processed}")
+    click.echo(f"refused (bad input, unchanged): {counts.refused}")
+    click.echo(f"failed: {counts.failed}")
+    click.echo(f"new ledger entries: {counts.new_entries}")
+    for failure in counts.failures:
+        click.echo(failure, err=True)
+    if counts.failed:
+        raise SystemExit(1)
+
+
+@click.group("mapping")
+def mapping_group():
+    """Saved CSV column mappings (one per source)."""
+
+
+@mapping_group.command("save")
+@click.argument("campaign")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["ticketing", "bank"]), default="ticketing")
+@click.option("--date", "date_column", required=True, help="Column holding the date.")
+@click.option("--amount", "amount_column", required=True, help="Column holding the amount.")
+@click.option("--currency", "currency_column", help="Column holding the ISO currency code.")
+@click.option("--default-currency", help="Currency when there is no currency column.")
+@click.option("--reference", "reference_column", help="Column holding the reference text.")
+@click.option("--donor", "donor_column", help="Column holding the payer's name.")
+@click.option("--external-id", "external_id_column", help="Column holding the source's own id.")
+@click.option("--fee", "fee_column", help="Column holding fees.")
+@click.option("--date-format", default="%Y-%m-%d", show_default=True)
+@click.option("--decimal", "decimal_separator", type=click.Choice([".", ","]), default=".")
+@click.option("--delimiter", default=",", show_default=True)
+@with_appcontext
+@domain_errors
+def mapping_save(campaign, name, **fields):
+    """Create or replace a mapping."""
+    camp = get_campaign(db.session, campaign)
+    mapping = importing.save_mapping(db.session, camp, name, **fields)
+    db.session.commit()
+    click.echo(f"mapping {mapping.name} saved for {camp.slug}")
+
+
+@mapping_group.command("list")
+@click.argument("campaign")
+@with_appcontext
+@domain_errors
+def mapping_list(campaign):
+    """List a campaign's mappings."""
+    camp = get_campaign(db.session, campaign)
+    for m in importing.list_mappings(db.session, camp):
+        click.echo(f"{m.name}\t{m.kind}\tdate={m.date_column} amount={m.amount_column} "
+                   f"currency={m.currency_column or m.default_currency}")
+
+
+COMMANDS = [import_command, replay_command, mapping_group]

@@ -1,0 +1,83 @@
+"""The reconciliation statement: per city, per stream, per currency, what came in and went out.
+
+Amounts are summed exactly in the currency they arrived in; the net is also given in the
+reporting currency as the ledger converted it entry by entry (each at its recorded rate).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from ..campaigns.models import Campaign, City
+from .models import EntryKind, LedgerEntry
+
+
+@dataclasses.dataclass
+class StatementRow:
+    city: str            # the city's name, or "unassigned"
+    city_slug: str | None
+    stream: str
+    currency: str
+    gross: int = 0       # donations
+    refunds: int = 0
+    chargebacks: int = 0
+    other: int = 0       # reversals and adjustments (assignments between queue and city)
+    fees: int = 0        # where the stream told us
+    reporting_net: int = 0
+    reporting_currency: str = ""
+    entries: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.gross + self.refunds + self.chargebacks + self.other
+
+
+FIELDS = {EntryKind.donation: "gross", EntryKind.refund: "refunds",
+          EntryKind.chargeback: "chargebacks", EntryKind.reversal: "other",
+          EntryKind.adjustment: "other"}
+
+
+def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
+    query = (select(City.name, City.slug, LedgerEntry.stream, LedgerEntry.currency,
+                    LedgerEntry.kind, func.sum(LedgerEntry.amount_minor),
+                    func.coalesce(func.sum(LedgerEntry.fee_minor), 0),
+                    func.sum(LedgerEntry.reporting_minor), func.count())
+             .select_from(LedgerEntry)
+             .outerjoin(City, and_(City.id == LedgerEntry.city_id))
+             .where(LedgerEntry.campaign_id == campaign.id)
+             .group_by(City.name, City.slug, LedgerEntry.stream, LedgerEntry.currency,
+                       LedgerEntry.kind))
+    rows: dict[tuple, StatementRow] = {}
+    for name, slug, stream, currency, kind, amount, fees, reporting, count in session.execute(query):
+        key = (name or "", stream, currency)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = StatementRow(city=name or "unassigned", city_slug=slug,
+                                           stream=stream, currency=currency,
+                                           reporting_currency=campaign.currency)
+        field = FIELDS[kind]
+        setattr(row, field, getattr(row, field) + int(amount))
+        if kind is EntryKind.donation:
+            row.fees += int(fees)
+        row.reporting_net += int(reporting)
+        row.entries += count
+    return sorted(rows.values(), key=lambda r: (r.city_slug is None, r.city, r.stream, r.currency))
+
+
+UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+NUMBER_RE = re.compile(r"-?\d+(\.\d+)?")
+
+
+def csv_safe(value) -> str:
+    """A spreadsheet must not run what someone typed: a cell starting with = + - @, a tab or
+    a carriage return gets a leading apostrophe. A plain number (which we wrote ourselves,
+    e.g. -25.00 for a refund) cannot be a formula and stays a number."""
+    text = "" if value is None else str(value)
+    if NUMBER_RE.fullmatch(text):
+        return text
+    return "'" + text if text.startswith(UNSAFE_START) else text

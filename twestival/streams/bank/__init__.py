@@ -1,0 +1,144 @@
+"""Bank statements (CAMT.053/054, MT940, OFX, CSV through a mapping) into the ledger.
+
+Each credit is matched to a city by the city's ``bank_reference`` in the remittance text.
+An unmatched (or ambiguous) credit is recorded to the campaign's unassigned queue
+(``city_id=None``): the money has arrived, so it counts in the campaign total at once and is
+never dropped, and the spine's ``ledger.assign`` moves it to a city later as an audited pair
+of adjustments. A separate review table would have kept money out of the ledger until someone
+looked at it, and given the unassigned queue of other streams (Stripe without a city) a twin.
+
+Debits are reported, not counted. Credits naming Stripe or PayPal (or a Stripe payout id) are
+payouts of money already counted through those streams: reported, not counted. A credit that
+matches an open provisional cash entry of the same city, currency and amount confirms that
+entry (``ledger.confirm(method="bank")``) instead of being counted a second time.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from ...ledger import EntryConfirmation, EntryKind, LedgerEntry, NewEntry, confirm
+from ...ledger.bulk import record_many
+from ...campaigns.models import City
+from ..importing import Context, Item, archive_rows
+from ..registry import register
+from . import camt053, matching, mt940, ofx
+from .lines import items
+
+STREAM = "bank"
+SKIPPED_STATUSES = {"PDNG", "INFO"}
+
+
+# Statements are read whole: the XML/MT940/OFX parsers need all of it, and statements are small.
+
+def parse_camt053(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    return items(camt053.parse(source.read()))
+
+
+def parse_mt940(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    return items(mt940.parse(source.read()))
+
+
+def parse_ofx(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    return items(ofx.parse(source.read(), ctx.report.notes))
+
+
+class _OpenCash:
+    """Provisional cash entries still waiting for their bank deposit, by city and amount."""
+
+    def __init__(self, ctx: Context):
+        confirmed = select(EntryConfirmation.entry_id)
+        reversed_ = select(LedgerEntry.reverses_id).where(LedgerEntry.reverses_id.is_not(None))
+        rows = ctx.session.execute(
+            select(LedgerEntry.id, LedgerEntry.city_id, LedgerEntry.currency,
+                   LedgerEntry.amount_minor)
+            .where(LedgerEntry.campaign_id == ctx.campaign.id, LedgerEntry.stream == "cash",
+                   LedgerEntry.provisional.is_(True), LedgerEntry.kind == EntryKind.donation,
+                   LedgerEntry.id.not_in(confirmed), LedgerEntry.id.not_in(reversed_))
+            .order_by(LedgerEntry.occurred_at)).all()
+        self.open: dict[tuple, list[int]] = defaultdict(list)
+        for entry_id, city_id, currency, minor in rows:
+            self.open[(city_id, currency, minor)].append(entry_id)
+        # Bank lines that already confirmed cash: a re-import must not count them again.
+        self.used = set(ctx.session.scalars(
+            select(EntryConfirmation.reference).where(EntryConfirmation.method == "bank")))
+
+    def take(self, city_id: int, item: Item) -> int | None:
+        waiting = self.open.get((city_id, item.amount.currency, item.amount.minor))
+        return waiting.pop(0) if waiting else None
+
+
+def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
+    cities = list(ctx.session.scalars(select(City).where(City.campaign_id == ctx.campaign.id)))
+    matcher = matching.Matcher(cities)
+    cash = _OpenCash(ctx)
+    for batch in batches:
+        archived: list[tuple[Item, str]] = []
+        credits: list[tuple[Item, int | None]] = []
+        for item in batch:
+            outcome = _classify(ctx, item, matcher)
+            if isinstance(outcome, str):
+                archived.append((item, outcome))
+                ctx.report.count(outcome)
+                continue
+            city_id = outcome
+            if item.external_id in cash.used:
+                archived.append((item, "duplicate"))
+                ctx.report.count("duplicate")
+                continue
+            cash_id = cash.take(city_id, item) if city_id is not None else None
+            if cash_id is not None and confirm(ctx.session, cash_id, method="bank",
+                                               by_user_id=ctx.created_by_id,
+                                               reference=item.external_id):
+                cash.used.add(item.external_id)
+                item.meta = {**(item.meta or {}), "confirmed_entry": cash_id}
+                archived.append((item, "confirmed"))
+                ctx.report.count("confirmed")
+                continue
+            credits.append((item, city_id))
+        news = [NewEntry(
+            campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
+            external_id=item.external_id, amount=item.amount, kind=EntryKind.donation,
+            occurred_at=item.occurred_at, donor_name=item.donor_name, anonymous=True,
+            payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
+            note=(item.reference or "")[:500] or None, meta=item.meta) for item, city_id in credits]
+        for (item, city_id), result in zip(credits, record_many(ctx.session, news)):
+            state = ("imported" if city_id is not None else "unassigned") if result.created \
+                else "duplicate"
+            ctx.report.count(state, item.amount)
+            archived.append((item, state))
+        archive_rows(ctx, archived)
+
+
+def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int | None:
+    """An outcome word for lines that are not counted, else the city id (None: unassigned)."""
+    status = (item.meta or {}).get("status")
+    if item.amount.minor == 0 or (status or "").upper() in SKIPPED_STATUSES:
+        return "skipped"
+    if item.amount.minor < 0:
+        return "debit"
+    if (item.meta or {}).get("reversal"):
+        # A reversal booked as money in undoes an earlier booking; it is no one's gift.
+        ctx.report.notes.append(f"line {item.line}: a reversal, not counted")
+        return "skipped"
+    marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)
+    if marker:
+        item.meta = {**(item.meta or {}), "payout": marker}
+        return "payout"
+    found = matcher.cities(item.reference)
+    if len(found) == 1:
+        return found[0].id
+    if len(found) > 1:
+        ctx.report.notes.append(f"line {item.line}: the reference names several cities ("
+                                + ", ".join(c.slug for c in found) + "); left unassigned")
+        return None
+    return ctx.city.id if ctx.city is not None else None
+
+
+@register(STREAM)
+def replay_bank(session, payload) -> None:
+    from ..importing import process
+    process(session, payload)

@@ -1,0 +1,420 @@
+"""Ticket sales: Eventbrite order/attendee exports, and any CSV read through a saved mapping.
+
+One ledger entry per ORDER (the attendee rows of one order are added up), gross kept as the
+amount, the organiser's fees (Eventbrite fee + payment processing) as ``fee_minor``, and the
+order's own currency. The external id is the order number, so re-importing an export, or a
+later export that repeats earlier orders, adds nothing. Refunded attendee rows become refund
+entries linked to their order (one per attendee, so a later export adds only new refunds).
+Ticket buyers did not ask to appear on a donor board: their entries are recorded anonymous.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import zoneinfo
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from ..ledger import EntryKind, LedgerEntry, NewEntry, record
+from ..ledger.bulk import record_many
+from ..money import Money, MoneyError, check_currency, exponent, parse
+from .importing import Context, ImportMapping, Item, MalformedFile, RowError, archive_rows, collect
+from .registry import register
+
+STREAM = "ticketing"
+
+# Eventbrite has renamed its columns over the years; the first name found wins.
+EVENTBRITE_COLUMNS = {
+    "order": ("Order #", "Order no.", "Order ID", "Order Number"),
+    "date": ("Order Date", "Order date", "Date"),
+    "currency": ("Currency",),
+    "gross": ("Total Paid", "Gross", "Order Total", "Gross Sales"),
+    "eb_fee": ("Eventbrite Fees", "Eventbrite Fee"),
+    "processing": ("Eventbrite Payment Processing", "Payment Processing Fee",
+                   "Eventbrite Payment Processing Fee"),
+    "attendee": ("Attendee #", "Attendee ID", "Ticket #"),
+    "status": ("Attendee Status", "Order Status", "Status"),
+    "order_type": ("Order Type", "Payment Type"),
+    "first": ("Buyer First Name", "First Name"),
+    "last": ("Buyer Last Name", "Last Name"),
+}
+NOT_UTF8 = "the file is not UTF-8 text; export it again as CSV UTF-8"
+REFUNDED_STATUSES = {"refunded", "cancelled", "canceled", "deleted"}
+EVENTBRITE_DATE_FORMATS = ("%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p",
+                           "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%B %d, %Y %I:%M %p",
+                           "%m/%d/%y", "%m/%d/%Y", "%Y-%m-%d")
+
+
+class _Lines:
+    """Feeds a csv reader line by line and remembers the physical lines of the last record."""
+
+    def __init__(self, text: io.TextIOBase):
+        self._text = text
+        self.taken: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline()
+        if not line:
+            raise StopIteration
+        self.taken.append(line)
+        return line
+
+    def pop(self) -> str:
+        raw, self.taken = "".join(self.taken), []
+        return raw.rstrip("\r\n")
+
+
+def read_csv(source: BinaryIO, delimiter: str = ","
+             ) -> tuple[list[str], Iterator[tuple[int, dict[str, str], str]]]:
+    """The header, and (line number, row by header, the row verbatim) for each record.
+
+    The text is decoded as it is read (a large file is never held twice)."""
+    lines = _Lines(io.TextIOWrapper(source, encoding="utf-8-sig", newline=""))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise MalformedFile("the file has no header row") from None
+    except csv.Error as exc:
+        raise MalformedFile(f"line 1: {exc}") from None
+    except UnicodeDecodeError:
+        raise MalformedFile(NOT_UTF8) from None
+    lines.pop()
+    if len(set(header)) != len(header):
+        raise MalformedFile("the header row names a column twice")
+
+    def rows():
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise MalformedFile(f"line {start}: {exc}") from None
+            except UnicodeDecodeError:
+                raise MalformedFile(f"line {start}: {NOT_UTF8}") from None
+            raw = lines.pop()
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise MalformedFile(f"line {start}: {len(row)} fields where the header has "
+                                    f"{len(header)}")
+            yield start, dict(zip(header, row)), raw
+    return header, rows()
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> str | None:
+    folded = {h.strip().lower(): h for h in header}
+    for name in names:
+        if name.lower() in folded:
+            return folded[name.lower()]
+    return None
+
+
+def amount_text(text: str, decimal_separator: str = ".") -> str:
+    """Normalise '1,234.50', '1.234,50', '£12.00', '12.00 EUR' to '1234.50'."""
+    value = re.sub(r"[\s\u00a0'’]", "", text or "")
+    value = re.sub(r"^[^\d+\-.,]+|[^\d.,]+$", "", value)  # currency signs or codes
+    thousands = "," if decimal_separator == "." else "."
+    value = value.replace(thousands, "")
+    if decimal_separator == ",":
+        value = value.replace(",", ".")
+    return value
+
+
+def to_money(text: str, currency: str, decimal_separator: str = ".", *,
+             allow_negative: bool = False, allow_zero: bool = False) -> Money:
+    normalised = amount_text(text, decimal_separator)
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", normalised):
+        raise RowError(f"amount {(text or '').strip()[:40]!r} is not a number")
+    try:
+        return parse(normalised, currency,
+                     allow_negative=allow_negative, allow_zero=allow_zero)
+    except MoneyError as exc:
+        raise RowError(exc.message) from None
+
+
+PLAIN_AMOUNT_RE = re.compile(r"\d{1,15}(\.\d{1,3})?")
+
+
+def minor_units(text: str, currency: str) -> int:
+    """Minor units of a non-negative amount; plain '12.50' skips the general parser (which
+    costs more than the rest of a row)."""
+    text = text.strip()
+    if PLAIN_AMOUNT_RE.fullmatch(text):
+        whole, _, fraction = text.partition(".")
+        places = exponent(currency)
+        if len(fraction) <= places:
+            return int(whole) * 10 ** places + (int(fraction.ljust(places, "0")) if places else 0)
+    return to_money(text, currency, allow_zero=True).minor
+
+
+def localise(naive: dt.datetime, ctx: Context) -> dt.datetime:
+    """A time without an offset is read in the city's own time zone (else UTC)."""
+    if naive.tzinfo is not None:
+        return naive
+    zone = zoneinfo.ZoneInfo(ctx.city.timezone) if ctx.city else dt.timezone.utc
+    return naive.replace(tzinfo=zone)
+
+
+def _eventbrite_date(text: str, ctx: Context, cache: dict) -> dt.datetime:
+    text = (text or "").strip()
+    if text in cache:
+        return cache[text]
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[text] = when = _read_eventbrite_date(text, ctx)
+    return when
+
+
+def _read_eventbrite_date(text: str, ctx: Context) -> dt.datetime:
+    try:
+        return localise(dt.datetime.fromisoformat(text), ctx)
+    except ValueError:
+        pass
+    for fmt in EVENTBRITE_DATE_FORMATS:
+        try:
+            return localise(dt.datetime.strptime(text, fmt), ctx)
+        except ValueError:
+            continue
+    raise RowError(f"order date {text[:40]!r} is not a date Eventbrite writes")
+
+
+class _Order:
+    __slots__ = ("order_id", "line", "occurred_at", "currency", "gross", "fee", "refunds",
+                 "buyer", "raw", "attendees", "fee_known")
+
+    def __init__(self, order_id, line, occurred_at, currency, buyer):
+        self.order_id, self.line, self.occurred_at = order_id, line, occurred_at
+        self.currency, self.buyer = currency, buyer
+        self.gross = self.fee = 0
+        self.fee_known = False
+        self.refunds: list[list] = []
+        self.raw: list[str] = []
+        self.attendees: set[str] = set()
+
+    def item(self) -> Item | None:
+        if self.gross == 0:
+            return None  # a free order: nothing to count
+        return Item(line=self.line, external_id=f"eventbrite:{self.order_id}",
+                    amount=Money(self.gross, self.currency), occurred_at=self.occurred_at,
+                    raw="\n".join(self.raw), donor_name=self.buyer,
+                    fee_minor=self.fee if self.fee_known else None,
+                    refunded_minor=sum(minor for _key, minor in self.refunds),
+                    meta={"order": self.order_id, "attendees": len(self.raw),
+                          "refunds": self.refunds} if self.refunds or len(self.raw) > 1
+                    else None)
+
+
+def parse_eventbrite(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    header, rows = read_csv(source)
+    cols = {key: _column(header, names) for key, names in EVENTBRITE_COLUMNS.items()}
+    missing = [EVENTBRITE_COLUMNS[key][0] for key in ("order", "date", "currency", "gross")
+               if cols[key] is None]
+    if missing:
+        raise MalformedFile("this is not an Eventbrite order/attendee export: no "
+                            + ", ".join(repr(m) for m in missing) + " column")
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise MalformedFile("the export has a header but no orders") from None
+    return collect(_eventbrite_builders(ctx, cols, first, rows))
+
+
+def _eventbrite_builders(ctx, cols, first, rows):
+    """Yield (line, build) pairs; a build returns the finished previous order, if any.
+
+    Eventbrite writes the attendee rows of one order together; an order whose rows come
+    apart would be counted twice, so it is refused rather than guessed at.
+    """
+    state = {"order": None}
+    done: set[str] = set()
+    dates: dict[str, dt.datetime] = {}
+    skipped_free = [0]
+
+    def add(line: int, row: dict, raw: str):
+        def build() -> Item | None:
+            order_id = (row[cols["order"]] or "").strip()
+            if not order_id:
+                raise RowError("no order number")
+            current = state["order"]
+            finished = None
+            if current is None or current.order_id != order_id:
+                if order_id in done:
+                    raise RowError(f"order {order_id} appears again after other orders; "
+                                   "export the report sorted by order")
+                if current is not None:
+                    finished = _finish(current)
+                buyer = " ".join(filter(None, (
+                    (row.get(cols["first"]) or "").strip() if cols["first"] else "",
+                    (row.get(cols["last"]) or "").strip() if cols["last"] else ""))) or None
+                try:
+                    currency = check_currency((row[cols["currency"]] or "").strip())
+                except MoneyError as exc:
+                    raise RowError(exc.message) from None
+                current = _Order(order_id, line, _eventbrite_date(row[cols["date"]], ctx, dates),
+                                 currency, buyer)
+                state["order"] = current
+            _add_attendee(current, row, raw, line, cols)
+            return finished
+        return build
+
+    def _finish(order: _Order) -> Item | None:
+        done.add(order.order_id)
+        item = order.item()
+        if item is None:
+            skipped_free[0] += 1
+        return item
+
+    yield first[0], add(*first)
+    for line, row, raw in rows:
+        yield line, add(line, row, raw)
+
+    def last() -> Item | None:
+        item = _finish(state["order"]) if state["order"] is not None else None
+        if skipped_free[0]:
+            ctx.report.rows += skipped_free[0]
+            ctx.report.skipped += skipped_free[0]
+            ctx.report.notes.append(f"{skipped_free[0]} free order(s) with nothing to count")
+        return item
+    yield 0, last
+
+
+def _add_attendee(order: _Order, row: dict, raw: str, line: int, cols: dict) -> None:
+    attendee = (row[cols["attendee"]].strip() if cols["attendee"] else "") or f"line{line}"
+    if attendee in order.attendees:
+        raise RowError(f"attendee {attendee} of order {order.order_id} is listed twice")
+    order.attendees.add(attendee)
+    order.raw.append(raw)
+    paid = minor_units(row[cols["gross"]] or "0", order.currency)
+    order.gross += paid
+    for key in ("eb_fee", "processing"):
+        text = row[cols[key]] if cols[key] else None
+        if text is not None and text.strip():
+            order.fee += minor_units(text, order.currency)
+            order.fee_known = True
+    if cols["status"] and row[cols["status"]].strip().lower() in REFUNDED_STATUSES and paid:
+        order.refunds.append([attendee, paid])
+
+
+# --- any CSV through a saved mapping ----------------------------------------------------------
+
+def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
+    mapping: ImportMapping = ctx.mapping
+    names, rows = read_csv(source, mapping.delimiter or ",")
+    header = {h.strip().lower(): h for h in names}
+    wanted = {"date": mapping.date_column, "amount": mapping.amount_column,
+              "currency": mapping.currency_column, "reference": mapping.reference_column,
+              "donor": mapping.donor_column, "external_id": mapping.external_id_column,
+              "fee": mapping.fee_column}
+    cols: dict[str, str | None] = {}
+    for key, name in wanted.items():
+        if not name:
+            cols[key] = None
+            continue
+        if name.strip().lower() not in header:
+            raise MalformedFile(f"mapping {mapping.name!r} expects a column {name!r}, "
+                                f"which the file does not have")
+        cols[key] = header[name.strip().lower()]
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise MalformedFile("the file has a header but no rows") from None
+    seen: dict[str, int] = {}
+
+    def builder(line: int, row: dict, raw: str):
+        def build() -> Item:
+            currency = mapping.default_currency
+            if cols["currency"] and (row[cols["currency"]] or "").strip():
+                currency = row[cols["currency"]].strip()
+            try:
+                currency = check_currency(currency)
+            except MoneyError as exc:
+                raise RowError(exc.message) from None
+            amount = to_money(row[cols["amount"]], currency, mapping.decimal_separator,
+                              allow_negative=True)
+            text = (row[cols["date"]] or "").strip()
+            try:
+                when = localise(dt.datetime.strptime(text, mapping.date_format), ctx)
+            except ValueError:
+                raise RowError(f"date {text[:40]!r} does not match {mapping.date_format}") from None
+            reference = (row[cols["reference"]] or "").strip() if cols["reference"] else None
+            donor = (row[cols["donor"]] or "").strip()[:200] if cols["donor"] else None
+            fee = None
+            if cols["fee"] and (row[cols["fee"]] or "").strip():
+                fee = abs(to_money(row[cols["fee"]], currency, mapping.decimal_separator,
+                                   allow_negative=True, allow_zero=True).minor)
+            if cols["external_id"]:
+                own = (row[cols["external_id"]] or "").strip()
+                if not own:
+                    raise RowError(f"no value in the id column {mapping.external_id_column!r}")
+                key = own
+            else:
+                # No id of their own: the row's content, and which repeat of it this is.
+                fingerprint = "|".join((when.isoformat(), str(amount), reference or "",
+                                        donor or ""))
+                seen[fingerprint] = seen.get(fingerprint, 0) + 1
+                key = hashlib.sha256(f"{fingerprint}|{seen[fingerprint]}".encode()).hexdigest()[:40]
+            return Item(line=line, external_id=f"csv:{mapping.name}:{key}"[:200], amount=amount,
+                        occurred_at=when, raw=raw, reference=reference, donor_name=donor or None,
+                        fee_minor=fee)
+        return build
+
+    def builders():
+        yield first[0], builder(*first)
+        for line, row, raw in rows:
+            yield line, builder(line, row, raw)
+    return collect(builders())
+
+
+# --- recording ------------------------------------------------------------------------------
+
+def process_ticket_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
+    city_id = ctx.city.id if ctx.city else None
+    for batch in batches:
+        news = [NewEntry(
+            campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
+            external_id=item.external_id, amount=item.amount,
+            kind=EntryKind.donation if item.amount.minor > 0 else EntryKind.refund,
+            occurred_at=item.occurred_at, donor_name=item.donor_name, anonymous=True,
+            fee_minor=item.fee_minor, payload_id=ctx.payload.id,
+            created_by_id=ctx.created_by_id, meta=item.meta) for item in batch]
+        outcomes = record_many(ctx.session, news)
+        archived = []
+        for item, outcome in zip(batch, outcomes):
+            state = ("imported" if city_id else "unassigned") if outcome.created else "duplicate"
+            ctx.report.count(state, item.amount)
+            archived.append((item, state))
+            if item.refunded_minor:
+                _refunds(ctx, item, city_id)
+        archive_rows(ctx, archived, with_meta=False)  # the entry keeps the order's meta
+
+
+def _refunds(ctx: Context, item: Item, city_id: int | None) -> None:
+    order_entry_id = ctx.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
+    for attendee, minor in item.meta["refunds"]:
+        recorded = record(ctx.session, NewEntry(
+            campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
+            external_id=f"{item.external_id}:refund:{attendee}"[:200],
+            amount=Money(-minor, item.amount.currency), kind=EntryKind.refund,
+            occurred_at=item.occurred_at, anonymous=True, reverses_id=order_entry_id,
+            payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
+            note=f"attendee {attendee} refunded"))
+        if recorded.created:
+            ctx.report.notes.append(f"{item.external_id}: attendee {attendee} refunded")
+
+
+@register(STREAM)
+def replay_ticketing(session, payload) -> None:
+    from .importing import process
+    process(session, payload)

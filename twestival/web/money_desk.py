@@ -1,0 +1,201 @@
+"""The money desk: file imports for organisers and coordinators, the unassigned queue, CSV
+mappings and the reconciliation statement. Views parse, authorise and call one domain
+function; the import itself archives (one commit) and records (a second commit)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField, StringField
+
+from ..campaigns.service import approved_cities, get_campaign, get_city
+from ..errors import DomainError
+from ..extensions import db
+from ..ledger import queue
+from ..ledger.statement import csv_safe, statement
+from ..money import Money
+from ..streams import importing
+from .authz import require_city, require_coordinator
+
+bp = Blueprint("money_desk", __name__)
+
+
+@bp.before_request
+def _limit_uploads():
+    limit = current_app.config["IMPORT_MAX_UPLOAD"]
+    if request.method == "POST" and (request.content_length or 0) > limit:
+        abort(413, f"files up to {limit // (1024 * 1024)} MB can be imported here; "
+                   "use `twestival import` for larger ones")
+
+FORMAT_LABELS = {"eventbrite": "Eventbrite order/attendee export (CSV)",
+                 "csv": "CSV through a saved column mapping",
+                 "camt053": "Bank statement: CAMT.053 / CAMT.054 (XML)",
+                 "mt940": "Bank statement: MT940", "ofx": "Bank statement: OFX"}
+
+
+class ImportForm(FlaskForm):
+    file = FileField("File", validators=[FileRequired("choose a file to import")])
+    format = SelectField("Format")
+    # Checked by the domain (an unknown mapping or city is a clear refusal, not a form error).
+    mapping = SelectField("Column mapping (CSV only)", validate_choice=False)
+    city = SelectField("City (ticket sales; for bank credits that match no reference)",
+                       validate_choice=False)
+
+
+class AssignForm(FlaskForm):
+    city = SelectField("City")
+
+
+class MappingForm(FlaskForm):
+    name = StringField("Name")
+    kind = SelectField("Kind", choices=[("ticketing", "ticket sales / donations"),
+                                        ("bank", "bank statement")])
+    date_column = StringField("Date column")
+    amount_column = StringField("Amount column")
+    currency_column = StringField("Currency column")
+    default_currency = StringField("Default currency")
+    reference_column = StringField("Reference column")
+    donor_column = StringField("Payer name column")
+    external_id_column = StringField("Own id column")
+    fee_column = StringField("Fee column")
+    date_format = StringField("Date format", default="%Y-%m-%d")
+    decimal_separator = SelectField("Decimal separator", choices=[(".", "."), (",", ",")])
+    delimiter = SelectField("Delimiter", choices=[(",", ","), (";", ";"), ("\t", "tab"),
+                                                  ("|", "|")])
+
+
+def _import_form(camp, formats, city_choices):
+    form = ImportForm()
+    form.format.choices = [(f, FORMAT_LABELS[f]) for f in formats]
+    form.mapping.choices = [("", "—")] + [(m.name, m.name) for m in
+                                          importing.list_mappings(db.session, camp)]
+    form.city.choices = city_choices
+    return form
+
+
+def _run_import(camp, form, place):
+    upload = form.file.data
+    try:
+        report = importing.import_file(
+            db.session, camp, upload.stream, form.format.data, city=place,
+            mapping_name=form.mapping.data or None, filename=upload.filename,
+            created_by_id=current_user.id)
+    except DomainError as exc:
+        db.session.rollback()
+        return None, exc.message
+    return report, None
+
+
+@bp.route("/organise/<campaign>/<city>/imports", methods=["GET", "POST"])
+def city_imports(campaign: str, city: str):
+    camp = get_campaign(db.session, campaign)
+    place = get_city(db.session, camp, city)
+    require_city(camp, place)
+    form = _import_form(camp, ("eventbrite", "csv"), [(place.slug, place.name)])
+    report = error = None
+    if form.validate_on_submit():
+        report, error = _run_import(camp, form, place)
+    elif request.method == "POST":
+        error = "; ".join(e for errors in form.errors.values() for e in errors)
+    status = 422 if error else 200
+    return render_template("money_desk/imports.html", camp=camp, place=place, form=form,
+                           report=report, error=error), status
+
+
+@bp.route("/coordinate/<campaign>/imports", methods=["GET", "POST"])
+def campaign_imports(campaign: str):
+    camp = get_campaign(db.session, campaign)
+    require_coordinator(camp)
+    cities = [("", "— matched by bank reference / unassigned —")] + [
+        (c.slug, c.name) for c in approved_cities(db.session, camp)]
+    form = _import_form(camp, importing.FORMATS, cities)
+    report = error = None
+    if form.validate_on_submit():
+        place = get_city(db.session, camp, form.city.data) if form.city.data else None
+        report, error = _run_import(camp, form, place)
+    elif request.method == "POST":
+        error = "; ".join(e for errors in form.errors.values() for e in errors)
+    status = 422 if error else 200
+    return render_template("money_desk/imports.html", camp=camp, place=None, form=form,
+                           report=report, error=error), status
+
+
+@bp.get("/coordinate/<campaign>/unassigned")
+def unassigned(campaign: str):
+    camp = get_campaign(db.session, campaign)
+    require_coordinator(camp)
+    form = AssignForm()
+    form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
+    return render_template("money_desk/unassigned.html", camp=camp, form=form,
+                           entries=queue.waiting(db.session, camp.id))
+
+
+@bp.post("/coordinate/<campaign>/unassigned/<int:entry_id>")
+def assign_entry(campaign: str, entry_id: int):
+    camp = get_campaign(db.session, campaign)
+    user = require_coordinator(camp)
+    form = AssignForm()
+    form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
+    if not form.validate_on_submit():
+        abort(400, "choose one of the campaign's cities")
+    place = get_city(db.session, camp, form.city.data, approved_only=True)
+    moved = queue.place(db.session, camp.id, entry_id, place.id, by_user_id=user.id,
+                        reason=f"assigned to {place.slug} by {user.email}").entry
+    db.session.commit()
+    flash(f"{Money(moved.amount_minor, moved.currency)} assigned to {place.name}.")
+    return redirect(url_for(".unassigned", campaign=camp.slug))
+
+
+@bp.route("/coordinate/<campaign>/mappings", methods=["GET", "POST"])
+def mappings(campaign: str):
+    camp = get_campaign(db.session, campaign)
+    require_coordinator(camp)
+    form = MappingForm()
+    error = None
+    if form.validate_on_submit():
+        fields = {name: getattr(form, name).data for name in importing.MAPPING_FIELDS}
+        try:
+            mapping = importing.save_mapping(db.session, camp, form.name.data, **fields)
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash(f"Mapping {mapping.name} saved.")
+            return redirect(url_for(".mappings", campaign=camp.slug))
+    return render_template("money_desk/mappings.html", camp=camp, form=form, error=error,
+                           mappings=importing.list_mappings(db.session, camp)), \
+        422 if error else 200
+
+
+@bp.get("/coordinate/<campaign>/statement")
+def statement_page(campaign: str):
+    camp = get_campaign(db.session, campaign)
+    require_coordinator(camp)
+    rows = statement(db.session, camp)
+    if request.args.get("format") == "csv":
+        return _statement_csv(camp, rows)
+    return render_template("money_desk/statement.html", camp=camp, rows=rows)
+
+
+def _statement_csv(camp, rows) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["city", "stream", "currency", "gross", "refunds", "chargebacks",
+                     "reversals_adjustments", "fees", "net", "net_reporting",
+                     "reporting_currency", "entries"])
+    for row in rows:
+        def major(minor, currency=row.currency):
+            return Money(minor, currency).major_str()
+        writer.writerow([csv_safe(v) for v in (
+            row.city, row.stream, row.currency, major(row.gross), major(row.refunds),
+            major(row.chargebacks), major(row.other), major(row.fees), major(row.net),
+            major(row.reporting_net, row.reporting_currency), row.reporting_currency,
+            row.entries)])
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{camp.slug}-statement.csv"',
+        "Cache-Control": "no-store"})
