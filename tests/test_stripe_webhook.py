@@ -306,3 +306,15 @@ def test_live_board_hears_a_stripe_donation(app, client, seed, live):
                          lambda m: any(r["slug"] == "london" and r["raised_minor"] == 4200
                                        for r in m["cities"]))
     assert update["campaign"] == "tw"
+
+
+def test_webhook_handling_time_is_on_metrics(app, client, seed):
+    def count(outcome):
+        text = client.get("/metrics").get_data(as_text=True)
+        line = [l for l in text.splitlines() if l.startswith("twestival_webhook_seconds_count")
+                and 'stream="stripe"' in l and f'outcome="{outcome}"' in l]
+        return float(line[0].rsplit(" ", 1)[1]) if line else 0.0
+    before = count("ok")
+    body = (FIXTURES / "stripe" / "charge.succeeded.json").read_bytes()
+    assert post_stripe(client, body).status_code == 200
+    assert count("ok") == before + 1

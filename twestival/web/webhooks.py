@@ -8,6 +8,8 @@ counts once.
 """
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import logging
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..errors import DomainError
 from ..extensions import csrf, db
+from ..metrics import observe_webhook
 from ..streams import paypal as paypal_stream
 from ..streams import stripe as stripe_stream
 from ..streams.archive import InboundPayload, archive, mark
@@ -76,7 +79,19 @@ def _receive(stream: str, body: bytes, external_id: str, hint: Callable[[], int 
     return jsonify(received=True, status=payload.status), 200
 
 
+def timed(stream: str):
+    """Webhook handling time goes to /metrics (twestival_webhook_seconds)."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            with observe_webhook(stream):
+                return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
 @bp.post("/stripe")
+@timed("stripe")
 def stripe_webhook():
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
@@ -93,6 +108,7 @@ def stripe_webhook():
 
 
 @bp.post("/paypal")
+@timed("paypal")
 def paypal_webhook():
     settings = paypal_stream.Settings.from_config(current_app.config)
     if settings is None:
