@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
 from ..database import utcnow
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
 from ..money import convert
 from . import totals
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
-from .record import NewEntry, _check, _rates
+from .record import NewEntry, _check, _rates, place
 from .sql import insert_ignore
 
 LOOKUP_CHUNK = 900
@@ -75,18 +75,6 @@ def _existing(session: Session, stream: str, ids: list[str]) -> dict[str, int]:
     return found
 
 
-def _place(session: Session, new: NewEntry) -> tuple[Campaign, City | None]:
-    campaign = session.get(Campaign, new.campaign_id)
-    if campaign is None:
-        raise NotFound("no such campaign")
-    city = None
-    if new.city_id is not None:
-        city = session.get(City, new.city_id)
-        if city is None or city.campaign_id != campaign.id:
-            raise NotFound("no such city in this campaign")
-    return campaign, city
-
-
 def _convert(amount, rate) -> int:
     # A same-currency rate is exactly 1: skip the decimal arithmetic a million times over.
     return amount.minor if rate.source == "same" else convert(amount, rate).minor
@@ -118,7 +106,7 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
         if key in known or key in pending:
             continue
         pending.add(key)
-        campaign, city = places.get((new.campaign_id, new.city_id)) or _place(session, new)
+        campaign, city = places.get((new.campaign_id, new.city_id)) or place(session, new)
         places[(new.campaign_id, new.city_id)] = (campaign, city)
         occurred = new.occurred_at or now
         day = occurred.date()

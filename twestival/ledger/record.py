@@ -88,12 +88,8 @@ def _rates(session: Session, new: NewEntry, campaign: Campaign, city: City | Non
     return reporting, fx.rate_for(session, new.amount.currency, city.currency, on)
 
 
-def record(session: Session, new: NewEntry) -> Recorded:
-    _check(new)
-    existing = _find(session, new.stream, new.external_id)
-    if existing is not None:
-        return Recorded(existing, False)
-
+def place(session: Session, new: NewEntry) -> tuple[Campaign, City | None]:
+    """The entry's campaign and city (None: the unassigned queue), or NotFound."""
     campaign = session.get(Campaign, new.campaign_id)
     if campaign is None:
         raise NotFound("no such campaign")
@@ -102,6 +98,16 @@ def record(session: Session, new: NewEntry) -> Recorded:
         city = session.get(City, new.city_id)
         if city is None or city.campaign_id != campaign.id:
             raise NotFound("no such city in this campaign")
+    return campaign, city
+
+
+def record(session: Session, new: NewEntry) -> Recorded:
+    _check(new)
+    existing = _find(session, new.stream, new.external_id)
+    if existing is not None:
+        return Recorded(existing, False)
+
+    campaign, city = place(session, new)
     original = None
     if new.reverses_id is not None:
         original = session.get(LedgerEntry, new.reverses_id)

@@ -20,6 +20,7 @@ from ..ledger.models import LedgerEntry
 from ..ledger.sql import insert_ignore
 from ..money import Money, MoneyError, parse
 from .archive import InboundPayload, mark
+from .jsonbody import parse_object, text_field
 
 STREAM = "api"
 KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
@@ -51,31 +52,6 @@ def check_key(key: str | None) -> str:
     if not KEY_RE.fullmatch(key):
         raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters")
     return key
-
-
-def _parse_body(body: bytes) -> dict:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    unknown = sorted(set(data) - FIELDS)
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}")
-    return data
-
-
-def _text(data: dict, name: str, limit: int) -> str | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string")
-    value = value.strip()
-    if len(value) > limit:
-        raise InvalidInput(f"{name} is too long (at most {limit} characters)")
-    return value or None
 
 
 def _occurred_at(data: dict) -> dt.datetime | None:
@@ -140,7 +116,7 @@ def submit_donation(session: Session, token: ApiToken, campaign: Campaign, city:
                     payload: InboundPayload) -> tuple[int, dict]:
     """Record one API donation from an archived payload; returns (HTTP status, body)."""
     key = check_key(key)
-    data = _parse_body(payload.body)
+    data = parse_object(payload.body, FIELDS)
     digest = request_hash(campaign, city, data)
     earlier = session.scalar(select(ApiIdempotency).where(
         ApiIdempotency.token_id == token.id, ApiIdempotency.key == key))
@@ -156,8 +132,8 @@ def submit_donation(session: Session, token: ApiToken, campaign: Campaign, city:
     new = NewEntry(
         campaign_id=campaign.id, city_id=city.id, stream=STREAM,
         external_id=f"token{token.id}:{key}", amount=_amount(data),
-        occurred_at=_occurred_at(data), donor_name=_text(data, "donor_name", 200),
-        message=_text(data, "message", 2000), anonymous=anonymous, payload_id=payload.id)
+        occurred_at=_occurred_at(data), donor_name=text_field(data, "donor_name", 200),
+        message=text_field(data, "message", 2000), anonymous=anonymous, payload_id=payload.id)
     entry = record(session, new).entry
     body = _response(entry, campaign, city)
     stored = session.execute(insert_ignore(

@@ -7,7 +7,6 @@ scoped to the city, so an entry queued offline and sent again is recorded exactl
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from ..ledger import NewEntry, Recorded, confirm, record, reverse
 from ..ledger.models import EntryConfirmation, EntryKind, LedgerEntry
 from ..money import Money, MoneyError, parse
 from .archive import InboundPayload, mark
+from .jsonbody import parse_object, text_field
 from .registry import register
 
 STREAM = "cash"
@@ -37,29 +37,9 @@ class CashCount:
     note: str | None = None
 
 
-def _text(data: dict, name: str, limit: int, *, required: bool) -> str | None:
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(f"{name.replace('_', ' ')} is required")
-    if len(value) > limit:
-        raise InvalidInput(f"{name.replace('_', ' ')} is too long (at most {limit} characters)")
-    return value or None
-
-
 def parse_count(body: bytes) -> CashCount:
     """The JSON body the cash page sends (and queues while offline)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    unknown = sorted(set(data) - FIELDS)
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}")
+    data = parse_object(body, FIELDS)
     key = data.get("key")
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise BadRequest("key must be 8 to 100 letters, digits, '-' or '_' (a UUID)")
@@ -74,12 +54,12 @@ def parse_count(body: bytes) -> CashCount:
     kind = data.get("kind", "cash")
     if kind not in KINDS:
         raise InvalidInput("kind must be cash or cheque")
-    counted_by = _text(data, "counted_by", 200, required=True)
-    witness = _text(data, "witness", 200, required=True)
+    counted_by = text_field(data, "counted_by", 200, required=True)
+    witness = text_field(data, "witness", 200, required=True)
     if counted_by.casefold() == witness.casefold():
         raise InvalidInput("the witness must be a second person, not the one who counted")
     return CashCount(key=key, amount=amount, kind=kind, counted_by=counted_by, witness=witness,
-                     note=_text(data, "note", 500, required=False))
+                     note=text_field(data, "note", 500))
 
 
 def external_id(city: City, key: str) -> str:
