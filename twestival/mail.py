@@ -226,11 +226,14 @@ def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
 
 def outbox_for(session: Session, campaign_id: int, limit: int = 200) -> list[OutboxMessage]:
     """The newest mail a campaign's coordinators may read: to the campaign's people and to
-    people of no campaign yet (applicants, invitees), never to people of other campaigns."""
+    those who applied to bring one of its cities in — never to anyone else."""
     from .accounts.models import Membership, User
-    ours = select(User.email).join(Membership).where(Membership.campaign_id == campaign_id)
-    anyone = select(User.email).join(Membership)
+    from .campaigns.applications import CityApplication
+    from .campaigns.models import City
+    people = select(User.email).join(Membership).where(Membership.campaign_id == campaign_id)
+    applicants = (select(CityApplication.applicant_email).join(City)
+                  .where(City.campaign_id == campaign_id))
     return list(session.scalars(
-        select(OutboxMessage).where(or_(OutboxMessage.to_addr.in_(ours),
-                                        OutboxMessage.to_addr.not_in(anyone)))
+        select(OutboxMessage).where(or_(OutboxMessage.to_addr.in_(people),
+                                        OutboxMessage.to_addr.in_(applicants)))
         .order_by(OutboxMessage.id.desc()).limit(limit)))

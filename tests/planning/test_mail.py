@@ -74,16 +74,19 @@ def test_without_mail_server_mail_stays_in_outbox_for_coordinators(app, client, 
     with app.app_context():
         send_mail(db.session, people["london"], "Hello <script>alert(1)</script>",
                   "<img src=x onerror=alert(1)>")
-        send_mail(db.session, "stranger@elsewhere.org", "Your application", "Thanks")
+        send_mail(db.session, "stranger@elsewhere.org", "Not yours", "Thanks")
         db.session.commit()
     [first, second] = outbox(app)
     assert first.sent_at is None and first.error is None
+    from tests.hub_support import APPLICATION, apply
+    assert apply(app.test_client()).status_code in (200, 302)   # mails the applicant a receipt
 
     login(client, app, people["coordinator"])
     page = client.get("/coordinate/tw/outbox")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Your application" in html and people["london"] in html
+    assert people["london"] in html and APPLICATION["applicant_email"] in html
+    assert "stranger@elsewhere.org" not in html and "Not yours" not in html
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "&lt;script&gt;" in html
 
