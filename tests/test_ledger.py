@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from twestival.campaigns.service import get_campaign, get_city
@@ -176,11 +176,11 @@ def test_database_refuses_update_and_delete_of_entries(ctx):
     campaign, cities = ctx
     entry_id = record(db.session, gift(campaign, cities["london"], "ro", 100, "GBP")).entry.id
     db.session.commit()
-    with pytest.raises((IntegrityError, OperationalError), match="append-only"):
+    with pytest.raises(DBAPIError, match="append-only"):
         db.session.execute(update(LedgerEntry).where(LedgerEntry.id == entry_id)
                            .values(amount_minor=1))
     db.session.rollback()
-    with pytest.raises((IntegrityError, OperationalError), match="append-only"):
+    with pytest.raises(DBAPIError, match="append-only"):
         db.session.execute(text("DELETE FROM ledger_entry"))
     db.session.rollback()
     assert db.session.get(LedgerEntry, entry_id).amount_minor == 100

@@ -299,8 +299,10 @@ def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id
         raise InvalidInput("the file is empty")
     external_id = f"sha256:{digest.hexdigest()}"
     if session.get_bind().dialect.name != "sqlite":
-        return archive(session, stream, source.read(), external_id=external_id,
-                       campaign_id=campaign_id, meta=meta)
+        payload = archive(session, stream, source.read(), external_id=external_id,
+                          campaign_id=campaign_id, meta=meta)
+        source.seek(0)   # the parser reads the same handle next
+        return payload
     payload = InboundPayload(stream=stream, body=b"", sha256=digest.hexdigest(), headers={},
                              external_id=external_id, campaign_id=campaign_id, meta=meta)
     session.add(payload)
