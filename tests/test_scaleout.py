@@ -169,22 +169,22 @@ def test_a_command_that_does_not_serve_pushes_through_redis(tmp_path, processes)
            "TWESTIVAL_REDIS_URL": redis_url, "TWESTIVAL_SECRET_KEY": "shared-secret"}
     cli = [sys.executable, "-c", "from twestival.cli import main; main()"]
 
-    def demo(seed: int) -> None:
-        subprocess.run(cli + ["demo", "--no-serve", "--seed", str(seed)], check=True,
-                       env={**os.environ, **env}, cwd=services.ROOT, capture_output=True,
-                       timeout=120)
+    def command(*args: str) -> None:
+        subprocess.run(cli + list(args), check=True, env={**os.environ, **env},
+                       cwd=services.ROOT, capture_output=True, timeout=120)
 
-    demo(0)                                     # creates the campaign, no money yet
-    server = processes(env)
+    command("db", "upgrade")
+    server = processes(env)                     # listening before any command pushes
+    command("demo", "--no-serve", "--seed", "0")   # the campaign, its cash counts, no gifts
     watcher = Watcher(server.base, "twestival-2026")
     try:
-        assert watcher.snapshots[0]["total_raised_minor"] == 0
-        demo(5)
-        watcher.wait(lambda: watcher.updates and watcher.updates[-1]["total_raised_minor"] > 0)
+        before = watcher.snapshots[0]["total_raised_minor"]
+        command("demo", "--no-serve", "--seed", "5")
+        watcher.wait(lambda: watcher.updates and watcher.updates[-1]["total_raised_minor"] > before)
     finally:
         watcher.close()
     _, board = http_json(server.base + "/api/v1/campaigns/twestival-2026/leaderboard")
-    assert sum(row["donations"] for row in board["cities"]) == 5
+    assert sum(row["donations"] for row in board["cities"]) == 5 + 3   # gifts + cash counts
     assert watcher.updates[-1]["total_raised_minor"] == board["total_raised_minor"]
 
 

@@ -64,7 +64,11 @@ cli.add_command(routes_command)
 
 def main() -> None:
     # Serving uses gevent; it must patch the standard library before anything else is imported.
-    if len(sys.argv) > 1 and sys.argv[1] in ("run", "demo"):
+    # Only serving patches: under gevent SQLite's busy wait blocks every greenlet, so a command
+    # that just writes and exits (demo --no-serve) is better off with real threads.
+    serving = len(sys.argv) > 1 and (sys.argv[1] == "run" or
+                                     (sys.argv[1] == "demo" and "--no-serve" not in sys.argv))
+    if serving:
         from gevent import monkey
         monkey.patch_all()
     cli.main()
