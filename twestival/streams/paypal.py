@@ -316,21 +316,29 @@ def _capture(session: Session, payload: InboundPayload, event: dict, capture: di
     return ("pending" if row.status == "pending" else "processed"), None
 
 
-def _refund(session: Session, payload: InboundPayload, event: dict, refund: dict) -> Outcome:
-    refund_id, capture_id = _str(refund.get("id")), _capture_id(refund)
-    if not refund_id or not capture_id:
-        raise InvalidInput("the refund names no capture")
+def _take_back(session: Session, payload: InboundPayload, capture_id: str, money: dict | None,
+               *, kind: EntryKind, external_id: str, when, meta: dict) -> Outcome:
+    """Money leaving a counted capture (refund or chargeback): a negative entry linked to it,
+    or parked until the capture itself arrives."""
     home = _home(session, capture_id)
     if home is None:
         return _park(session, payload, capture_id)
     payload.campaign_id = home.campaign_id
-    amount = from_paypal(refund.get("amount"))
     record(session, NewEntry(
         campaign_id=home.campaign_id, city_id=home.city_id, stream=STREAM,
-        external_id=f"refund:{refund_id}", amount=-_magnitude(amount), kind=EntryKind.refund,
-        occurred_at=_time(refund.get("create_time")), reverses_id=home.id, payload_id=payload.id,
-        anonymous=home.anonymous, meta={"refund": refund_id, "capture": capture_id}))
+        external_id=external_id, amount=-_magnitude(from_paypal(money)), kind=kind,
+        occurred_at=_time(when), reverses_id=home.id, payload_id=payload.id,
+        anonymous=home.anonymous, meta=meta))
     return "processed", None
+
+
+def _refund(session: Session, payload: InboundPayload, event: dict, refund: dict) -> Outcome:
+    refund_id, capture_id = _str(refund.get("id")), _capture_id(refund)
+    if not refund_id or not capture_id:
+        raise InvalidInput("the refund names no capture")
+    return _take_back(session, payload, capture_id, refund.get("amount"), kind=EntryKind.refund,
+                      external_id=f"refund:{refund_id}", when=refund.get("create_time"),
+                      meta={"refund": refund_id, "capture": capture_id})
 
 
 def _reversed(session: Session, payload: InboundPayload, event: dict, resource: dict) -> Outcome:
@@ -338,18 +346,10 @@ def _reversed(session: Session, payload: InboundPayload, event: dict, resource: 
     capture_id = _capture_id(resource)
     if not capture_id:
         raise InvalidInput("the reversal names no capture")
-    home = _home(session, capture_id)
-    if home is None:
-        return _park(session, payload, capture_id)
-    payload.campaign_id = home.campaign_id
-    amount = from_paypal(resource.get("amount"))
-    record(session, NewEntry(
-        campaign_id=home.campaign_id, city_id=home.city_id, stream=STREAM,
-        external_id=f"chargeback:{capture_id}", amount=-_magnitude(amount),
-        kind=EntryKind.chargeback, occurred_at=_time(resource.get("update_time")),
-        reverses_id=home.id, payload_id=payload.id, anonymous=home.anonymous,
-        meta={"capture": capture_id, "resource": _str(resource.get("id"))}))
-    return "processed", None
+    return _take_back(session, payload, capture_id, resource.get("amount"),
+                      kind=EntryKind.chargeback, external_id=f"chargeback:{capture_id}",
+                      when=resource.get("update_time"),
+                      meta={"capture": capture_id, "resource": _str(resource.get("id"))})
 
 
 HANDLERS = {
