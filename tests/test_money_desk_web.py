@@ -167,6 +167,7 @@ def test_statement_on_screen_and_as_formula_safe_csv(client, session, people, ap
     assert row["city"].startswith("'=HYPERLINK")
     assert (row["gross"], row["refunds"], row["fees"], row["net"]) == (
         "1100.00", "-25.00", "50.18", "1075.00")  # fees: 2×2.22 + 41.30 + 2×2.22
+    assert row["net_after_fees"] == "1024.82"
     assert row["net_reporting"] == "1075.00" and row["reporting_currency"] == "GBP"
 
 

@@ -195,6 +195,19 @@ def test_unknown_city_goes_unassigned_and_unknown_campaign_is_kept(app, client, 
     assert board(client)["unassigned_reporting_minor"] == 2500
 
 
+def test_a_capture_for_a_campaign_created_later_lands_on_replay(app, client, seed, send, runner):
+    send(capture_event("PAYMENT.CAPTURE.COMPLETED", "CAP21", custom_id="spring/london"))
+    assert entries(app) == []
+    assert runner.invoke(args=["campaign", "create", "spring", "--name", "Spring",
+                               "--currency", "GBP"]).exit_code == 0
+    result = runner.invoke(args=["replay", "spring"])
+    assert result.exit_code == 0, result.output
+    assert "new ledger entries: 1" in result.output
+    [entry] = entries(app)
+    assert entry.amount_minor == 2500 and entry.city_id is None  # no city yet: unassigned
+    assert board(client, "spring")["unassigned_reporting_minor"] == 2500
+
+
 def test_bad_signatures_answer_400_and_store_nothing(app, client, seed, send, paypal_env):
     ca, server = paypal_env
     event = capture_event("PAYMENT.CAPTURE.COMPLETED", "CAP9")

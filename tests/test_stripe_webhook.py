@@ -132,6 +132,28 @@ def test_unknown_campaign_is_archived_marked_and_answered_200(app, client, seed)
     assert entries(app) == []
 
 
+def test_a_gift_to_a_campaign_created_later_lands_on_replay(app, client, seed, runner):
+    post_stripe(client, checkout_event("cs_early", "pi_early", 1500, campaign="spring"))
+    post_stripe(client, checkout_event("cs_other", "pi_other", 700, campaign="elsewhere"))
+    assert runner.invoke(args=["campaign", "create", "spring", "--name", "Spring",
+                               "--currency", "GBP"]).exit_code == 0
+    assert runner.invoke(args=["city", "add", "spring", "london", "--name", "London",
+                               "--country", "GB", "--currency", "GBP", "--timezone",
+                               "Europe/London", "--target", "100.00"]).exit_code == 0
+
+    result = runner.invoke(args=["replay", "spring", "--stream", "stripe"])
+    assert result.exit_code == 0, result.output
+    assert "payloads replayed: 1" in result.output and "new ledger entries: 1" in result.output
+    [entry] = entries(app)
+    assert entry.amount_minor == 1500 and entry.city_id is not None
+    assert board(client, "spring")["total_raised_minor"] == 1500
+    # now placed: the payload belongs to the campaign; a second replay counts nothing again
+    again = runner.invoke(args=["replay", "spring"])
+    assert "new ledger entries: 0" in again.output
+    assert [p.status for p in payloads(app)] == ["processed", "unknown_campaign"]
+    reconcile_ok(runner, "spring")
+
+
 def test_donor_name_and_message_come_from_metadata(app, client, seed):
     post_stripe(client, checkout_event("cs_n", "pi_n", 2000, donor_name="Ada", message="Go London!"))
     post_stripe(client, checkout_event("cs_a", "pi_a", 2000))

@@ -2,7 +2,10 @@
 
 ``send_mail`` only adds an ``outbox_message`` row, so mail is part of the caller's transaction: a
 rollback leaves nothing to send. After the commit a listener hands the new rows to
-``deliver``, which sends them over SMTP when a server is configured (``configure``). Without
+``deliver`` on a background worker (so an announcement to hundreds of organisers does not hold
+up the request that posted it), which sends them over SMTP when a server is configured
+(``configure``). No database transaction is open while SMTP talks: under gevent on SQLite a
+greenlet holding the write lock across network I/O would stall every other writer. Without
 one the rows stay unsent in the outbox, which coordinators can read in the UI. A failed send
 keeps its error and is retried by the scheduled ``retry_unsent`` job. Each send first *claims*
 its row with a conditional UPDATE, so two processes never send the same row twice.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 import smtplib
 import ssl
 import weakref
@@ -104,10 +108,32 @@ def _after_commit(session: Session) -> None:
     settings = _settings.get(engine)
     if settings is None or not settings.server:
         return  # kept in the outbox
+    _worker().submit(_deliver_quietly, engine, settings, ids)
+
+
+def _deliver_quietly(engine: Engine, settings: MailSettings, ids: list[int]) -> None:
     try:
         deliver(engine, settings, ids)
     except Exception:  # the caller's work is committed; the retry job takes over
         log.exception("mail delivery after commit failed; the retry job will try again")
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def settle(timeout: float = 60) -> None:
+    """Wait until every mail handed to the background sender so far has been tried."""
+    if _executor is not None:
+        _executor.submit(lambda: None).result(timeout)  # one worker: runs after the rest
+
+
+def _worker() -> ThreadPoolExecutor:
+    """One sender per process, started on first use (under gevent its thread is a greenlet).
+    Python waits for it at exit, so a command line that wrote mail sends it before it ends."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twestival-mail")
+    return _executor
 
 
 def _after_rollback(session: Session) -> None:
@@ -117,15 +143,18 @@ def _after_rollback(session: Session) -> None:
 _listening = False
 
 
-def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
+def _claim(session: Session, settings: MailSettings, message_id: int,
+           now: dt.datetime) -> EmailMessage | None:
+    """Claim a row and read it in one short transaction; the mail to send, or None."""
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
                (OutboxMessage.claimed_at.is_(None))
                | (OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
         .values(claimed_at=now, attempts=OutboxMessage.attempts + 1))
+    mail = _email(settings, session.get(OutboxMessage, message_id)) if result.rowcount == 1 else None
     session.commit()
-    return result.rowcount == 1
+    return mail
 
 
 def _email(settings: MailSettings, message: OutboxMessage) -> EmailMessage:
@@ -185,21 +214,22 @@ def deliver(engine: Engine, settings: MailSettings, ids: list[int]) -> int:
     sent = 0
     connection = _Connection(settings)
     try:
-        with Session(engine) as session:
+        with Session(engine, expire_on_commit=False) as session:
             for message_id in ids:
-                if not _claim(session, message_id, utcnow()):
+                mail = _claim(session, settings, message_id, utcnow())
+                if mail is None:
                     continue
-                message = session.get(OutboxMessage, message_id)
                 try:
-                    connection.send(_email(settings, message))
+                    connection.send(mail)  # no transaction is open here
                 except (OSError, smtplib.SMTPException, ValueError) as exc:
-                    message.error = f"{type(exc).__name__}: {exc}"[:2000]
-                    log.warning("mail %s to %s failed: %s", message.id, message.to_addr,
-                                message.error)
+                    values = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+                    log.warning("mail %s to %s failed: %s", message_id, mail["To"],
+                                values["error"])
                 else:
-                    message.sent_at, message.error = utcnow(), None
+                    values = {"sent_at": utcnow(), "error": None}
                     sent += 1
-                message.claimed_at = None
+                session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                                .values(claimed_at=None, **values))
                 session.commit()
     finally:
         connection.close()

@@ -236,7 +236,7 @@ def upgrade():
     sa.UniqueConstraint('entry_id', name=op.f('uq_entry_confirmation_entry_id'))
     )
     # ### end Alembic commands ###
-    for statement in append_only_ddl(op.get_bind().dialect.name):
+    for statement in append_only_ddl(op.get_bind().dialect.name, ("ledger_entry", "entry_confirmation")):
         op.execute(statement)
 
 

@@ -128,6 +128,8 @@ def test_announcement_mail_goes_out_over_smtp_after_commit(mail_app, smtp_server
     response = post_announcement(client, mail_app, emails, title="Over SMTP", body="hi",
                                  cities=["london"])
     assert response.status_code == 302
+    from twestival.mail import settle
+    settle()
     assert sorted(m["to"][0] for m in inbox.messages) == sorted([emails["london"], emails["london2"]])
     assert "/organise/tw/london/announcements" in inbox.messages[0]["body"]
 

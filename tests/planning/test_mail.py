@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from twestival.extensions import db
-from twestival.mail import OutboxMessage, retry_unsent, send_mail
+from twestival.mail import OutboxMessage, retry_unsent, send_mail, settle
 
 from .conftest import free_port, login
 
@@ -24,6 +24,7 @@ def test_delivered_over_smtp_only_after_commit(mail_app, smtp_server):
         send_mail(db.session, "ada@example.org", "Venue booked?", "Please tick it off.")
         assert inbox.messages == []          # flushed, not committed: nothing leaves
         db.session.commit()
+    settle()                                 # sent in the background, not in the request
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["to"] == ["ada@example.org"]
@@ -41,6 +42,7 @@ def test_rolled_back_mail_is_never_sent(mail_app, smtp_server):
         db.session.rollback()
         send_mail(db.session, "grace@example.org", "Later", "A later transaction commits.")
         db.session.commit()
+    settle()
     assert [m["to"] for m in inbox.messages] == [["grace@example.org"]]
     assert [r.to_addr for r in outbox(mail_app)] == ["grace@example.org"]
 
@@ -53,6 +55,7 @@ def test_failed_send_keeps_error_and_is_retried_once(db_path, smtp_server):
     with broken.app_context():
         send_mail(db.session, "ada@example.org", "Retry me", "Body")
         db.session.commit()
+    settle()
     [row] = outbox(broken)
     assert row.sent_at is None and "Connection" in row.error and row.attempts == 1
 
@@ -119,6 +122,7 @@ def test_one_commit_many_messages_all_delivered(mail_app, smtp_server):
         for n in range(3):
             send_mail(db.session, f"person{n}@example.org", f"Note {n}", "Body")
         db.session.commit()
+    settle()
     assert sorted(m["subject"] for m in inbox.messages) == ["Note 0", "Note 1", "Note 2"]
     assert all(row.sent_at is not None for row in outbox(mail_app))
 
@@ -156,3 +160,37 @@ def test_send_mail_refuses_what_is_not_one_address(app):
         db.session.commit()
     [row] = outbox(app)
     assert row.subject == "Line one Bcc: x@y.org"     # one header line, nothing injected
+
+
+def test_commit_does_not_wait_for_a_slow_mail_server(db_path):
+    """An announcement to hundreds must not hold up the request: the commit returns while
+    the SMTP server has not even said hello."""
+    import socket
+    import threading
+    from tests.conftest import make_app
+    release = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def stalled_server():
+        connection, _ = listener.accept()
+        release.wait(30)
+        connection.close()
+
+    threading.Thread(target=stalled_server, daemon=True).start()
+    app = make_app(db_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=listener.getsockname()[1])
+    try:
+        with app.app_context():
+            send_mail(db.session, "ada@example.org", "Slow", "Body")
+            db.session.commit()
+        [row] = outbox(app)
+        assert row.sent_at is None and row.error is None   # still being tried
+        release.set()
+        settle()
+        [row] = outbox(app)
+        assert row.sent_at is None and "SMTPServerDisconnected" in row.error
+    finally:
+        release.set()
+        listener.close()
+        app.extensions["twestival.live"].stop()
+        with app.app_context():
+            db.engine.dispose()

@@ -79,6 +79,20 @@ class EntryConfirmation(Base):
     confirmed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class EntryFee(Base):
+    """A provider's fee learnt after its entry was written: Stripe tells a card donation's fee
+    only through the charge's balance transaction, which comes later. Append-only: the first
+    word stands (a balance transaction never changes)."""
+    __tablename__ = "entry_fee"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), primary_key=True)
+    fee_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(200))   # e.g. the balance transaction's id
+    payload_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_payload.id"))
+    learnt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CityTotal(Base):
     __tablename__ = "city_total"
 
@@ -114,13 +128,13 @@ class FxRate(Base):
 
 # --- append-only enforcement, shared by create_all (tests) and the migrations -------------
 
-APPEND_ONLY_TABLES = ("ledger_entry", "entry_confirmation")
+APPEND_ONLY_TABLES = ("ledger_entry", "entry_confirmation", "entry_fee")
 
 
-def append_only_ddl(dialect: str) -> list[str]:
+def append_only_ddl(dialect: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> list[str]:
     statements: list[str] = []
     if dialect == "sqlite":
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             for op in ("UPDATE", "DELETE"):
                 statements.append(
                     f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
@@ -131,7 +145,7 @@ def append_only_ddl(dialect: str) -> list[str]:
             "CREATE OR REPLACE FUNCTION twestival_append_only() RETURNS trigger AS $$ BEGIN "
             "RAISE EXCEPTION '% is append-only: record a reversing entry instead', TG_TABLE_NAME; "
             "END $$ LANGUAGE plpgsql")
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             statements.append(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                 f"FOR EACH ROW EXECUTE FUNCTION twestival_append_only()")

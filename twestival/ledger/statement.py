@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
-from .models import EntryKind, LedgerEntry
+from .models import EntryFee, EntryKind, LedgerEntry
 
 
 @dataclasses.dataclass
@@ -25,7 +25,7 @@ class StatementRow:
     refunds: int = 0
     chargebacks: int = 0
     other: int = 0       # reversals and adjustments (assignments between queue and city)
-    fees: int = 0        # where the stream told us
+    fees: int = 0        # where the provider told us (with the entry or later)
     reporting_net: int = 0
     reporting_currency: str = ""
     entries: int = 0
@@ -33,6 +33,10 @@ class StatementRow:
     @property
     def net(self) -> int:
         return self.gross + self.refunds + self.chargebacks + self.other
+
+    @property
+    def net_after_fees(self) -> int:
+        return self.net - self.fees
 
 
 FIELDS = {EntryKind.donation: "gross", EntryKind.refund: "refunds",
@@ -43,10 +47,12 @@ FIELDS = {EntryKind.donation: "gross", EntryKind.refund: "refunds",
 def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
     query = (select(City.name, City.slug, LedgerEntry.stream, LedgerEntry.currency,
                     LedgerEntry.kind, func.sum(LedgerEntry.amount_minor),
-                    func.coalesce(func.sum(LedgerEntry.fee_minor), 0),
+                    func.coalesce(func.sum(func.coalesce(LedgerEntry.fee_minor,
+                                                         EntryFee.fee_minor)), 0),
                     func.sum(LedgerEntry.reporting_minor), func.count())
              .select_from(LedgerEntry)
              .outerjoin(City, and_(City.id == LedgerEntry.city_id))
+             .outerjoin(EntryFee, EntryFee.entry_id == LedgerEntry.id)
              .where(LedgerEntry.campaign_id == campaign.id)
              .group_by(City.name, City.slug, LedgerEntry.stream, LedgerEntry.currency,
                        LedgerEntry.kind))
@@ -60,8 +66,7 @@ def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
                                            reporting_currency=campaign.currency)
         field = FIELDS[kind]
         setattr(row, field, getattr(row, field) + int(amount))
-        if kind is EntryKind.donation:
-            row.fees += int(fees)
+        row.fees += int(fees)  # a dispute's fee is lost money too
         row.reporting_net += int(reporting)
         row.entries += count
     return sorted(rows.values(), key=lambda r: (r.city_slug is None, r.city, r.stream, r.currency))

@@ -1,4 +1,5 @@
-"""Scheduled jobs (APScheduler 3): reminders in each city's morning and mail retries.
+"""Scheduled jobs (APScheduler 3): reminders in each city's morning, mail retries and, with
+Stripe on, fetching Stripe's fees.
 
 ``start(app)`` is called by ``twestival run`` / ``twestival demo`` and, in production, by the
 server's post-fork hook (see docs/planning.md). With ``TWESTIVAL_SCHEDULER=off`` it does nothing:
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 EXTENSION = "twestival.scheduler"
 REMINDER_EVERY_MINUTES = 15   # so a city's 08:00 reminder leaves by 08:15 local
 MAIL_RETRY_EVERY_MINUTES = 5
+STRIPE_FEES_EVERY_MINUTES = 15
 
 
 def checklist_link(app, city) -> str:
@@ -47,6 +49,28 @@ def mail_retry_job(app) -> int:
         return retry_unsent(db.engine)
 
 
+def stripe_fees_job(app) -> int:
+    """Fetch the Stripe fees we lack (network first, then one short write); returns how many
+    were learnt."""
+    from ..streams import stripe_fees
+    key = app.config.get("STRIPE_SECRET_KEY")
+    if not key:
+        return 0
+    client = stripe_fees.client(key, app.config.get("STRIPE_API_BASE"))
+    with app.app_context():
+        try:
+            payloads = stripe_fees.fetch(db.session, client)
+            db.session.commit()  # archived before processing, as every inbound body is
+            count = stripe_fees.process_fetched(db.session, payloads)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+    if count:
+        log.info("learnt %d Stripe fees", count)
+    return count
+
+
 def _scheduler_class():
     from .. import socketio_async_mode
     if socketio_async_mode() == "gevent":
@@ -70,6 +94,9 @@ def start(app):
                       minutes=REMINDER_EVERY_MINUTES, next_run_time=utcnow())
     scheduler.add_job(mail_retry_job, "interval", args=[app], id="mail-retry",
                       minutes=MAIL_RETRY_EVERY_MINUTES)
+    if app.config.get("STRIPE_SECRET_KEY"):
+        scheduler.add_job(stripe_fees_job, "interval", args=[app], id="stripe-fees",
+                          minutes=STRIPE_FEES_EVERY_MINUTES)
     scheduler.start()
     app.extensions[EXTENSION] = scheduler
     atexit.register(stop, app)

@@ -11,6 +11,8 @@ from ..database import Base, UTCDateTime, utcnow
 
 # Secrets are not ours to keep: these headers are replaced before the payload is stored.
 REDACTED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-csrftoken"}
+# meta key: the slug of a campaign the payload names but that was unknown when it came
+CLAIMED_CAMPAIGN = "claimed_campaign"
 
 
 class InboundPayload(Base):
@@ -48,6 +50,13 @@ def archive(session: Session, stream: str, body: bytes, *, headers=None, content
     session.add(payload)
     session.flush()
     return payload
+
+
+def claim_campaign(payload: InboundPayload, slug: object) -> None:
+    """Note the campaign a payload names but that does not exist (yet): ``replay CAMPAIGN``
+    picks it up once the campaign is created, instead of it lying unreachable."""
+    if isinstance(slug, str) and slug:
+        payload.meta = {**(payload.meta or {}), CLAIMED_CAMPAIGN: slug[:100]}
 
 
 def mark(payload: InboundPayload, status: str, error: str | None = None) -> None:

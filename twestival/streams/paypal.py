@@ -18,6 +18,7 @@ import binascii
 import datetime as dt
 import functools
 import json
+import logging
 import re
 import threading
 import time
@@ -43,12 +44,13 @@ from ..errors import BadRequest, InvalidInput
 from ..ledger import EntryKind, LedgerEntry, NewEntry, record, reverse
 from ..ledger.sql import insert_ignore
 from . import waiting
-from .archive import InboundPayload, archive, mark
+from .archive import InboundPayload, archive, claim_campaign, mark
 from .paypal_api import ProviderUnavailable, Settings, from_paypal, verify_online
 from .registry import register
 
 __all__ = ["CertFetcher", "ProviderUnavailable", "Settings", "SignatureError", "process", "verify"]
 
+log = logging.getLogger(__name__)
 STREAM = "paypal"
 CERT_CACHE_SECONDS = 24 * 3600
 CERT_MAX_BYTES = 64 * 1024
@@ -285,6 +287,10 @@ def _capture(session: Session, payload: InboundPayload, event: dict, capture: di
     row = _capture_row(session, capture_id)
     if row is None:
         if campaign is None:
+            log.warning("PayPal capture %s names no known campaign (custom_id %r)", capture_id,
+                        capture.get("custom_id"))
+            if isinstance(capture.get("custom_id"), str):
+                claim_campaign(payload, capture["custom_id"].partition("/")[0])
             return "unknown_campaign", f"custom_id {capture.get('custom_id')!r} names no campaign"
         amount = from_paypal(capture.get("amount"))
         session.execute(insert_ignore(

@@ -11,13 +11,13 @@ import datetime as dt
 import importlib
 import pkgutil
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
 from ..errors import DomainError, InvalidInput, NotFound
 from . import registry
-from .archive import InboundPayload, mark
+from .archive import CLAIMED_CAMPAIGN, InboundPayload, mark
 
 
 def load_processors() -> dict:
@@ -60,7 +60,11 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
                            + ", ".join(sorted(processors)))
     if since is not None and since.tzinfo is None:
         raise InvalidInput("--since needs a UTC offset, e.g. 2026-02-12T20:00:00+00:00")
-    query = select(InboundPayload.id).where(InboundPayload.campaign_id == campaign.id)
+    query = select(InboundPayload.id).where(or_(
+        InboundPayload.campaign_id == campaign.id,
+        # came before the campaign existed (or named it wrongly, since fixed)
+        (InboundPayload.campaign_id.is_(None)
+         & (InboundPayload.meta[CLAIMED_CAMPAIGN].as_string() == campaign.slug))))
     if stream is not None:
         query = query.where(InboundPayload.stream == stream)
     if since is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import stripe
 from sqlalchemy import BigInteger, ForeignKey, String, select
@@ -27,17 +28,20 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from ..campaigns.models import Campaign, City, CityStatus
 from ..database import Base, UTCDateTime, utcnow
 from ..errors import BadRequest, InvalidInput
-from ..ledger import EntryKind, LedgerEntry, NewEntry, record, reverse
+from ..ledger import EntryKind, LedgerEntry, NewEntry, learn_fee, record, reverse
 from ..ledger.sql import insert_ignore
 from . import waiting
-from .archive import InboundPayload, mark
+from .archive import InboundPayload, claim_campaign, mark
 from .registry import register
 from .stripe_money import from_stripe
 
+log = logging.getLogger(__name__)
 STREAM = "stripe"
 TOLERANCE_SECONDS = 300
 # Statuses of an archived event that mean "already handled": a redelivery is a duplicate.
 DONE = {"processed", "ignored"}
+# meta "source" of an archived balance transaction we fetched ourselves (it has the fee)
+BALANCE_TRANSACTION = "balance-transaction"
 # Disputes in these states have taken the money (inquiries, "warning_*", have not).
 WITHDRAWN_STATUSES = {"needs_response", "under_review", "won", "lost"}
 
@@ -64,11 +68,15 @@ class StripeCheckout(Base):
 
 
 class StripeCharge(Base):
-    """Which PaymentIntent a charge belongs to, learnt from any event that shows both."""
+    """Which PaymentIntent a charge belongs to, learnt from any event that shows both, and
+    its balance transaction: where Stripe's fee is told (fetched later, see stripe_fees)."""
     __tablename__ = "stripe_charge"
 
     charge_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     payment_intent_id: Mapped[str] = mapped_column(String(255), index=True)
+    balance_transaction_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    fee_currency: Mapped[str | None] = mapped_column(String(3))
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -113,6 +121,9 @@ def campaign_hint(session: Session, event: dict) -> int | None:
 
 @register(STREAM)
 def process(session: Session, payload: InboundPayload) -> None:
+    if (payload.meta or {}).get("source") == BALANCE_TRANSACTION:
+        _balance_transaction(session, payload)
+        return
     event = _event(payload.body)
     handler = HANDLERS.get(event["type"])
     if handler is None:
@@ -143,6 +154,9 @@ def _checkout(session: Session, payload: InboundPayload, event: dict, obj: dict)
     campaign, city = _place(session, metadata)
     if campaign is None:
         # Retrying cannot help; the payload stays archived for a replay once it can be placed.
+        log.warning("Stripe event %s names no known campaign (%r)", event["id"],
+                    metadata.get("campaign"))
+        claim_campaign(payload, metadata.get("campaign"))
         return "unknown_campaign", f"no campaign {metadata.get('campaign')!r} for this session"
     payload.campaign_id = campaign.id
     amount = from_stripe(obj.get("amount_total"), obj.get("currency"))
@@ -165,10 +179,13 @@ def _checkout(session: Session, payload: InboundPayload, event: dict, obj: dict)
         meta={"checkout_session": checkout.session_id, "payment_intent": checkout.payment_intent_id,
               "event": event["id"]})).entry
     checkout.status, checkout.entry_id, checkout.updated_at = "paid", entry.id, utcnow()
-    charges = session.scalars(select(StripeCharge.charge_id).where(
-        StripeCharge.payment_intent_id == checkout.payment_intent_id)) if checkout.payment_intent_id else []
+    charges = session.scalars(select(StripeCharge).where(
+        StripeCharge.payment_intent_id == checkout.payment_intent_id)).all() \
+        if checkout.payment_intent_id else []
+    for charge in charges:
+        _settle_fee(session, charge, payload)
     waiting.wake(session, [_key("pi", checkout.payment_intent_id)]
-                 + [_key("ch", charge) for charge in charges], process)
+                 + [_key("ch", charge.charge_id) for charge in charges], process)
     return "processed", None
 
 
@@ -189,8 +206,60 @@ def _checkout_row(session: Session, obj: dict, campaign: Campaign, city: City | 
 
 
 def _charge(session: Session, payload: InboundPayload, event: dict, obj: dict) -> Outcome:
-    _learn(session, _str(obj.get("id")), _str(obj.get("payment_intent")))
+    charge = _learn(session, _str(obj.get("id")), _str(obj.get("payment_intent")))
+    if charge is not None:
+        transaction = obj.get("balance_transaction")
+        if isinstance(transaction, str) and transaction and charge.balance_transaction_id is None:
+            charge.balance_transaction_id = transaction  # the fee is fetched later
+        elif isinstance(transaction, dict):  # expanded: the fee is here
+            _note_fee(session, charge, transaction, payload)
     return "processed", None
+
+
+def _note_fee(session: Session, charge: StripeCharge, transaction: dict,
+              payload: InboundPayload) -> None:
+    fee, currency = transaction.get("fee"), transaction.get("currency")
+    if not isinstance(fee, int) or isinstance(fee, bool) or not isinstance(currency, str):
+        return
+    charge.balance_transaction_id = _str(transaction.get("id")) or charge.balance_transaction_id
+    if charge.fee_minor is None:
+        money = from_stripe(fee, currency)
+        charge.fee_minor, charge.fee_currency = money.minor, money.currency
+    _settle_fee(session, charge, payload)
+
+
+def _settle_fee(session: Session, charge: StripeCharge, payload: InboundPayload) -> None:
+    """Put a known fee on the charge's donation, once both are known (in either order)."""
+    if charge.fee_minor is None:
+        return
+    entry_id = session.scalar(select(StripeCheckout.entry_id).where(
+        StripeCheckout.payment_intent_id == charge.payment_intent_id,
+        StripeCheckout.entry_id.is_not(None)))
+    if entry_id is None:
+        return
+    entry = session.get(LedgerEntry, entry_id)
+    if entry.currency != charge.fee_currency:
+        # Settled in another currency than the donor paid in: not comparable with the entry.
+        log.info("Stripe fee for %s is in %s, the donation in %s: not attached",
+                 charge.charge_id, charge.fee_currency, entry.currency)
+        return
+    learn_fee(session, entry_id, charge.fee_minor, charge.fee_currency,
+              charge.balance_transaction_id or charge.charge_id, payload.id)
+
+
+def _balance_transaction(session: Session, payload: InboundPayload) -> None:
+    """A balance transaction we fetched from Stripe (archived first, like any inbound body)."""
+    try:
+        transaction = json.loads(payload.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the archived balance transaction is not JSON") from None
+    if not isinstance(transaction, dict) or not _str(transaction.get("id")):
+        raise InvalidInput("the archived balance transaction has no id")
+    charges = session.scalars(select(StripeCharge).where(
+        StripeCharge.balance_transaction_id == transaction["id"])).all()
+    for charge in charges:
+        _note_fee(session, charge, transaction, payload)
+    mark(payload, "processed" if charges else "ignored")
 
 
 def _charge_refunded(session: Session, payload: InboundPayload, event: dict, obj: dict) -> Outcome:
@@ -258,13 +327,17 @@ def _dispute(session: Session, payload: InboundPayload, event: dict, obj: dict) 
         return _park(session, payload, intent, charge_id)
     payload.campaign_id = home.campaign_id
     amount = from_stripe(obj.get("amount"), obj.get("currency"))
+    fee = _dispute_fee(obj, amount.currency)
     chargeback = record(session, NewEntry(
         campaign_id=home.campaign_id, city_id=home.city_id, stream=STREAM,
         external_id=f"dispute:{charge_id}", amount=-amount, kind=EntryKind.chargeback,
         occurred_at=_time(obj.get("created")), reverses_id=home.id, payload_id=payload.id,
-        fee_minor=_dispute_fee(obj, amount.currency), donor_name=home.donor_name,
+        fee_minor=fee, donor_name=home.donor_name,
         anonymous=home.anonymous, note=_str(obj.get("reason")),
         meta={"dispute": _str(obj.get("id")), "charge": charge_id})).entry
+    if fee is not None:  # the first event may not have told it (created comes before funds move)
+        learn_fee(session, chargeback.id, fee, amount.currency, _str(obj.get("id")) or charge_id,
+                  payload.id)
     if reinstated:
         reverse(session, chargeback.id, reason="dispute won: funds reinstated", stream=STREAM)
     return "processed", None
@@ -302,13 +375,14 @@ def _park(session: Session, payload: InboundPayload, intent: str | None,
     return "parked", "waiting for the donation this refers to"
 
 
-def _learn(session: Session, charge_id: str | None, intent: str | None) -> None:
+def _learn(session: Session, charge_id: str | None, intent: str | None) -> StripeCharge | None:
     if not charge_id or not intent:
-        return
+        return None
     new = session.execute(insert_ignore(session, StripeCharge.__table__, ["charge_id"],
                                         charge_id=charge_id, payment_intent_id=intent)).scalar()
     if new is not None and _home(session, intent, None) is not None:
         waiting.wake(session, [_key("ch", charge_id)], process)
+    return session.get(StripeCharge, charge_id)
 
 
 def _home(session: Session, intent: str | None, charge_id: str | None) -> LedgerEntry | None:

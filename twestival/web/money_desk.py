@@ -186,7 +186,7 @@ def _statement_csv(camp, rows) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["city", "stream", "currency", "gross", "refunds", "chargebacks",
-                     "reversals_adjustments", "fees", "net", "net_reporting",
+                     "reversals_adjustments", "fees", "net", "net_after_fees", "net_reporting",
                      "reporting_currency", "entries"])
     for row in rows:
         def major(minor, currency=row.currency):
@@ -194,7 +194,7 @@ def _statement_csv(camp, rows) -> Response:
         writer.writerow([csv_safe(v) for v in (
             row.city, row.stream, row.currency, major(row.gross), major(row.refunds),
             major(row.chargebacks), major(row.other), major(row.fees), major(row.net),
-            major(row.reporting_net, row.reporting_currency), row.reporting_currency,
+            major(row.net_after_fees), major(row.reporting_net, row.reporting_currency), row.reporting_currency,
             row.entries)])
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{camp.slug}-statement.csv"',
