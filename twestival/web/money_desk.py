@@ -19,6 +19,7 @@ from ..ledger import queue
 from ..ledger.statement import csv_safe, statement
 from ..money import Money
 from ..streams import importing
+from ..streams.bank import reversals as bank_reversals
 from .authz import require_city, require_coordinator
 
 bp = Blueprint("money_desk", __name__)
@@ -44,6 +45,8 @@ class ImportForm(FlaskForm):
     mapping = SelectField("Column mapping (CSV only)", validate_choice=False)
     city = SelectField("City (ticket sales; for bank credits that match no reference)",
                        validate_choice=False)
+    # Checked by the domain: an ISO code, only for MT940/OFX files that name no currency.
+    currency = StringField("Currency (only for an MT940/OFX statement that names none)")
 
 
 class AssignForm(FlaskForm):
@@ -83,7 +86,7 @@ def _run_import(camp, form, place):
         report = importing.import_file(
             db.session, camp, upload.stream, form.format.data, city=place,
             mapping_name=form.mapping.data or None, filename=upload.filename,
-            created_by_id=current_user.id)
+            created_by_id=current_user.id, currency=form.currency.data or None)
     except DomainError as exc:
         db.session.rollback()
         return None, exc.message
@@ -131,7 +134,8 @@ def unassigned(campaign: str):
     form = AssignForm()
     form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
     return render_template("money_desk/unassigned.html", camp=camp, form=form,
-                           entries=queue.waiting(db.session, camp.id))
+                           entries=queue.waiting(db.session, camp.id),
+                           review=bank_reversals.waiting(db.session, camp.id))
 
 
 @bp.post("/coordinate/<campaign>/unassigned/<int:entry_id>")
