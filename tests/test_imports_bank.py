@@ -469,10 +469,16 @@ def test_a_reversal_among_equal_credits_takes_the_one_it_names_or_waits(app, ses
     report = run_import(app, None, "camt053", body=camt(
         entry("10.00", "DBIT", "BANK-0301", "Ruecklastschrift", reversal=True,
               end_to_end="E2E-0000202"),
-        entry("10.00", "DBIT", "BANK-0302", "Ruecklastschrift", reversal=True)))
-    assert (report.reversals, report.review) == (1, 1)
+        entry("10.00", "DBIT", "BANK-0302", "Ruecklastschrift 2026-02-12", reversal=True),
+        # Booked under the credit's own bank reference.
+        entry("10.00", "DBIT", "BANK-0203", "Storno", reversal=True)))
+    assert (report.reversals, report.review) == (2, 1)
     session.expire_all()
     assert entry_by_ref(session, "BANK-0301").reverses_id == entry_by_ref(session, "BANK-0202").id
+    undo_c = session.scalar(select(LedgerEntry).where(LedgerEntry.kind == EntryKind.reversal,
+                                                      LedgerEntry.external_id.like("%:2026-02-14:%"),
+                                                      LedgerEntry.external_id.like("%BANK-0203%")))
+    assert undo_c.reverses_id == entry_by_ref(session, "BANK-0203:2026-02-12").id
     assert entry_by_ref(session, "BANK-0302") is None
     assert "2 counted credits of that amount could be the one" in report.notes[-1]
     # The undecided line waits for a coordinator, with its reason; nothing was counted for it.

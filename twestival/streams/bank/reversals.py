@@ -21,17 +21,25 @@ from ...money import Money
 from ..archive import InboundPayload
 from ..importing import ImportRow, Item
 
-# Tokens that look like a reference (long enough, with a digit), not like words of a text.
+# Tokens that look like a reference (long enough, with a digit), not like words of a text;
+# dates are not references (many bookings share one).
 REFERENCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/+._-]{7,}")
+DATE_RE = re.compile(r"\d{4}-\d\d-\d\d|\d\d\.\d\d\.\d{2,4}")
+# lines.items: bank:<account>:ref:<bank reference>:<date>:<amount>[:<repeat>]
+OWN_REF_RE = re.compile(r"ref:(.+):\d{4}-\d\d-\d\d:-?\d+(?::\d+)?")
 
 
-def _references(item: Item) -> set[str]:
-    tokens = {token for token in REFERENCE_RE.findall(item.reference or "")
-              if any(c.isdigit() for c in token)}
-    bank_ref = (item.meta or {}).get("bank_ref")
+def _tokens(text: str | None, bank_ref: str | None) -> set[str]:
+    tokens = {token for token in REFERENCE_RE.findall(text or "")
+              if any(c.isdigit() for c in token) and not DATE_RE.fullmatch(token)}
     if bank_ref and bank_ref.upper() not in ("NONREF", "NOTPROVIDED"):
         tokens.add(bank_ref)
     return tokens
+
+
+def _credit_tokens(entry: LedgerEntry, account: str) -> set[str]:
+    own = OWN_REF_RE.fullmatch(entry.external_id.removeprefix(f"bank:{account}:"))
+    return _tokens(entry.note, own.group(1) if own else None)
 
 
 def home(session: Session, entry: LedgerEntry) -> LedgerEntry:
@@ -67,9 +75,8 @@ def find_credit(session: Session, campaign_id: int,
                       "that amount on that account was found (import the statement that holds "
                       "it, then this one again)")
     if len(candidates) > 1:
-        references = _references(item)
-        named = [entry for entry in candidates
-                 if any(ref in f"{entry.external_id} {entry.note or ''}" for ref in references)]
+        references = _tokens(item.reference, (item.meta or {}).get("bank_ref"))
+        named = [entry for entry in candidates if references & _credit_tokens(entry, account)]
         if len(named) != 1:
             return None, (f"a reversal of {amount} on account {account}: {len(candidates)} "
                           "counted credits of that amount could be the one, and its references "
