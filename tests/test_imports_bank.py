@@ -586,3 +586,54 @@ def test_upload_form_takes_a_currency_for_a_statement_that_names_none(app, clien
     wrong = upload(client, url, BANK / "mt940/ASNB/mt940.txt", "mt940", token, city="",
                    currency="GBP")
     assert wrong.status_code == 422 and "the statement is in EUR, not GBP" in wrong.text
+
+
+def test_a_coordinator_links_a_reviewed_reversal_to_its_credit(app, client, refs):
+    """Two equal credits, a reversal naming neither: the coordinator says which one. (No
+    ``session`` fixture here: its app context would keep the signed-in user across requests.)"""
+    from .test_money_desk_web import csrf_token, sign_in
+    from twestival.accounts.models import Role
+    from twestival.accounts.service import create_user, grant
+    from twestival.campaigns.service import get_campaign, get_city
+    from twestival.extensions import db
+    run_import(app, None, "camt053", body=camt(
+        entry("25.00", "CRDT", "BANK-0401", "TW42 gift", day="2026-02-12"),
+        entry("25.00", "CRDT", "BANK-0402", "TW42 gift", day="2026-02-12")))
+    reversal = camt(entry("25.00", "DBIT", "BANK-0501", "Ruecklastschrift", reversal=True))
+    assert run_import(app, None, "camt053", body=reversal).review == 1
+    with app.app_context():
+        camp = get_campaign(db.session, "tw")
+        boss = create_user(db.session, "boss@example.org", name="boss")
+        organiser = create_user(db.session, "lon@example.org", name="lon")
+        grant(db.session, boss, Role.coordinator, camp, None)
+        grant(db.session, organiser, Role.organiser, camp, get_city(db.session, camp, "london"))
+        db.session.commit()
+        boss_id, organiser_id = boss.id, organiser.id
+        first, second = (entry_by_ref(db.session, ref).id for ref in ("BANK-0401", "BANK-0402"))
+        assert city_raised(db.session, "london") == 50_00
+
+    sign_in(client, boss_id)
+    token = csrf_token(client, "/coordinate/tw/unassigned")
+    page = client.get("/coordinate/tw/unassigned").text
+    row_id = int(re.search(r'/coordinate/tw/review/(\d+)"', page).group(1))
+    assert page.count(f'/coordinate/tw/review/{row_id}"') == 2  # one button per candidate
+    url = f"/coordinate/tw/review/{row_id}"
+    assert client.post(url, data={"entry": second}).status_code == 400  # no CSRF token
+    sign_in(client, organiser_id)
+    assert client.post(url, data={"csrf_token": token, "entry": second}).status_code == 403
+    sign_in(client, boss_id)
+    assert client.post(url, data={"csrf_token": token, "entry": 999_999}).status_code == 409
+    linked = client.post(url, data={"csrf_token": token, "entry": second})
+    assert linked.status_code == 302
+    with app.app_context():
+        undo = entry_by_ref(db.session, "BANK-0501")
+        assert undo.kind is EntryKind.reversal and undo.reverses_id == second
+        assert (undo.amount_minor, undo.created_by_id) == (-25_00, boss_id)
+        assert city_raised(db.session, "london") == 25_00
+    assert "Bank lines to review" not in client.get("/coordinate/tw/unassigned").text
+    assert client.post(url, data={"csrf_token": token, "entry": first}).status_code == 404
+    # The statement imported again finds the line done: nothing twice.
+    again = run_import(app, None, "camt053", body=reversal)
+    assert (again.duplicates, again.review, again.reversals) == (1, 0, 0)
+    with app.app_context():
+        assert city_raised(db.session, "london") == 25_00

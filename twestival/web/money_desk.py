@@ -10,7 +10,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired
 
 from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..errors import DomainError
@@ -51,6 +52,10 @@ class ImportForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     city = SelectField("City")
+
+
+class LinkReversalForm(FlaskForm):
+    entry = IntegerField("Credit", validators=[InputRequired()])
 
 
 class MappingForm(FlaskForm):
@@ -151,6 +156,20 @@ def assign_entry(campaign: str, entry_id: int):
                         reason=f"assigned to {place.slug} by {user.email}").entry
     db.session.commit()
     flash(f"{Money(moved.amount_minor, moved.currency)} assigned to {place.name}.")
+    return redirect(url_for(".unassigned", campaign=camp.slug))
+
+
+@bp.post("/coordinate/<campaign>/review/<int:row_id>")
+def link_reversal(campaign: str, row_id: int):
+    camp = get_campaign(db.session, campaign)
+    user = require_coordinator(camp)
+    form = LinkReversalForm()
+    if not form.validate_on_submit():
+        abort(400, "choose the credit this reversal undoes")
+    undone = bank_reversals.link(db.session, camp.id, row_id, form.entry.data,
+                                 by_user_id=user.id).entry
+    db.session.commit()
+    flash(f"Reversal of {-Money(undone.amount_minor, undone.currency)} linked to its credit.")
     return redirect(url_for(".unassigned", campaign=camp.slug))
 
 

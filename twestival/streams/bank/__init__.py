@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
-from ...ledger import EntryConfirmation, EntryKind, LedgerEntry, NewEntry, confirm, record
+from ...ledger import EntryConfirmation, EntryKind, LedgerEntry, NewEntry, confirm
 from ...ledger.bulk import record_many
 from ...campaigns.models import City
 from ..importing import Context, Item, archive_rows
@@ -131,20 +131,15 @@ def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
         return item, "duplicate"
     credit, why = reversals.find_credit(ctx.session, ctx.campaign.id, item)
     if credit is None:
-        item.meta = {**(item.meta or {}), "review": why, "amount_minor": item.amount.minor,
-                     "currency": item.amount.currency,
-                     "booked": item.occurred_at.date().isoformat()}
+        item.meta = reversals.review_meta(item, why)
         ctx.report.notes.append(f"line {item.line}: {why}")
         ctx.report.count("review")
         return item, "review"
-    home = reversals.home(ctx.session, credit)
-    item.meta = {**(item.meta or {}), "reverses": home.id}
-    record(ctx.session, NewEntry(
-        campaign_id=ctx.campaign.id, city_id=home.city_id, stream=STREAM,
-        external_id=item.external_id, amount=item.amount, kind=EntryKind.reversal,
-        occurred_at=item.occurred_at, donor_name=home.donor_name, anonymous=home.anonymous,
-        reverses_id=home.id, payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
-        note=(item.reference or "")[:500] or None, meta=item.meta))
+    entry = reversals.undo(ctx.session, credit, external_id=item.external_id,
+                           amount=item.amount, occurred_at=item.occurred_at,
+                           payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
+                           note=(item.reference or "")[:500] or None, meta=item.meta or {}).entry
+    item.meta = entry.meta
     ctx.report.count("reversal", item.amount)
     return item, "reversal"
 

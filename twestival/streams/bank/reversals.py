@@ -7,16 +7,19 @@ for the same amount, booked no later than the reversal and not reversed yet. One
 is the one. Several are narrowed to those the reversal names by reference (the bank's
 reference, an end-to-end id, ...); if that does not leave exactly one, or none is found (its
 statement not imported yet), nothing is guessed: the line waits in the review list with the
-reason, and importing the statement again after the credit's arrives links it then.
+reason. Importing the statement again after the credit's arrives links it then; or a
+coordinator, who knows which credit it was, links it from the list (``link``).
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...ledger import EntryKind, LedgerEntry
+from ...errors import Conflict, NotFound
+from ...ledger import EntryKind, LedgerEntry, NewEntry, Recorded, record
 from ...money import Money
 from ..archive import InboundPayload
 from ..importing import ImportRow, Item
@@ -54,12 +57,10 @@ def _reversed(session: Session, entry: LedgerEntry) -> bool:
         LedgerEntry.reverses_id == entry.id, LedgerEntry.kind == EntryKind.reversal)) is not None
 
 
-def find_credit(session: Session, campaign_id: int,
-                item: Item) -> tuple[LedgerEntry | None, str | None]:
-    """(the counted credit ``item`` reverses, None) or (None, why it cannot be told)."""
-    account = (item.meta or {}).get("account") or "unknown"
-    amount = Money(-item.amount.minor, item.amount.currency)
-    candidates = [
+def _candidates(session: Session, campaign_id: int, account: str, amount: Money,
+                booked: dt.datetime) -> list[LedgerEntry]:
+    """Counted credits of ``amount`` on ``account``, booked by ``booked``, not reversed yet."""
+    return [
         entry for entry in session.scalars(
             select(LedgerEntry).where(
                 LedgerEntry.campaign_id == campaign_id, LedgerEntry.stream == "bank",
@@ -67,9 +68,17 @@ def find_credit(session: Session, campaign_id: int,
                 LedgerEntry.currency == amount.currency,
                 LedgerEntry.amount_minor == amount.minor,
                 LedgerEntry.external_id.startswith(f"bank:{account}:", autoescape=True),
-                LedgerEntry.occurred_at <= item.occurred_at)
+                LedgerEntry.occurred_at <= booked)
             .order_by(LedgerEntry.occurred_at, LedgerEntry.id))
         if not _reversed(session, home(session, entry))]
+
+
+def find_credit(session: Session, campaign_id: int,
+                item: Item) -> tuple[LedgerEntry | None, str | None]:
+    """(the counted credit ``item`` reverses, None) or (None, why it cannot be told)."""
+    account = (item.meta or {}).get("account") or "unknown"
+    amount = Money(-item.amount.minor, item.amount.currency)
+    candidates = _candidates(session, campaign_id, account, amount, item.occurred_at)
     if not candidates:
         return None, (f"a reversal of {amount} on account {account}, but no counted credit of "
                       "that amount on that account was found (import the statement that holds "
@@ -85,23 +94,82 @@ def find_credit(session: Session, campaign_id: int,
     return candidates[0], None
 
 
+def undo(session: Session, credit: LedgerEntry, *, external_id: str, amount: Money,
+         occurred_at: dt.datetime, payload_id: int | None, created_by_id: int | None,
+         note: str | None, meta: dict) -> Recorded:
+    """The reversal entry of ``credit``, where its money counts now, at its recorded rates."""
+    target = home(session, credit)
+    return record(session, NewEntry(
+        campaign_id=credit.campaign_id, city_id=target.city_id, stream="bank",
+        external_id=external_id, amount=amount, kind=EntryKind.reversal,
+        occurred_at=occurred_at, donor_name=target.donor_name, anonymous=target.anonymous,
+        reverses_id=target.id, payload_id=payload_id, created_by_id=created_by_id,
+        note=note, meta={**meta, "reverses": target.id}))
+
+
+# --- the review list ---------------------------------------------------------------------------
+
+def review_meta(item: Item, why: str) -> dict:
+    """What the review list shows and ``link`` needs, kept with the archived row."""
+    return {**(item.meta or {}), "review": why, "amount_minor": item.amount.minor,
+            "currency": item.amount.currency, "booked": item.occurred_at.date().isoformat(),
+            "reference": (item.reference or "")[:500]}
+
+
+def _open_rows(session: Session, campaign_id: int):
+    return (select(ImportRow, InboundPayload.meta)
+            .join(InboundPayload, InboundPayload.id == ImportRow.payload_id)
+            .where(InboundPayload.campaign_id == campaign_id, InboundPayload.stream == "bank",
+                   ImportRow.outcome == "review",
+                   ImportRow.external_id.not_in(select(LedgerEntry.external_id).where(
+                       LedgerEntry.stream == "bank", LedgerEntry.campaign_id == campaign_id))))
+
+
+def _booked(meta: dict) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(meta["booked"]), dt.time(12),
+                               dt.timezone.utc)
+
+
+def _amount(meta: dict) -> Money:
+    return Money(meta["amount_minor"], meta["currency"])
+
+
 def waiting(session: Session, campaign_id: int) -> list[dict]:
-    """Bank lines left for review and not linked since (newest import of each line)."""
-    rows = session.execute(
-        select(ImportRow.external_id, ImportRow.line, ImportRow.meta, InboundPayload.meta,
-               InboundPayload.received_at)
-        .join(InboundPayload, InboundPayload.id == ImportRow.payload_id)
-        .where(InboundPayload.campaign_id == campaign_id, InboundPayload.stream == "bank",
-               ImportRow.outcome == "review",
-               ImportRow.external_id.not_in(select(LedgerEntry.external_id).where(
-                   LedgerEntry.stream == "bank", LedgerEntry.campaign_id == campaign_id)))
-        .order_by(InboundPayload.received_at.desc(), ImportRow.line)).all()
+    """Bank lines left for review and not linked since (the newest import of each line), with
+    the credits each could undo."""
+    rows = session.execute(_open_rows(session, campaign_id).order_by(
+        ImportRow.payload_id.desc(), ImportRow.line)).all()
     seen: dict[str, dict] = {}
-    for external_id, line, meta, payload_meta, received_at in rows:
-        meta = meta or {}
-        seen.setdefault(external_id, {
-            "line": line, "file": (payload_meta or {}).get("filename"),
-            "booked": meta.get("booked"), "amount": Money(meta["amount_minor"], meta["currency"])
-            if "amount_minor" in meta else None, "reason": meta.get("review"),
-            "received_at": received_at})
+    for row, payload_meta in rows:
+        if row.external_id in seen:
+            continue
+        meta = row.meta or {}
+        seen[row.external_id] = {
+            "id": row.id, "line": row.line, "file": (payload_meta or {}).get("filename"),
+            "booked": meta.get("booked"), "amount": _amount(meta), "reason": meta.get("review"),
+            "account": meta.get("account"), "reference": meta.get("reference"),
+            "candidates": _candidates(session, campaign_id, meta.get("account") or "unknown",
+                                      -_amount(meta), _booked(meta))}
     return list(seen.values())
+
+
+def link(session: Session, campaign_id: int, row_id: int, entry_id: int, *,
+         by_user_id: int | None) -> Recorded:
+    """A coordinator tells which credit a reviewed reversal undoes: record that reversal."""
+    found = session.execute(_open_rows(session, campaign_id)
+                            .where(ImportRow.id == row_id)).first()
+    if found is None:
+        raise NotFound("no bank line waiting for review with that id in this campaign")
+    row = found[0]
+    meta = row.meta or {}
+    choices = _candidates(session, campaign_id, meta.get("account") or "unknown",
+                          -_amount(meta), _booked(meta))
+    credit = next((entry for entry in choices if entry.id == entry_id), None)
+    if credit is None:
+        raise Conflict("that entry is not a counted credit this reversal could undo (same "
+                       "account, currency and amount, booked before it, not reversed yet)")
+    return undo(session, credit, external_id=row.external_id, amount=_amount(meta),
+                occurred_at=_booked(meta), payload_id=row.payload_id, created_by_id=by_user_id,
+                note=meta.get("reference") or None,
+                meta={k: meta[k] for k in ("account", "status", "reversal", "bank_ref")
+                      if k in meta} | {"linked_by": by_user_id})
