@@ -282,6 +282,11 @@ def test_ofx_malformed_is_refused_and_writes_nothing(app, session, seed, name):
     assert_refused(app, session, BANK / "ofx/ofxparse" / name, "ofx")
 
 
+def test_ofx_with_empty_tags_says_what_is_empty(app, session, seed):
+    assert_refused(app, session, BANK / "ofx/ofxparse/ofx-v102-empty-tags.ofx", "ofx",
+                   "Currency definition was empty; ledger balance amount was empty")
+
+
 # --- matching, payouts, debits, cash, overlap -------------------------------------------------
 
 @pytest.fixture
@@ -437,6 +442,8 @@ def test_a_bank_reversal_undoes_the_credit_it_names(app, session, refs):
         entry("45.00", "CRDT", "BANK-0105", "Venue hire refunded", reversal=True))
     report = run_import(app, None, "camt053", body=body)
     assert (report.reversals, report.review, report.skipped, report.imported) == (3, 1, 1, 0)
+    assert report.reversed_by_currency == {"GBP": -165_00}
+    assert "taken back by reversals: -£165.00" in report.lines()
     assert any("55.00 GBP" in note and "no counted credit" in note for note in report.notes)
     session.expire_all()
     for ref, original in (("BANK-0101", "BANK-0001"), ("BANK-0102", "BANK-0002")):

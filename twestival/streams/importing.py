@@ -128,6 +128,7 @@ class Report:
     errors: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     imported_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
+    reversed_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def count(self, outcome: str, amount: Money | None = None) -> None:
         self.rows += 1
@@ -138,6 +139,9 @@ class Report:
         if outcome in ("imported", "unassigned") and amount is not None:
             self.imported_by_currency[amount.currency] = (
                 self.imported_by_currency.get(amount.currency, 0) + amount.minor)
+        if outcome == "reversal" and amount is not None:
+            self.reversed_by_currency[amount.currency] = (
+                self.reversed_by_currency.get(amount.currency, 0) + amount.minor)
 
     def lines(self) -> list[str]:
         from ..money import format_money
@@ -157,6 +161,8 @@ class Report:
             out.append(f"left for review, not counted: {self.review}")
         for currency, minor in sorted(self.imported_by_currency.items()):
             out.append(f"new money: {format_money(Money(minor, currency))}")
+        for currency, minor in sorted(self.reversed_by_currency.items()):
+            out.append(f"taken back by reversals: {format_money(Money(minor, currency))}")
         out.extend(f"note: {note}" for note in self.notes)
         out.extend(f"error: {error}" for error in self.errors)
         return out

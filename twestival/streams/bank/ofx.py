@@ -30,7 +30,8 @@ def parse(body: bytes, notes: list[str], currency: str | None = None) -> Iterato
         except OfxParserException as exc:
             raise MalformedFile(f"not a readable OFX statement: {str(exc).strip()[:200]}") from None
         except Exception as exc:  # ofxparse raises bare IndexError/AttributeError on junk
-            raise MalformedFile(f"not a readable OFX statement ({type(exc).__name__})") from None
+            raise MalformedFile("not a readable OFX statement: "
+                                + (_problems(body) or type(exc).__name__)) from None
     signon = getattr(ofx, "signon", None)
     if signon is not None and str(getattr(signon, "code", "0") or "0") not in ("0", ""):
         raise MalformedFile(f"the bank refused the sign-on (code {signon.code}: "
@@ -44,6 +45,23 @@ def parse(body: bytes, notes: list[str], currency: str | None = None) -> Iterato
                                f"{currency}: leave the currency out (it is only for files "
                                "that name none)")
     return _lines(ofx, notes, currency or "")
+
+
+def _problems(body: bytes) -> str | None:
+    """What a lenient parse complains of (ofxparse's own words), to say why the strict one
+    failed; each warning quotes the whole statement after " for ", which is cut off."""
+    try:
+        lenient = OfxParser.parse(io.BytesIO(body), fail_fast=False)
+    except Exception:
+        return None
+    found: list[str] = []
+    for account in getattr(lenient, "accounts", []) or []:
+        statement = getattr(account, "statement", None)
+        for text in getattr(statement, "warnings", []) or []:
+            found.append(" ".join(str(text).split(" for ", 1)[0].split()))
+        for discarded in getattr(statement, "discarded_entries", []) or []:
+            found.append(str(discarded.get("error", "")).strip())
+    return "; ".join(dict.fromkeys(f for f in found if f))[:300] or None
 
 
 def _lines(ofx, notes: list[str], default_currency: str) -> Iterator[BankLine]:
