@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 import mt940
 
-from ...money import MoneyError, from_decimal
 from ...errors import InvalidInput
+from ...money import MoneyError, from_decimal
 from ..importing import MalformedFile
 from .lines import BankLine
 
