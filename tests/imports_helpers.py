@@ -26,7 +26,7 @@ def ledger_count(session) -> int:
     return session.scalar(select(func.count()).select_from(LedgerEntry))
 
 
-def run_import(app, path, fmt, *, city=None, mapping=None, body=None):
+def run_import(app, path, fmt, *, city=None, mapping=None, body=None, currency=None):
     """Import through the domain function the CLI and the web both call (in the test's own
     app context when it has one, so its session sees the result)."""
     import contextlib
@@ -41,4 +41,4 @@ def run_import(app, path, fmt, *, city=None, mapping=None, body=None):
         place = get_city(db.session, camp, city) if city else None
         data = body if body is not None else Path(path).read_bytes()
         return import_file(db.session, camp, data, fmt, city=place, mapping_name=mapping,
-                           filename=Path(path).name if path else "upload")
+                           filename=Path(path).name if path else "upload", currency=currency)

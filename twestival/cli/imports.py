@@ -29,9 +29,11 @@ def _estimate_rows(handle) -> int:
 @click.option("--city", help="City slug: ticket sales go to it; for bank statements it takes "
                              "credits that match no city's bank reference.")
 @click.option("--mapping", help="Saved column mapping (with --format csv).")
+@click.option("--currency", help="ISO code for an MT940/OFX statement that names no currency "
+                                 "(used only then; a file naming another one is refused).")
 @with_appcontext
 @domain_errors
-def import_command(campaign, file, fmt, city, mapping):
+def import_command(campaign, file, fmt, city, mapping, currency):
     """Import a ticket-sale export or bank statement FILE into CAMPAIGN."""
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city) if city else None
@@ -40,7 +42,7 @@ def import_command(campaign, file, fmt, city, mapping):
             file=click.get_text_stream("stderr")) as bar:
         report = importing.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),
-                                       progress=bar.update)
+                                       progress=bar.update, currency=currency)
     click.echo(f"{os.path.basename(file)} ({fmt}) into {camp.slug}:")
     for line in report.lines():
         click.echo(f"  {line}")

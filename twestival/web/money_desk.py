@@ -10,7 +10,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired
 
 from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..errors import DomainError
@@ -19,6 +20,7 @@ from ..ledger import queue
 from ..ledger.statement import csv_safe, statement
 from ..money import Money
 from ..streams import importing
+from ..streams.bank import reversals as bank_reversals
 from .authz import require_city, require_coordinator
 
 bp = Blueprint("money_desk", __name__)
@@ -44,10 +46,16 @@ class ImportForm(FlaskForm):
     mapping = SelectField("Column mapping (CSV only)", validate_choice=False)
     city = SelectField("City (ticket sales; for bank credits that match no reference)",
                        validate_choice=False)
+    # Checked by the domain: an ISO code, only for MT940/OFX files that name no currency.
+    currency = StringField("Currency (only for an MT940/OFX statement that names none)")
 
 
 class AssignForm(FlaskForm):
     city = SelectField("City")
+
+
+class LinkReversalForm(FlaskForm):
+    entry = IntegerField("Credit", validators=[InputRequired()])
 
 
 class MappingForm(FlaskForm):
@@ -83,7 +91,7 @@ def _run_import(camp, form, place):
         report = importing.import_file(
             db.session, camp, upload.stream, form.format.data, city=place,
             mapping_name=form.mapping.data or None, filename=upload.filename,
-            created_by_id=current_user.id)
+            created_by_id=current_user.id, currency=form.currency.data or None)
     except DomainError as exc:
         db.session.rollback()
         return None, exc.message
@@ -131,7 +139,8 @@ def unassigned(campaign: str):
     form = AssignForm()
     form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
     return render_template("money_desk/unassigned.html", camp=camp, form=form,
-                           entries=queue.waiting(db.session, camp.id))
+                           entries=queue.waiting(db.session, camp.id),
+                           review=bank_reversals.waiting(db.session, camp.id))
 
 
 @bp.post("/coordinate/<campaign>/unassigned/<int:entry_id>")
@@ -147,6 +156,20 @@ def assign_entry(campaign: str, entry_id: int):
                         reason=f"assigned to {place.slug} by {user.email}").entry
     db.session.commit()
     flash(f"{Money(moved.amount_minor, moved.currency)} assigned to {place.name}.")
+    return redirect(url_for(".unassigned", campaign=camp.slug))
+
+
+@bp.post("/coordinate/<campaign>/review/<int:row_id>")
+def link_reversal(campaign: str, row_id: int):
+    camp = get_campaign(db.session, campaign)
+    user = require_coordinator(camp)
+    form = LinkReversalForm()
+    if not form.validate_on_submit():
+        abort(400, "choose the credit this reversal undoes")
+    undone = bank_reversals.link(db.session, camp.id, row_id, form.entry.data,
+                                 by_user_id=user.id).entry
+    db.session.commit()
+    flash(f"Reversal of {-Money(undone.amount_minor, undone.currency)} linked to its credit.")
     return redirect(url_for(".unassigned", campaign=camp.slug))
 
 

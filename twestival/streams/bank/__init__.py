@@ -11,6 +11,10 @@ Debits are reported, not counted. Credits naming Stripe or PayPal (or a Stripe p
 payouts of money already counted through those streams: reported, not counted. A credit that
 matches an open provisional cash entry of the same city, currency and amount confirms that
 entry (``ledger.confirm(method="bank")``) instead of being counted a second time.
+
+A reversal of a credit (money taken back) undoes the counted credit it names with a linked
+reversal entry, or waits for review when that credit cannot be told (``reversals``). A
+reversal of a debit (money back) undid a debit we never counted: reported, not counted.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from ...ledger.bulk import record_many
 from ...campaigns.models import City
 from ..importing import Context, Item, archive_rows
 from ..registry import register
-from . import camt053, matching, mt940, ofx
+from . import camt053, matching, mt940, ofx, reversals
 from .lines import items
 
 STREAM = "bank"
@@ -39,11 +43,11 @@ def parse_camt053(source: BinaryIO, ctx: Context) -> Iterator[Item]:
 
 
 def parse_mt940(source: BinaryIO, ctx: Context) -> Iterator[Item]:
-    return items(mt940.parse(source.read()))
+    return items(mt940.parse(source.read(), ctx.currency))
 
 
 def parse_ofx(source: BinaryIO, ctx: Context) -> Iterator[Item]:
-    return items(ofx.parse(source.read(), ctx.report.notes))
+    return items(ofx.parse(source.read(), ctx.report.notes, ctx.currency))
 
 
 class _OpenCash:
@@ -75,11 +79,15 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
     cities = list(ctx.session.scalars(select(City).where(City.campaign_id == ctx.campaign.id)))
     matcher = matching.Matcher(cities)
     cash = _OpenCash(ctx)
+    undoing: list[Item] = []
     for batch in batches:
         archived: list[tuple[Item, str]] = []
         credits: list[tuple[Item, int | None]] = []
         for item in batch:
             outcome = _classify(ctx, item, matcher)
+            if outcome == "reversal":
+                undoing.append(item)  # once every credit of the file is recorded
+                continue
             if isinstance(outcome, str):
                 archived.append((item, outcome))
                 ctx.report.count(outcome)
@@ -111,6 +119,29 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             ctx.report.count(state, item.amount)
             archived.append((item, state))
         archive_rows(ctx, archived)
+    archive_rows(ctx, [_undo(ctx, item) for item in undoing])
+
+
+def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
+    """Record the reversal of the credit ``item`` takes back, or leave it for review."""
+    existing = ctx.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
+    if existing is not None:
+        ctx.report.count("duplicate")
+        return item, "duplicate"
+    credit, why = reversals.find_credit(ctx.session, ctx.campaign.id, item)
+    if credit is None:
+        item.meta = reversals.review_meta(item, why)
+        ctx.report.notes.append(f"line {item.line}: {why}")
+        ctx.report.count("review")
+        return item, "review"
+    entry = reversals.undo(ctx.session, credit, external_id=item.external_id,
+                           amount=item.amount, occurred_at=item.occurred_at,
+                           payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
+                           note=(item.reference or "")[:500] or None, meta=item.meta or {}).entry
+    item.meta = entry.meta
+    ctx.report.count("reversal", item.amount)
+    return item, "reversal"
 
 
 def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int | None:
@@ -118,12 +149,14 @@ def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int 
     status = (item.meta or {}).get("status")
     if item.amount.minor == 0 or (status or "").upper() in SKIPPED_STATUSES:
         return "skipped"
+    if (item.meta or {}).get("reversal"):
+        if item.amount.minor < 0:
+            return "reversal"  # money taken back: undo the credit it reverses
+        # Money back for a debit (or a returned payment of ours); it is no one's gift.
+        ctx.report.notes.append(f"line {item.line}: a reversal of a debit, not counted")
+        return "skipped"
     if item.amount.minor < 0:
         return "debit"
-    if (item.meta or {}).get("reversal"):
-        # A reversal booked as money in undoes an earlier booking; it is no one's gift.
-        ctx.report.notes.append(f"line {item.line}: a reversal, not counted")
-        return "skipped"
     marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)
     if marker:
         item.meta = {**(item.meta or {}), "payout": marker}

@@ -123,7 +123,10 @@ def _entry(account: str, entry: Element, index: int) -> Iterator[BankLine]:
         yield BankLine.error(index, str(exc), raw)
         return
     status = _text(entry, "{*}Sts") or _text(entry, "{*}Sts/{*}Cd")
-    reversal = (_text(entry, "{*}RvslInd") or "").lower() == "true"
+    # A reversal, or a payment returned (RtrInf): a debit takes back a credit, a credit gives
+    # back money of a debit.
+    reversal = ((_text(entry, "{*}RvslInd") or "").lower() == "true"
+                or entry.find(".//{*}RtrInf") is not None)
     own_ref = _text(entry, "{*}AcctSvcrRef") or _text(entry, "{*}NtryRef")
     signed = amount if sign == "CRDT" else -amount
     details = entry.findall("{*}NtryDtls/{*}TxDtls")

@@ -62,9 +62,16 @@ def items(lines: Iterable[BankLine]) -> Iterator[Item]:
                         amount=bank_line.amount, occurred_at=occurred, raw=bank_line.raw,
                         reference=bank_line.text, donor_name=(bank_line.counterparty or None)
                         and bank_line.counterparty[:200],
-                        meta={"account": bank_line.account, "status": bank_line.status,
-                              "reversal": bank_line.reversal} if bank_line.status
-                        or bank_line.reversal else {"account": bank_line.account})
+                        meta=_meta(bank_line))
         return make
 
     return collect((bank_line.line, build(bank_line)) for bank_line in lines)
+
+
+def _meta(bank_line: BankLine) -> dict:
+    meta: dict = {"account": bank_line.account}
+    if bank_line.status or bank_line.reversal:
+        meta.update(status=bank_line.status, reversal=bank_line.reversal)
+    if bank_line.reversal and bank_line.bank_ref:
+        meta["bank_ref"] = bank_line.bank_ref  # to find the credit a reversal undoes
+    return meta
