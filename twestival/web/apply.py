@@ -12,7 +12,7 @@ from ..campaigns.service import get_campaign
 from ..errors import DomainError
 from ..extensions import db, limiter
 from . import mails
-from .forms import CHOOSE, PageFields, country_choices, currency_choices, timezones
+from .forms import CHOOSE, PageFields, country_choices, currency_choices, options, timezones
 
 bp = Blueprint("apply", __name__)
 
@@ -29,9 +29,9 @@ class ApplyForm(PageFields, FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.country.choices = country_choices()
-        self.currency.choices = [CHOOSE] + currency_choices()
-        self.timezone.choices = [CHOOSE] + [(z, z) for z in timezones()]
+        self.country.choices = options(country_choices())
+        self.currency.choices = options([CHOOSE] + currency_choices())
+        self.timezone.choices = options([CHOOSE] + [(z, z) for z in timezones()])
 
 
 def _limit() -> str:

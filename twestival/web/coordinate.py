@@ -24,6 +24,7 @@ from ..streams import cash
 from ..text import render_markdown
 from . import mails
 from .authz import require_coordinator
+from .forms import options
 
 bp = Blueprint("coordinate", __name__, url_prefix="/coordinate")
 
@@ -31,9 +32,9 @@ bp = Blueprint("coordinate", __name__, url_prefix="/coordinate")
 class InviteForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[
+    role = SelectField(_l("Role"), choices=options([
         (Role.organiser.value, _l("organiser")), (Role.volunteer.value, _l("volunteer")),
-        (Role.coordinator.value, _l("coordinator"))])
+        (Role.coordinator.value, _l("coordinator"))]))
     city = SelectField(_l("City"), validators=[Optional()])
 
 
@@ -45,8 +46,8 @@ def _campaign(campaign: str) -> Campaign:
 
 def _invite_form(camp: Campaign, formdata=None) -> InviteForm:
     form = InviteForm(formdata=formdata) if formdata is not None else InviteForm()
-    form.city.choices = [("", _("— whole campaign (coordinators) —"))] + [
-        (c.slug, c.name) for c in camp.cities]
+    form.city.choices = options([("", _("— whole campaign (coordinators) —"))] + [
+        (c.slug, c.name) for c in camp.cities])
     return form
 
 

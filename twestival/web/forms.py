@@ -8,7 +8,7 @@ from babel import Locale
 from babel.numbers import get_territory_currencies
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField, StringField, TextAreaField, URLField
+from wtforms import DateTimeLocalField, SelectChoice, StringField, TextAreaField, URLField
 from wtforms.validators import Length, Optional
 
 from ..campaigns.pages import LIMITS, PageDetails
@@ -21,6 +21,11 @@ def timezones() -> list[str]:
 
 
 CHOOSE = ("", "—")
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms wants them: plain tuples are deprecated from 3.3."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _countries() -> list[str]:

@@ -22,6 +22,7 @@ from ..money import Money
 from ..streams import importing
 from ..streams.bank import reversals as bank_reversals
 from .authz import require_city, require_coordinator
+from .forms import options
 
 bp = Blueprint("money_desk", __name__)
 
@@ -60,8 +61,8 @@ class LinkReversalForm(FlaskForm):
 
 class MappingForm(FlaskForm):
     name = StringField("Name")
-    kind = SelectField("Kind", choices=[("ticketing", "ticket sales / donations"),
-                                        ("bank", "bank statement")])
+    kind = SelectField("Kind", choices=options([("ticketing", "ticket sales / donations"),
+                                                ("bank", "bank statement")]))
     date_column = StringField("Date column")
     amount_column = StringField("Amount column")
     currency_column = StringField("Currency column")
@@ -71,17 +72,17 @@ class MappingForm(FlaskForm):
     external_id_column = StringField("Own id column")
     fee_column = StringField("Fee column")
     date_format = StringField("Date format", default="%Y-%m-%d")
-    decimal_separator = SelectField("Decimal separator", choices=[(".", "."), (",", ",")])
-    delimiter = SelectField("Delimiter", choices=[(",", ","), (";", ";"), ("\t", "tab"),
-                                                  ("|", "|")])
+    decimal_separator = SelectField("Decimal separator", choices=options([(".", "."), (",", ",")]))
+    delimiter = SelectField("Delimiter", choices=options([(",", ","), (";", ";"), ("\t", "tab"),
+                                                          ("|", "|")]))
 
 
 def _import_form(camp, formats, city_choices):
     form = ImportForm()
-    form.format.choices = [(f, FORMAT_LABELS[f]) for f in formats]
-    form.mapping.choices = [("", "—")] + [(m.name, m.name) for m in
-                                          importing.list_mappings(db.session, camp)]
-    form.city.choices = city_choices
+    form.format.choices = options((f, FORMAT_LABELS[f]) for f in formats)
+    form.mapping.choices = options([("", "—")] + [(m.name, m.name) for m in
+                                                  importing.list_mappings(db.session, camp)])
+    form.city.choices = options(city_choices)
     return form
 
 
@@ -137,7 +138,7 @@ def unassigned(campaign: str):
     camp = get_campaign(db.session, campaign)
     require_coordinator(camp)
     form = AssignForm()
-    form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
+    form.city.choices = options((c.slug, c.name) for c in approved_cities(db.session, camp))
     return render_template("money_desk/unassigned.html", camp=camp, form=form,
                            entries=queue.waiting(db.session, camp.id),
                            review=bank_reversals.waiting(db.session, camp.id))
@@ -148,7 +149,7 @@ def assign_entry(campaign: str, entry_id: int):
     camp = get_campaign(db.session, campaign)
     user = require_coordinator(camp)
     form = AssignForm()
-    form.city.choices = [(c.slug, c.name) for c in approved_cities(db.session, camp)]
+    form.city.choices = options((c.slug, c.name) for c in approved_cities(db.session, camp))
     if not form.validate_on_submit():
         abort(400, "choose one of the campaign's cities")
     place = get_city(db.session, camp, form.city.data, approved_only=True)

@@ -19,6 +19,7 @@ from ..mail import MailSettings, configure, outbox_for
 from ..planning import timeline
 from ..text import render_markdown
 from .authz import require_city, require_coordinator
+from .forms import options
 from .links import external_url
 
 bp = Blueprint("planning", __name__)
@@ -80,7 +81,7 @@ def coordinate_announcements(campaign: str):
     user = require_coordinator(camp)
     cities = approved_cities(db.session, camp)
     form = AnnouncementForm()
-    form.cities.choices = [(c.slug, c.name) for c in cities]
+    form.cities.choices = options((c.slug, c.name) for c in cities)
     status = 200
     if request.method == "POST":
         if form.validate():
