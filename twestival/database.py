@@ -8,11 +8,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, event
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, scoped_session
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 # Stable constraint names, so Alembic migrations can name what they alter or drop.
 NAMING_CONVENTION = {
@@ -100,3 +103,35 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
+
+
+def commit_keeping_loaded(session: Session) -> None:
+    """Commit without expiring the objects the session holds.
+
+    For the archive commit in the middle of a request: the payload just written and the rows
+    looked up to authorise it are what the database holds, and reading each back again after
+    the commit would cost a query apiece. Later commits expire as usual.
+    """
+    real = session() if isinstance(session, scoped_session) else session
+    before, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = before
+
+
+def as_loaded(session: Session, model: type[T], values: Mapping) -> T:
+    """A row just written (every column: what INSERT ... RETURNING gave back), in the session as
+    if a query had loaded it, so nothing reads back what was just written."""
+    obj = model(**values)
+    if session.identity_key(model, identity(model, obj)) in session.identity_map:
+        # An id given out again after a rollback (SQLite reuses it): load it over the old one.
+        return session.get(model, identity(model, obj), populate_existing=True)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def identity(model, obj):
+    keys = [getattr(obj, c.key) for c in model.__mapper__.primary_key]
+    return keys[0] if len(keys) == 1 else tuple(keys)

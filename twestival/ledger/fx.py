@@ -7,10 +7,11 @@ import datetime as dt
 import functools
 import importlib.resources
 import io
+import weakref
 import zipfile
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
@@ -70,22 +71,28 @@ def _per_eur(session: Session, currency: str, on: dt.date) -> tuple[Decimal, dt.
     return Decimal(row.per_eur), row.date
 
 
-# Reference rates for a past day never change, so a looked-up rate is kept for the process.
-_cache: dict[tuple[str, str, str, dt.date], Rate] = {}
+# Reference rates for a past day never change, so a looked-up rate is kept for the process,
+# per database (engine).
+_caches: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str, dt.date], Rate]] = \
+    weakref.WeakKeyDictionary()
 
 
 def rate_for(session: Session, base: str, quote: str, on: dt.date) -> Rate:
+    engine = session.get_bind()
+    cache = _caches.get(engine)
+    if cache is None:
+        cache = _caches[engine] = {}
+    key = (base, quote, on)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     base, quote = check_currency(base), check_currency(quote)
     if base == quote:
         return Rate(base, quote, Decimal(1), on, source="same")
-    key = (str(session.get_bind().url), base, quote, on)
-    cached = _cache.get(key)
-    if cached is not None:
-        return cached
     base_per_eur, base_date = _per_eur(session, base, on)
     quote_per_eur, quote_date = _per_eur(session, quote, on)
     rate = Rate(base, quote, cross_rate(base_per_eur, quote_per_eur), min(base_date, quote_date))
-    if len(_cache) > 50_000:
-        _cache.clear()
-    _cache[key] = rate
+    if len(cache) > 50_000:
+        cache.clear()
+    cache[key] = rate
     return rate
