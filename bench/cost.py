@@ -50,12 +50,15 @@ def measure(workdir: Path, requests: int = 400, warmup: int = 50,
                       "STRIPE_SECRET_KEY": "sk_test_benchmark_only"})
     main = threading.get_ident()
     counting = {"on": False, "n": 0, "texts": collections.Counter()}
+    examples: dict[str, tuple[str, object]] = {}
 
     def count(conn, cursor, statement, parameters, context, executemany):
         # Only the request's own statements: the live publisher pushes from its own thread.
         if counting["on"] and threading.get_ident() == main:
             counting["n"] += 1
-            counting["texts"][" ".join(statement.split())[:110]] += 1
+            text = " ".join(statement.split())[:110]
+            counting["texts"][text] += 1
+            examples.setdefault(text, (statement, parameters))
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", count)
@@ -97,7 +100,27 @@ def measure(workdir: Path, requests: int = 400, warmup: int = 50,
         app.extensions["twestival.live"].stop()
         with app.app_context():
             db.engine.dispose()
+    if show_statements:
+        results["plans"] = plans(workdir / "cost.db", examples)
     return results
+
+
+def plans(path: Path, examples: dict) -> dict[str, list[str]]:
+    """SQLite's query plan for each statement seen: a SCAN of a big table is a cost that grows
+    with the data, which a short run would not show."""
+    import sqlite3
+    conn = sqlite3.connect(path)
+    found = {}
+    for text, (statement, parameters) in examples.items():
+        if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "PRAGMA")):
+            continue
+        try:
+            rows = conn.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+        except sqlite3.Error as exc:
+            rows = [(0, 0, 0, f"(not explained: {exc})")]
+        found[text] = [row[3] for row in rows]
+    conn.close()
+    return found
 
 
 if __name__ == "__main__":
