@@ -60,8 +60,24 @@ def measure(workdir: Path, requests: int = 400, warmup: int = 50,
             counting["texts"][text] += 1
             examples.setdefault(text, (statement, parameters))
 
+    # How long each request holds SQLite's write lock (BEGIN IMMEDIATE to COMMIT): one writer
+    # at a time, whatever the number of processes, so 1 / this bounds events per second.
+    held = {"since": None, "total": 0.0}
+
+    def began(conn):
+        if threading.get_ident() == main:  # POSTs only here: every transaction is a writer
+            held["since"] = time.perf_counter()
+
+    def ended(conn):
+        if threading.get_ident() == main and held["since"] is not None:
+            held["total"] += time.perf_counter() - held["since"]
+            held["since"] = None
+
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", count)
+        event.listen(db.engine, "begin", began)
+        event.listen(db.engine, "commit", ended)
+        event.listen(db.engine, "rollback", ended)
     client = app.test_client()
     results = {}
     try:
@@ -74,9 +90,10 @@ def measure(workdir: Path, requests: int = 400, warmup: int = 50,
             counting.update(on=True, n=0, texts=collections.Counter())
             # Rounds, and the cheapest round counts: on a shared machine, time stolen by other
             # processes only ever adds to a round's CPU time.
-            rounds, wall = [], 0.0
+            rounds, wall, locks = [], 0.0, []
             for _ in range(max(1, requests // ROUND)):
                 cpu = 0.0
+                held["total"] = 0.0
                 for _ in range(ROUND):
                     url_, body, headers = next(supply)
                     c0, w0 = time.thread_time(), time.perf_counter()
@@ -86,11 +103,13 @@ def measure(workdir: Path, requests: int = 400, warmup: int = 50,
                     wall += time.perf_counter() - w0
                     statuses[response.status_code] += 1
                 rounds.append(cpu / ROUND)
+                locks.append(held["total"] / ROUND)
             counting["on"] = False
             done = len(rounds) * ROUND
             results[kind] = {"cpu_ms_per_request": min(rounds) * 1e3,
                              "cpu_ms_per_request_median": statistics.median(rounds) * 1e3,
                              "wall_ms_per_request": wall / done * 1e3,
+                             "write_lock_ms_per_request": min(locks) * 1e3,
                              "statements_per_request": counting["n"] / done,
                              "statuses": dict(statuses)}
             if show_statements:
