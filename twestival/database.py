@@ -165,14 +165,14 @@ def as_loaded(session: Session, model: type[T], values: Mapping) -> T:
     """A row just written (every column: what INSERT ... RETURNING gave back), in the session as
     if a query had loaded it, so nothing reads back what was just written."""
     obj = model(**values)
-    if session.identity_key(model, identity(model, obj)) in session.identity_map:
+    if session.identity_key(model, _identity(model, obj)) in session.identity_map:
         # An id given out again after a rollback (SQLite reuses it): load it over the old one.
-        return session.get(model, identity(model, obj), populate_existing=True)
+        return session.get(model, _identity(model, obj), populate_existing=True)
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
 
 
-def identity(model, obj):
+def _identity(model, obj):
     keys = [getattr(obj, c.key) for c in model.__mapper__.primary_key]
     return keys[0] if len(keys) == 1 else tuple(keys)
