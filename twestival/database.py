@@ -8,11 +8,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-from collections.abc import Iterator
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, event
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, scoped_session
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 # Stable constraint names, so Alembic migrations can name what they alter or drop.
 NAMING_CONVENTION = {
@@ -87,7 +92,7 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
         return
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection, record):
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (savepoints work then).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -95,8 +100,79 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if _gevent_patched():
+            # SQLite's own busy wait sleeps in C, which stops every greenlet of the process
+            # while another process holds the write lock; the wait for it is ours instead.
+            cursor.execute("PRAGMA busy_timeout=0")
+            record.info[COOPERATIVE] = True
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
+        if _read_only.get():
+            conn.exec_driver_sql("BEGIN")
+        elif conn.info.get(COOPERATIVE):
+            _begin_immediate_yielding(conn, busy_timeout_ms)
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+COOPERATIVE = "twestival.cooperative_busy_wait"
+
+
+def _gevent_patched() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return False
+    return monkey.is_module_patched("time")
+
+
+def _begin_immediate_yielding(conn, busy_timeout_ms: int) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write lock with gevent's sleep, so this
+    process goes on serving meanwhile. After the busy timeout the error stands (503)."""
+    dbapi_connection = conn.connection.dbapi_connection
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.0002
+    while time.monotonic() < deadline:
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                break
+        time.sleep(pause)  # patched: the other greenlets run
+        pause = min(pause * 2, 0.005)
+    conn.exec_driver_sql("BEGIN IMMEDIATE")  # a last try; its error is raised as SQLAlchemy's
+
+
+def commit_keeping_loaded(session: Session) -> None:
+    """Commit without expiring the objects the session holds.
+
+    For the archive commit in the middle of a request: the payload just written and the rows
+    looked up to authorise it are what the database holds, and reading each back again after
+    the commit would cost a query apiece. Later commits expire as usual.
+    """
+    real = session() if isinstance(session, scoped_session) else session
+    before, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = before
+
+
+def as_loaded(session: Session, model: type[T], values: Mapping) -> T:
+    """A row just written (every column: what INSERT ... RETURNING gave back), in the session as
+    if a query had loaded it, so nothing reads back what was just written."""
+    obj = model(**values)
+    if session.identity_key(model, _identity(model, obj)) in session.identity_map:
+        # An id given out again after a rollback (SQLite reuses it): load it over the old one.
+        return session.get(model, _identity(model, obj), populate_existing=True)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def _identity(model, obj):
+    keys = [getattr(obj, c.key) for c in model.__mapper__.primary_key]
+    return keys[0] if len(keys) == 1 else tuple(keys)

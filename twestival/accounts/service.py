@@ -7,7 +7,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
@@ -101,10 +101,14 @@ def create_token(session: Session, campaign: Campaign, city: City | None = None,
     return row, secret
 
 
+# Built once: the API looks a token up on every call.
+_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+
+
 def token_from_secret(session: Session, secret: str) -> ApiToken | None:
     if not secret or len(secret) > 200:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    row = session.scalar(_TOKEN_BY_HASH, {"token_hash": _digest(secret)})
     if row is None or row.revoked_at is not None:
         return None
     return row

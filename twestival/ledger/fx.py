@@ -13,10 +13,11 @@ import datetime as dt
 import functools
 import importlib.resources
 import io
+import weakref
 import zipfile
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
@@ -102,16 +103,22 @@ def _per_eur(session: Session, currency: str, on: dt.date) -> tuple[Decimal, dt.
     return Decimal(row.per_eur), row.date, row.source == "fixed"
 
 
-# Reference rates for a past day never change, so a looked-up rate is kept for the process.
-_cache: dict[tuple[str, str, str, dt.date], Rate] = {}
+# Reference rates for a past day never change, so a looked-up rate is kept for the process,
+# per database (engine).
+_caches: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str, dt.date], Rate]] = \
+    weakref.WeakKeyDictionary()
 
 
 def rate_for(session: Session, base: str, quote: str, on: dt.date) -> Rate:
     base, quote = check_currency(base), check_currency(quote)
     if base == quote:
         return Rate(base, quote, Decimal(1), on, source="same")
-    key = (str(session.get_bind().url), base, quote, on)
-    cached = _cache.get(key)
+    engine = session.get_bind()
+    cache = _caches.get(engine)
+    if cache is None:
+        cache = _caches[engine] = {}
+    key = (base, quote, on)
+    cached = cache.get(key)
     if cached is not None:
         return cached
     legs = [_per_eur(session, base, on), _per_eur(session, quote, on)]
@@ -121,7 +128,7 @@ def rate_for(session: Session, base: str, quote: str, on: dt.date) -> Rate:
     fixed = [day for _, day, is_fixed in legs if is_fixed and day is not None]
     rate = Rate(base, quote, cross_rate(legs[0][0], legs[1][0]),
                 min(market) if market else max(fixed), source="ecb" if market else "fixed")
-    if len(_cache) > 50_000:
-        _cache.clear()
-    _cache[key] = rate
+    if len(cache) > 50_000:
+        cache.clear()
+    cache[key] = rate
     return rate

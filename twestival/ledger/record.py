@@ -10,16 +10,16 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..campaigns.models import Campaign, City
-from ..database import utcnow
+from ..campaigns.directory import CampaignRef, CityRef, campaign_by_id, city_by_id
+from ..database import as_loaded, utcnow
 from ..errors import Conflict, InvalidInput, NotFound
 from ..money import Money, Rate, convert
 from . import fx, totals
 from .models import EntryConfirmation, EntryKind, LedgerEntry
-from .sql import insert_ignore
+from .sql import insert_ignore, prepared_insert_ignore
 
 NEGATIVE_KINDS = {EntryKind.refund, EntryKind.chargeback, EntryKind.reversal}
 
@@ -71,7 +71,7 @@ def _check(new: NewEntry) -> None:
         raise InvalidInput("occurred_at must include a time zone offset")
 
 
-def _rates(session: Session, new: NewEntry, campaign: Campaign, city: City | None,
+def _rates(session: Session, new: NewEntry, campaign: CampaignRef, city: CityRef | None,
            original: LedgerEntry | None, on: dt.date) -> tuple[Rate, Rate | None]:
     # Undoing money uses the rates it came in at, so a full reversal nets to exactly zero.
     reuse = original is not None and original.currency == new.amount.currency
@@ -88,14 +88,14 @@ def _rates(session: Session, new: NewEntry, campaign: Campaign, city: City | Non
     return reporting, fx.rate_for(session, new.amount.currency, city.currency, on)
 
 
-def place(session: Session, new: NewEntry) -> tuple[Campaign, City | None]:
+def place(session: Session, new: NewEntry) -> tuple[CampaignRef, CityRef | None]:
     """The entry's campaign and city (None: the unassigned queue), or NotFound."""
-    campaign = session.get(Campaign, new.campaign_id)
+    campaign = campaign_by_id(session, new.campaign_id)
     if campaign is None:
         raise NotFound("no such campaign")
     city = None
     if new.city_id is not None:
-        city = session.get(City, new.city_id)
+        city = city_by_id(session, new.city_id)
         if city is None or city.campaign_id != campaign.id:
             raise NotFound("no such city in this campaign")
     return campaign, city
@@ -137,20 +137,26 @@ def record(session: Session, new: NewEntry) -> Recorded:
         provisional=new.provisional, reverses_id=new.reverses_id, payload_id=new.payload_id,
         created_by_id=new.created_by_id, note=new.note, meta=new.meta,
     )
-    inserted = session.execute(
-        insert_ignore(session, LedgerEntry.__table__, ["stream", "external_id"], **values)
-    ).scalar()
-    if inserted is None:
+    row = session.execute(prepared_insert_ignore(session, LedgerEntry.__table__,
+                                                 ("stream", "external_id"), COLUMNS),
+                          values).first()
+    if row is None:
         # Lost a race with a concurrent writer of the same id: theirs is the one entry.
         return Recorded(_find(session, new.stream, new.external_id), False)
-    entry = session.get(LedgerEntry, inserted)
+    entry = as_loaded(session, LedgerEntry, row._mapping)
     totals.apply(session, entry, original.kind if original is not None else None)
     return Recorded(entry, True)
 
 
+COLUMNS = tuple(column.key for column in LedgerEntry.__table__.columns)
+_table = LedgerEntry.__table__.c
+_EXISTING = select(_table.id).where(_table.stream == bindparam("stream"),
+                                    _table.external_id == bindparam("external_id"))
+
+
 def _find(session: Session, stream: str, external_id: str) -> LedgerEntry | None:
-    return session.scalar(select(LedgerEntry).where(LedgerEntry.stream == stream,
-                                                    LedgerEntry.external_id == external_id))
+    entry_id = session.execute(_EXISTING, {"stream": stream, "external_id": external_id}).scalar()
+    return session.get(LedgerEntry, entry_id) if entry_id is not None else None
 
 
 def is_reversed(session: Session, entry: LedgerEntry) -> bool:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import collections
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from ..database import utcnow
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
-from .sql import insert_ignore
+from .sql import insert_ignore, prepared_insert_ignore
 
 # Changed (campaign_id, city_id or None) pairs are collected here on the session; the live
 # layer reads them after commit, so nothing is pushed for a transaction that rolled back.
@@ -35,33 +35,54 @@ def note_change(session: Session, campaign_id: int, city_id: int | None) -> None
     session.info.setdefault(CHANGES_KEY, set()).add((campaign_id, city_id))
 
 
+# Built once (building a statement costs more than running it). Plain table statements, so a
+# CityTotal loaded in this session is expired by hand below rather than evaluated in Python.
+_city = CityTotal.__table__.c
+_ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("p_city_id")).values(
+    raised_minor=_city.raised_minor + bindparam("p_minor"),
+    raised_reporting_minor=_city.raised_reporting_minor + bindparam("p_reporting"),
+    provisional_minor=_city.provisional_minor + bindparam("p_provisional"),
+    provisional_reporting_minor=_city.provisional_reporting_minor
+    + bindparam("p_provisional_reporting"),
+    donations=_city.donations + bindparam("p_donations"),
+    updated_at=bindparam("p_now", type_=_city.updated_at.type))
+_unassigned = UnassignedTotal.__table__.c
+_ADD_TO_UNASSIGNED = update(UnassignedTotal.__table__).where(
+    _unassigned.campaign_id == bindparam("p_campaign_id"),
+    _unassigned.currency == bindparam("p_currency")).values(
+    amount_minor=_unassigned.amount_minor + bindparam("p_minor"),
+    reporting_minor=_unassigned.reporting_minor + bindparam("p_reporting"),
+    entries=_unassigned.entries + 1)
+
+
 def apply(session: Session, entry: LedgerEntry, reversed_kind: EntryKind | None) -> None:
     if entry.city_id is None:
-        session.execute(insert_ignore(session, UnassignedTotal.__table__,
-                                      ["campaign_id", "currency"],
-                                      campaign_id=entry.campaign_id, currency=entry.currency,
-                                      amount_minor=0, reporting_minor=0, entries=0))
-        session.execute(
-            update(UnassignedTotal)
-            .where(UnassignedTotal.campaign_id == entry.campaign_id,
-                   UnassignedTotal.currency == entry.currency)
-            .values(amount_minor=UnassignedTotal.amount_minor + entry.amount_minor,
-                    reporting_minor=UnassignedTotal.reporting_minor + entry.reporting_minor,
-                    entries=UnassignedTotal.entries + 1))
+        session.execute(prepared_insert_ignore(session, UnassignedTotal.__table__,
+                                               ("campaign_id", "currency")),
+                        {"campaign_id": entry.campaign_id, "currency": entry.currency,
+                         "amount_minor": 0, "reporting_minor": 0, "entries": 0})
+        session.execute(_ADD_TO_UNASSIGNED, {
+            "p_campaign_id": entry.campaign_id, "p_currency": entry.currency,
+            "p_minor": entry.amount_minor, "p_reporting": entry.reporting_minor})
+        _expire_loaded(session, UnassignedTotal, (entry.campaign_id, entry.currency))
     else:
         provisional = entry.provisional
-        session.execute(
-            update(CityTotal).where(CityTotal.city_id == entry.city_id)
-            .values(raised_minor=CityTotal.raised_minor + entry.city_minor,
-                    raised_reporting_minor=CityTotal.raised_reporting_minor + entry.reporting_minor,
-                    provisional_minor=CityTotal.provisional_minor
-                    + (entry.city_minor if provisional else 0),
-                    provisional_reporting_minor=CityTotal.provisional_reporting_minor
-                    + (entry.reporting_minor if provisional else 0),
-                    donations=CityTotal.donations + donation_delta(entry, reversed_kind),
-                    updated_at=utcnow()))
+        session.execute(_ADD_TO_CITY, {
+            "p_city_id": entry.city_id, "p_minor": entry.city_minor,
+            "p_reporting": entry.reporting_minor,
+            "p_provisional": entry.city_minor if provisional else 0,
+            "p_provisional_reporting": entry.reporting_minor if provisional else 0,
+            "p_donations": donation_delta(entry, reversed_kind), "p_now": utcnow()})
+        _expire_loaded(session, CityTotal, entry.city_id)
     note_change(session, entry.campaign_id, entry.city_id)
     session.info.setdefault(RECORDED_KEY, collections.Counter())[entry.stream, entry.kind.value] += 1
+
+
+def _expire_loaded(session: Session, model, ident) -> None:
+    """A total this session already holds is read again on next use, so it shows the change."""
+    loaded = session.identity_map.get(session.identity_key(model, ident))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 def confirm(session: Session, entry: LedgerEntry) -> None:

@@ -8,16 +8,16 @@ import hashlib
 import json
 import re
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..accounts.models import ApiToken
-from ..campaigns.models import Campaign, City
+from ..campaigns.directory import CampaignRef, CityRef
 from ..database import Base, UTCDateTime, utcnow
 from ..errors import BadRequest, DomainError, InvalidInput
 from ..ledger import NewEntry, record
 from ..ledger.models import LedgerEntry
-from ..ledger.sql import insert_ignore
+from ..ledger.sql import prepared_insert_ignore
 from ..money import Money, MoneyError, parse
 from .archive import InboundPayload, mark
 from .jsonbody import parse_object, text_field
@@ -44,6 +44,11 @@ class ApiIdempotency(Base):
     response: Mapped[dict] = mapped_column(JSON)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+_idem = ApiIdempotency.__table__.c
+_EARLIER = select(_idem.request_hash, _idem.response).where(
+    _idem.token_id == bindparam("token_id"), _idem.key == bindparam("key"))
 
 
 def check_key(key: str | None) -> str:
@@ -85,7 +90,7 @@ def _amount(data: dict) -> Money:
         raise InvalidInput(exc.message) from None
 
 
-def _response(entry: LedgerEntry, campaign: Campaign, city: City) -> dict:
+def _response(entry: LedgerEntry, campaign: CampaignRef, city: CityRef) -> dict:
     return {
         "id": entry.id,
         "campaign": campaign.slug,
@@ -107,19 +112,18 @@ def _response(entry: LedgerEntry, campaign: Campaign, city: City) -> dict:
     }
 
 
-def request_hash(campaign: Campaign, city: City, data: dict) -> str:
+def request_hash(campaign: CampaignRef, city: CityRef, data: dict) -> str:
     canonical = json.dumps([campaign.slug, city.slug, data], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def submit_donation(session: Session, token: ApiToken, campaign: Campaign, city: City, key: str,
-                    payload: InboundPayload) -> tuple[int, dict]:
+def submit_donation(session: Session, token: ApiToken, campaign: CampaignRef, city: CityRef,
+                    key: str, payload: InboundPayload) -> tuple[int, dict]:
     """Record one API donation from an archived payload; returns (HTTP status, body)."""
     key = check_key(key)
     data = parse_object(payload.body, FIELDS)
     digest = request_hash(campaign, city, data)
-    earlier = session.scalar(select(ApiIdempotency).where(
-        ApiIdempotency.token_id == token.id, ApiIdempotency.key == key))
+    earlier = session.execute(_EARLIER, {"token_id": token.id, "key": key}).first()
     if earlier is not None:
         if earlier.request_hash != digest:
             raise IdempotencyMismatch(
@@ -136,9 +140,9 @@ def submit_donation(session: Session, token: ApiToken, campaign: Campaign, city:
         message=text_field(data, "message", 2000), anonymous=anonymous, payload_id=payload.id)
     entry = record(session, new).entry
     body = _response(entry, campaign, city)
-    stored = session.execute(insert_ignore(
-        session, ApiIdempotency.__table__, ["token_id", "key"], token_id=token.id, key=key,
-        request_hash=digest, status_code=201, response=body, entry_id=entry.id,
-        created_at=utcnow())).scalar()
+    stored = session.execute(
+        prepared_insert_ignore(session, ApiIdempotency.__table__, ("token_id", "key")),
+        dict(token_id=token.id, key=key, request_hash=digest, status_code=201, response=body,
+             entry_id=entry.id, created_at=utcnow())).scalar()
     mark(payload, "processed")
     return (201, body) if stored is not None else (200, body)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..database import Base, UTCDateTime, utcnow
+from ..database import Base, UTCDateTime, as_loaded, utcnow
 
 # Secrets are not ours to keep: these headers are replaced before the payload is stored.
 REDACTED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-csrftoken"}
@@ -40,16 +40,21 @@ def clean_headers(headers) -> dict[str, str]:
     return {k: ("[redacted]" if k.lower() in REDACTED_HEADERS else v) for k, v in headers.items()}
 
 
+# Everything but the body comes back (the body can be a large file; we hold it already).
+_INSERT = insert(InboundPayload.__table__).returning(
+    *(c for c in InboundPayload.__table__.columns if c.key != "body"))
+
+
 def archive(session: Session, stream: str, body: bytes, *, headers=None, content_type=None,
             external_id: str | None = None, campaign_id: int | None = None,
             meta: dict | None = None) -> InboundPayload:
-    payload = InboundPayload(
+    session.flush()  # what the caller added so far goes first, as with an ORM insert
+    row = session.execute(_INSERT, dict(
         stream=stream, body=body, sha256=hashlib.sha256(body).hexdigest(),
         headers=clean_headers(headers or {}), content_type=content_type,
-        external_id=external_id, campaign_id=campaign_id, meta=meta)
-    session.add(payload)
-    session.flush()
-    return payload
+        external_id=external_id, campaign_id=campaign_id, meta=meta, received_at=utcnow(),
+        status="received", error=None, processed_at=None)).one()
+    return as_loaded(session, InboundPayload, {**row._mapping, "body": body})
 
 
 def claim_campaign(payload: InboundPayload, slug: object) -> None:

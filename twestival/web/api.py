@@ -4,8 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from ..accounts.service import token_from_secret
-from ..campaigns.service import get_campaign, get_city
-from ..errors import DomainError
+from ..campaigns.directory import campaign_by_slug, city_by_slug
+from ..campaigns.models import CityStatus
+from ..campaigns.service import get_campaign
+from ..database import commit_keeping_loaded
+from ..errors import DomainError, NotFound
 from ..extensions import csrf, db
 from ..live.board import history, snapshot
 from ..streams import api as api_stream
@@ -45,8 +48,12 @@ def donate(campaign: str, city: str):
     token = token_from_secret(db.session, secret)
     if token is None:
         return error_response(401, "unknown or revoked API token")
-    camp = get_campaign(db.session, campaign)
-    place = get_city(db.session, camp, city, approved_only=True)
+    camp = campaign_by_slug(db.session, campaign)
+    if camp is None:
+        raise NotFound(f"no campaign {campaign!r}")
+    place = city_by_slug(db.session, camp.id, city)
+    if place is None or place.status is not CityStatus.approved:
+        raise NotFound(f"no city {city!r} in campaign {camp.slug!r}")
     if token.campaign_id != camp.id or (token.city_id is not None and token.city_id != place.id):
         return error_response(403, "this token may not post donations for that city")
     if request.mimetype != "application/json":
@@ -63,7 +70,7 @@ def donate(campaign: str, city: str):
     payload = archive(db.session, api_stream.STREAM, body, headers=request.headers,
                       content_type=request.content_type, external_id=key, campaign_id=camp.id,
                       meta={"token_id": token.id, "city": place.slug})
-    db.session.commit()
+    commit_keeping_loaded(db.session)
     try:
         status, result = api_stream.submit_donation(db.session, token, camp, place, key, payload)
     except DomainError as exc:

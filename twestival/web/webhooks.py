@@ -17,6 +17,7 @@ from collections.abc import Callable
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 
+from ..database import commit_keeping_loaded
 from ..errors import DomainError
 from ..extensions import csrf, db
 from ..metrics import observe_webhook
@@ -56,11 +57,12 @@ def _receive(stream: str, body: bytes, external_id: str, hint: Callable[[], int 
         payload = archive(db.session, stream, body, headers=request.headers,
                           content_type=request.content_type, external_id=external_id,
                           campaign_id=hint())
-        db.session.commit()
+        commit_keeping_loaded(db.session)
     except OperationalError:
         return _busy()
     try:
         process(db.session, payload)
+        status = payload.status  # read before the commit expires it
         db.session.commit()
     except OperationalError:
         # Busy or gone for a moment: the delivery is archived; the provider retries it.
@@ -76,7 +78,7 @@ def _receive(stream: str, body: bytes, external_id: str, hint: Callable[[], int 
         mark(payload, "rejected", exc.message)
         db.session.commit()
         return error_response(exc.status, exc.message)
-    return jsonify(received=True, status=payload.status), 200
+    return jsonify(received=True, status=status), 200
 
 
 def timed(stream: str):

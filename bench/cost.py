@@ -1,0 +1,153 @@
+"""What one request costs the app itself, without HTTP or load-generator noise: CPU time of the
+request thread and SQL statements per request, through Flask's test client on a SQLite file
+prepared as the benchmarks prepare theirs. Robust to a shared machine (CPU time, not wall time).
+
+    python -m bench.cost [--requests 400] [--show-statements]
+"""
+from __future__ import annotations
+
+import collections
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from . import common
+
+ROUND = 50
+
+
+def _requests(kind: str, token: str):
+    """An endless supply of (url, body, headers) for one path, each event new."""
+    n = 0
+    while True:
+        n += 1
+        city = common.CITIES[n % len(common.CITIES)][0]
+        if kind == "stripe":
+            body = common.stripe_event(n, city)
+            yield "/webhooks/stripe", body, {"Stripe-Signature": common.stripe_signature(body)}
+        else:
+            body = json.dumps({"amount": f"{10 + n % 50}.00", "currency": "GBP",
+                               "donor_name": f"Donor {n}"}).encode()
+            yield (f"/api/v1/campaigns/{common.CAMPAIGN}/cities/{city}/donations", body,
+                   {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex})
+
+
+def measure(workdir: Path, requests: int = 400, warmup: int = 50,
+            show_statements: bool = False) -> dict:
+    from sqlalchemy import event
+
+    from twestival import create_app
+    from twestival.extensions import db
+
+    url = f"sqlite:///{workdir / 'cost.db'}"
+    token = common.tokens(common.prepare_database(url))[0][1]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                      "STRIPE_WEBHOOK_SECRET": common.STRIPE_SECRET,
+                      "STRIPE_SECRET_KEY": "sk_test_benchmark_only"})
+    main = threading.get_ident()
+    counting = {"on": False, "n": 0, "texts": collections.Counter()}
+    examples: dict[str, tuple[str, object]] = {}
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        # Only the request's own statements: the live publisher pushes from its own thread.
+        if counting["on"] and threading.get_ident() == main:
+            counting["n"] += 1
+            text = " ".join(statement.split())[:110]
+            counting["texts"][text] += 1
+            examples.setdefault(text, (statement, parameters))
+
+    # How long each request holds SQLite's write lock (BEGIN IMMEDIATE to COMMIT): one writer
+    # at a time, whatever the number of processes, so 1 / this bounds events per second.
+    held = {"since": None, "total": 0.0}
+
+    def began(conn):
+        if threading.get_ident() == main:  # POSTs only here: every transaction is a writer
+            held["since"] = time.perf_counter()
+
+    def ended(conn):
+        if threading.get_ident() == main and held["since"] is not None:
+            held["total"] += time.perf_counter() - held["since"]
+            held["since"] = None
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+        event.listen(db.engine, "begin", began)
+        event.listen(db.engine, "commit", ended)
+        event.listen(db.engine, "rollback", ended)
+    client = app.test_client()
+    results = {}
+    try:
+        for kind in ("stripe", "api"):
+            supply = _requests(kind, token)
+            statuses = collections.Counter()
+            for _ in range(warmup):
+                url_, body, headers = next(supply)
+                client.post(url_, data=body, content_type="application/json", headers=headers)
+            counting.update(on=True, n=0, texts=collections.Counter())
+            # Rounds, and the cheapest round counts: on a shared machine, time stolen by other
+            # processes only ever adds to a round's CPU time.
+            rounds, wall, locks = [], 0.0, []
+            for _ in range(max(1, requests // ROUND)):
+                cpu = 0.0
+                held["total"] = 0.0
+                for _ in range(ROUND):
+                    url_, body, headers = next(supply)
+                    c0, w0 = time.thread_time(), time.perf_counter()
+                    response = client.post(url_, data=body, content_type="application/json",
+                                           headers=headers)
+                    cpu += time.thread_time() - c0
+                    wall += time.perf_counter() - w0
+                    statuses[response.status_code] += 1
+                rounds.append(cpu / ROUND)
+                locks.append(held["total"] / ROUND)
+            counting["on"] = False
+            done = len(rounds) * ROUND
+            results[kind] = {"cpu_ms_per_request": min(rounds) * 1e3,
+                             "cpu_ms_per_request_median": statistics.median(rounds) * 1e3,
+                             "wall_ms_per_request": wall / done * 1e3,
+                             "write_lock_ms_per_request": min(locks) * 1e3,
+                             "statements_per_request": counting["n"] / done,
+                             "statuses": dict(statuses)}
+            if show_statements:
+                results[kind]["statements"] = {text: n / done for text, n
+                                               in counting["texts"].most_common()}
+    finally:
+        app.extensions["twestival.live"].stop()
+        with app.app_context():
+            db.engine.dispose()
+    if show_statements:
+        results["plans"] = plans(workdir / "cost.db", examples)
+    return results
+
+
+def plans(path: Path, examples: dict) -> dict[str, list[str]]:
+    """SQLite's query plan for each statement seen: a SCAN of a big table is a cost that grows
+    with the data, which a short run would not show."""
+    import sqlite3
+    conn = sqlite3.connect(path)
+    found = {}
+    for text, (statement, parameters) in examples.items():
+        if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "PRAGMA")):
+            continue
+        try:
+            rows = conn.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+        except sqlite3.Error as exc:
+            rows = [(0, 0, 0, f"(not explained: {exc})")]
+        found[text] = [row[3] for row in rows]
+    conn.close()
+    return found
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--show-statements", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(measure(Path(tmp), args.requests, show_statements=args.show_statements),
+                         indent=2))
