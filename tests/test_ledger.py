@@ -167,6 +167,10 @@ def test_unassigned_money_and_assignment(ctx):
     assign(db.session, entry.id, cities["berlin"].id, by_user_id=None)
     assign(db.session, entry.id, cities["berlin"].id, by_user_id=None)   # idempotent
     db.session.commit()
+    with pytest.raises(Conflict, match="another city"):
+        assign(db.session, entry.id, cities["london"].id, by_user_id=None)
+    db.session.rollback()
+    assert total(cities["london"]).raised_minor == 0
     assert total(cities["berlin"]).raised_minor == 700
     assert total(cities["berlin"]).donations == 1
     assert reconcile(db.session, campaign) == []

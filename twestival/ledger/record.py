@@ -225,10 +225,14 @@ def assign(session: Session, entry_id: int, city_id: int, *, by_user_id: int | N
         external_id=f"unassign:{original.id}",
         amount=Money(-original.amount_minor, original.currency), kind=EntryKind.adjustment,
         reverses_id=original.id, created_by_id=by_user_id, note=reason))
-    return record(session, NewEntry(
+    placed = record(session, NewEntry(
         campaign_id=original.campaign_id, city_id=city_id, stream="adjustment",
         external_id=f"assign:{original.id}",
         amount=Money(original.amount_minor, original.currency), kind=original.kind,
         occurred_at=original.occurred_at, donor_name=original.donor_name,
         message=original.message, anonymous=original.anonymous, fee_minor=original.fee_minor,
         created_by_id=by_user_id, note=reason, meta={"assigned_from": original.id}))
+    if placed.entry.city_id != city_id:
+        # The same request again is answered with what it did; another city is not.
+        raise Conflict("this money was already assigned to another city")
+    return placed
