@@ -1,0 +1,77 @@
+"""engine.io's websocket transport, made cheap per watcher.
+
+A board update goes to every watcher of a campaign as one and the same engine.io text (the
+manager encodes it once per emit). simple-websocket would still run it through wsproto once
+per watcher to build an identical frame; here each text is framed once and the bytes are
+written as they are. Server frames are not masked, so the same bytes are right for every
+connection, as long as no extension rewrites them: permessage-deflate is not offered (it keeps
+a zlib context of a few hundred KB per connection and compresses each update again for every
+watcher, for messages of about a kilobyte).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from wsproto.frame_protocol import FrameProtocol
+
+FRAMES_KEPT = 16   # texts in flight at once: a few updates, pings, snapshots
+
+# No lock: a lost race between two threads builds one frame twice, which is harmless.
+_frames: OrderedDict[int, tuple[str, bytes]] = OrderedDict()
+
+
+def frame(text: str) -> bytes:
+    """The websocket frame of ``text``, built once while the same text object is being sent
+    to many connections (keyed by identity, and the text is kept so the id is not reused)."""
+    key = id(text)
+    found = _frames.get(key)
+    if found is not None and found[0] is text:
+        return found[1]
+    framed = bytes(FrameProtocol(client=False, extensions=[]).send_data(text, fin=True))
+    _frames[key] = (text, framed)
+    while len(_frames) > FRAMES_KEPT:
+        try:
+            _frames.popitem(last=False)
+        except KeyError:  # emptied by another thread meanwhile
+            break
+    return framed
+
+
+def websocket_class(base):
+    """Subclass the async driver's websocket wrapper (``SimpleWebSocketWSGI`` and its gevent
+    flavour): same handshake, reading and closing; text sent as pre-built frames."""
+
+    class FramedWebSocket(base):
+        def __call__(self, environ, start_response):
+            environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+            return super().__call__(environ, start_response)
+
+        def send(self, message):
+            ws = self.ws
+            if isinstance(message, bytes) or not ws.connected:
+                return super().send(message)
+            data = frame(message)
+            try:
+                # One send() nearly always takes a frame this small whole; gevent's sendall()
+                # would first ask the kernel for the buffer size, a second system call.
+                sent = ws.sock.send(data)
+                if sent < len(data):
+                    ws.sock.sendall(memoryview(data)[sent:])
+            except OSError:  # engine.io's writer ends the connection on OSError
+                ws.connected = False
+                raise
+
+    FramedWebSocket.__name__ = f"Framed{base.__name__}"
+    return FramedWebSocket
+
+
+def install(socketio) -> None:
+    """Swap the websocket class of the Socket.IO server's engine.io (a driver table entry
+    engine.io looks up per connection; there is no public option for it)."""
+    eio = socketio.server.eio
+    base = eio._async.get("websocket")
+    if base is None or not hasattr(base, "send") or getattr(base, "_framed", False):
+        return
+    framed = websocket_class(base)
+    framed._framed = True
+    eio._async = {**eio._async, "websocket": framed}
