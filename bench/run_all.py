@@ -81,7 +81,7 @@ def report(results: dict, args) -> str:
                   "to the client's receipt of the update that includes it, sampled on 200 "
                   "watchers. Updates are coalesced to LIVE_UPDATES_PER_SECOND (4) per campaign, "
                   "so a donation waits up to 250 ms for its update by design. Delivery CPU: the "
-                  "window's server CPU less the donations' (measured alone first), per message.",
+                  "window's server CPU less the donations' (measured alone after it), per message.",
                   "",
                   "| watchers | donations posted | messages delivered | p50 ms | p99 ms | "
                   "server CPU ms/message | delivery CPU ms/message | KB/watcher (server RSS) | "

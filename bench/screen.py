@@ -6,8 +6,8 @@ The /live namespace has campaign rooms only (DESIGN.md: `watch {"campaign"}`; a 
 watches its campaign and shows its row), so watchers are spread over campaigns. They offer
 permessage-deflate on their websockets, as browsers do. Server CPU per message is reported
 twice: everything the server did in the window (donations included) per delivered message, and
-the delivery share alone, net of the CPU per donation measured first with no watchers (on a
-campaign of its own, so the measured campaigns start from zero)."""
+the delivery share alone, net of the CPU per donation measured afterwards with no watchers
+(on a campaign of its own, so the measured campaigns start from zero)."""
 from __future__ import annotations
 
 import asyncio
@@ -70,12 +70,6 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
     """``calibration``: (campaign, token) nobody watches, for the CPU of donations alone."""
     import psutil
     workers = [psutil.Process(a.worker_pid()) for a in apps]
-    cpu_per_donation = None
-    if calibration:
-        before = _cpu(workers)
-        alone = asyncio.run(_donate(apps, [calibration], rate, CALIBRATION_SECONDS, {}))
-        time.sleep(1)
-        cpu_per_donation = (_cpu(workers) - before) / max(1, alone)
     rss_before = sum(w.memory_info().rss for w in workers)
     per = -(-watchers // processes)
     clients = []
@@ -116,6 +110,13 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
                 index = k - 1
                 if 0 <= index < len(times):
                     latencies.append(t - times[index])
+    cpu_per_donation = None
+    if calibration:  # after the window: the server is warm, the watchers have gone
+        time.sleep(2)
+        before = _cpu(workers)
+        alone = asyncio.run(_donate(apps, [calibration], rate, CALIBRATION_SECONDS, {}))
+        time.sleep(1)
+        cpu_per_donation = (_cpu(workers) - before) / max(1, alone)
     delivery = None if cpu_per_donation is None else cpu - posted * cpu_per_donation
     return {
         "watchers": connected, "donations_per_s_target": rate,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.request
 
 import socketio as sio
 import websocket
@@ -11,6 +12,7 @@ from wsproto.frame_protocol import FrameProtocol
 
 from twestival.live.transport import frame
 
+from . import services
 from .browser import serve
 from .helpers import post_donation
 
@@ -40,42 +42,68 @@ def test_permessage_deflate_is_not_negotiated(app, seed):
             ws.close()
 
 
-def test_many_websocket_watchers_get_every_update_in_order(app, api_token):
+def watch_many(base: str, donate, watchers: int = 5, donations: int = 3) -> None:
+    """``watchers`` websocket clients watch campaign tw while ``donate(i)`` posts donations;
+    each gets every update after its snapshot, in seq order, the last with every donation."""
     snapshots: dict[int, int] = {}
-    received: dict[int, list[int]] = {}
+    received: dict[int, list[dict]] = {n: [] for n in range(watchers)}
     changed = threading.Condition()
 
-    def watcher(n: int):
-        client = sio.Client(reconnection=False)
-        received[n] = []
+    def got(store):
+        with changed:
+            store()
+            changed.notify_all()
 
-        def got(into, value):
-            with changed:
-                into(value)
-                changed.notify_all()
+    clients = []
+    try:
+        for n in range(watchers):
+            client = sio.Client(reconnection=False)
+            client.on("leaderboard", lambda d, n=n: got(lambda: snapshots.__setitem__(n, d["seq"])),
+                      namespace="/live")
+            client.on("leaderboard_update", lambda d, n=n: got(lambda: received[n].append(d)),
+                      namespace="/live")
+            clients.append(client)
+            client.connect(base, namespaces=["/live"], transports=["websocket"])
+            client.emit("watch", {"campaign": "tw"}, namespace="/live")
+        with changed:
+            assert changed.wait_for(lambda: len(snapshots) == watchers, 15)
+        for i in range(donations):
+            donate(i)
 
-        client.on("leaderboard", lambda d: got(lambda s: snapshots.__setitem__(n, s), d["seq"]),
-                  namespace="/live")
-        client.on("leaderboard_update", lambda d: got(received[n].append, d["seq"]),
-                  namespace="/live")
-        return client
-
-    with serve(app) as base:
-        clients = [watcher(n) for n in range(5)]
-        try:
-            for client in clients:
-                client.connect(base, namespaces=["/live"], transports=["websocket"])
-                client.emit("watch", {"campaign": "tw"}, namespace="/live")
-            with changed:
-                assert changed.wait_for(lambda: len(snapshots) == len(clients), 15)
-            http = app.test_client()
-            for i in range(3):
-                assert post_donation(http, api_token, amount="1.00", key=f"t-{i}").status_code == 201
-                app.extensions["twestival.live"].drain()
-            with changed:
-                assert changed.wait_for(lambda: all(len(r) >= 3 for r in received.values()), 15)
-        finally:
-            for client in clients:
-                client.disconnect()
-    for n, seqs in received.items():
+        def complete(updates):
+            return any(r["slug"] == "london" and r["donations"] == donations
+                       for u in updates for r in u["cities"])
+        with changed:
+            assert changed.wait_for(lambda: all(complete(u) for u in received.values()), 30)
+    finally:
+        for client in clients:
+            client.disconnect()
+    for n, updates in received.items():
+        seqs = [u["seq"] for u in updates]
         assert seqs == list(range(snapshots[n] + 1, snapshots[n] + 1 + len(seqs)))
+
+
+def test_websocket_watchers_on_the_threaded_server(app, api_token):
+    http = app.test_client()
+    with serve(app) as base:
+        watch_many(base, lambda i: post_donation(http, api_token, amount="1.00", key=f"t-{i}"))
+
+
+def test_websocket_watchers_on_gunicorn_with_gevent(database_url, api_token, tmp_path):
+    """Production serving: under gevent a packet is written by the greenlet that emits it."""
+    process = services.AppProcess({"TWESTIVAL_DATABASE_URL": database_url,
+                                   "TWESTIVAL_SECRET_KEY": "test-secret"}, tmp_path / "app.log")
+
+    def donate(i: int) -> None:
+        request = urllib.request.Request(
+            f"{process.base}/api/v1/campaigns/tw/cities/london/donations", method="POST",
+            data=json.dumps({"amount": "1.00", "currency": "GBP"}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_token}",
+                     "Idempotency-Key": f"g-{i}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+
+    try:
+        watch_many(process.base, donate, watchers=20, donations=10)
+    finally:
+        process.stop()

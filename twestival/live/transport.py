@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from engineio import packet
 from wsproto.frame_protocol import FrameProtocol
 
 FRAMES_KEPT = 16   # texts in flight at once: a few updates, pings, snapshots
@@ -37,21 +38,62 @@ def frame(text: str) -> bytes:
     return framed
 
 
-def websocket_class(base):
+def websocket_class(base, direct: bool):
     """Subclass the async driver's websocket wrapper (``SimpleWebSocketWSGI`` and its gevent
-    flavour): same handshake, reading and closing; text sent as pre-built frames."""
+    flavour): same handshake, reading and closing; text sent as pre-built frames.
+
+    ``direct`` (gevent only): a packet for a connection with nothing queued and nothing being
+    written is written at once by the greenlet that emits it, instead of going through the
+    connection's queue to its writer greenlet (a queue put, a wake-up, a get with a timer, per
+    watcher). Greenlets switch only where they wait, so "nothing queued, writer idle" still
+    holds when the write happens; under threads it would not, hence gevent only.
+    """
 
     class FramedWebSocket(base):
+        pending = None    # the unsent end of a frame a direct write could not finish
+        writing = False   # the writer greenlet is inside send()
+
         def __call__(self, environ, start_response):
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+            socket = getattr(self.app, "__self__", None)  # engine.io Socket whose handler we run
+            if direct and socket is not None and hasattr(socket, "queue"):
+                socket.send = self._sender(socket)
             return super().__call__(environ, start_response)
+
+        def _sender(self, socket):
+            queued = socket.send   # engine.io's own: check the ping, put on the queue
+
+            def send(pkt):
+                ws = getattr(self, "ws", None)
+                if (ws is None or not ws.connected or self.writing or self.pending is not None
+                        or not socket.upgraded or socket.upgrading or socket.closed
+                        or not socket.queue.empty() or not isinstance(pkt.data, (str, type(None)))):
+                    return queued(pkt)
+                if not socket.check_ping_timeout():  # closed it: the packet goes nowhere
+                    return
+                data = frame(pkt.encode())
+                try:
+                    sent = ws.sock.send(data, 0, 0.0)   # gevent: timeout 0, never wait here
+                except OSError:   # buffer full (or broken): the writer waits for it
+                    socket.queue.put(pkt)
+                    return
+                if sent < len(data):
+                    self.pending = memoryview(data)[sent:]
+                    socket.queue.put(packet.Packet(packet.NOOP))  # wake the writer to finish
+            return send
 
         def send(self, message):
             ws = self.ws
-            if isinstance(message, bytes) or not ws.connected:
+            if not ws.connected:
                 return super().send(message)
-            data = frame(message)
+            self.writing = True
             try:
+                if self.pending is not None:
+                    rest, self.pending = self.pending, None
+                    ws.sock.sendall(rest)
+                if isinstance(message, bytes):
+                    return super().send(message)
+                data = frame(message)
                 # One send() nearly always takes a frame this small whole; gevent's sendall()
                 # would first ask the kernel for the buffer size, a second system call.
                 sent = ws.sock.send(data)
@@ -60,6 +102,8 @@ def websocket_class(base):
             except OSError:  # engine.io's writer ends the connection on OSError
                 ws.connected = False
                 raise
+            finally:
+                self.writing = False
 
     FramedWebSocket.__name__ = f"Framed{base.__name__}"
     return FramedWebSocket
@@ -72,6 +116,6 @@ def install(socketio) -> None:
     base = eio._async.get("websocket")
     if base is None or not hasattr(base, "send") or getattr(base, "_framed", False):
         return
-    framed = websocket_class(base)
+    framed = websocket_class(base, direct=eio.async_mode == "gevent")
     framed._framed = True
     eio._async = {**eio._async, "websocket": framed}
