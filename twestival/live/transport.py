@@ -64,10 +64,14 @@ def websocket_class(base, direct: bool):
             queued = socket.send   # engine.io's own: check the ping, put on the queue
 
             def send(pkt):
+                # Only messages: pings (every ping interval) still pass through the queue,
+                # since the writer takes a queue silent for ping interval + timeout as a dead
+                # connection and closes it.
                 ws = getattr(self, "ws", None)
-                if (ws is None or not ws.connected or self.writing or self.pending is not None
-                        or not socket.upgraded or socket.upgrading or socket.closed
-                        or not socket.queue.empty() or not isinstance(pkt.data, (str, type(None)))):
+                if (pkt.packet_type != packet.MESSAGE or not isinstance(pkt.data, str)
+                        or ws is None or not ws.connected or self.writing
+                        or self.pending is not None or not socket.upgraded or socket.upgrading
+                        or socket.closed or not socket.queue.empty()):
                     return queued(pkt)
                 if not socket.check_ping_timeout():  # closed it: the packet goes nowhere
                     return
