@@ -75,7 +75,7 @@ def main(args) -> dict:
                 "unassigned_reporting_minor": 0}, namespace="/live", to=room(c))
             emits += 1
         gevent.sleep(1 / args.rate)
-    gevent.sleep(1.5)
+    gevent.sleep(args.drain)   # the last updates reach slow watchers
     cpu_after = me.cpu_times()
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     received = 0
@@ -99,6 +99,7 @@ if __name__ == "__main__":
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=4, help="updates per second per room")
+    parser.add_argument("--drain", type=float, default=1.5, help="seconds to wait after the last emit")
     parser.add_argument("--deflate", action="store_true", help="watchers offer permessage-deflate")
     parser.add_argument("--py-spy", help="record the server with py-spy (raw format) into this file")
     print(json.dumps(main(parser.parse_args())))
