@@ -3,7 +3,10 @@ permessage-deflate, and updates still arrive in order through real websocket cli
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
 
 import socketio as sio
@@ -107,3 +110,50 @@ def test_websocket_watchers_on_gunicorn_with_gevent(database_url, api_token, tmp
         watch_many(process.base, donate, watchers=20, donations=10)
     finally:
         process.stop()
+
+
+def test_a_connection_fed_only_by_direct_writes_stays_open_past_the_ping_timeout(
+        database_url, api_token):
+    """Under gevent, messages skip the connection's queue; engine.io's writer closes a
+    connection whose queue stays silent for ping interval + timeout, so pings must still go
+    through it. With 1 s + 1 s timings, a watcher stays connected through several cycles."""
+    ping_interval = ping_timeout = 1
+    server = subprocess.Popen([sys.executable, "-m", "tests.gevent_server", database_url,
+                               str(ping_interval), str(ping_timeout)],
+                              cwd=services.ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+        http = app_client_for(base, api_token)
+        client = sio.Client(reconnection=False)
+        updates: list[dict] = []
+        client.on("leaderboard_update", updates.append, namespace="/live")
+        client.connect(base, namespaces=["/live"], transports=["websocket"])
+        client.emit("watch", {"campaign": "tw"}, namespace="/live")
+        quiet = 3 * (ping_interval + ping_timeout)
+        for i in range(quiet):            # a message a second, written directly
+            http(i)
+            client.sleep(1)
+        assert client.connected
+        http(quiet)
+        deadline = time.monotonic() + 15
+        while not any(r["donations"] == quiet + 1 for u in updates for r in u["cities"]
+                      if r["slug"] == "london") and time.monotonic() < deadline:
+            client.sleep(0.1)
+        assert client.connected
+        assert any(r["donations"] == quiet + 1 for u in updates for r in u["cities"])
+        client.disconnect()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def app_client_for(base: str, token: str):
+    def donate(i: int) -> None:
+        request = urllib.request.Request(
+            f"{base}/api/v1/campaigns/tw/cities/london/donations", method="POST",
+            data=json.dumps({"amount": "1.00", "currency": "GBP"}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                     "Idempotency-Key": f"q-{i}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+    return donate
