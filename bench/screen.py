@@ -1,6 +1,13 @@
 """Benchmark 2, donation to screen: N python-socketio watchers (asyncio clients, many per
 process) spread over campaign rooms while donations arrive at a steady rate; latency from the
-commit (the entry's recorded_at) to receipt, CPU per delivered message, memory per watcher."""
+commit (the entry's recorded_at) to receipt, CPU per delivered message, memory per watcher.
+
+The /live namespace has campaign rooms only (DESIGN.md: `watch {"campaign"}`; a city page
+watches its campaign and shows its row), so watchers are spread over campaigns. They offer
+permessage-deflate on their websockets, as browsers do. Server CPU per message is reported
+twice: everything the server did in the window (donations included) per delivered message, and
+the delivery share alone, net of the CPU per donation measured afterwards with no watchers
+(on a campaign of its own, so the measured campaigns start from zero)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +22,7 @@ from pathlib import Path
 from . import common
 
 CAMPAIGNS = 5
+CALIBRATION_SECONDS = 5
 
 
 async def _donate(apps, tokens, rate: float, seconds: float, commits: dict) -> int:
@@ -53,7 +61,13 @@ async def _donate(apps, tokens, rate: float, seconds: float, commits: dict) -> i
     return posted
 
 
-def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes: int = 4) -> dict:
+def _cpu(workers) -> float:
+    return sum(w.cpu_times().user + w.cpu_times().system for w in workers)
+
+
+def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes: int = 4,
+            calibration=None) -> dict:
+    """``calibration``: (campaign, token) nobody watches, for the CPU of donations alone."""
     import psutil
     workers = [psutil.Process(a.worker_pid()) for a in apps]
     rss_before = sum(w.memory_info().rss for w in workers)
@@ -66,7 +80,7 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
         clients.append(subprocess.Popen(
             [sys.executable, "-m", "bench.watchers", "--urls", ",".join(a.base for a in apps),
              "--campaigns", ",".join(c for c, _ in tokens), "--n", str(n),
-             "--offset", str(p * per), "--sample", str(max(1, 200 // processes))],
+             "--offset", str(p * per), "--sample", str(max(1, 200 // processes)), "--deflate"],
             cwd=common.ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
     connect_started = time.perf_counter()
     connected = sum(json.loads(c.stdout.readline())["connected"] for c in clients)
@@ -96,6 +110,14 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
                 index = k - 1
                 if 0 <= index < len(times):
                     latencies.append(t - times[index])
+    cpu_per_donation = None
+    if calibration:  # after the window: the server is warm, the watchers have gone
+        time.sleep(2)
+        before = _cpu(workers)
+        alone = asyncio.run(_donate(apps, [calibration], rate, CALIBRATION_SECONDS, {}))
+        time.sleep(1)
+        cpu_per_donation = (_cpu(workers) - before) / max(1, alone)
+    delivery = None if cpu_per_donation is None else cpu - posted * cpu_per_donation
     return {
         "watchers": connected, "donations_per_s_target": rate,
         "donations_posted": posted, "seconds": seconds, "messages_delivered": received,
@@ -103,6 +125,10 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
         "p99_ms": common.percentile(latencies, 99) * 1e3, "latency_samples": len(latencies),
         "server_cpu_ms_per_message": cpu * 1e3 / max(1, received),
         "server_cpu_share": cpu / (seconds + 2),
+        "server_cpu_ms_per_donation_alone": None if cpu_per_donation is None
+        else cpu_per_donation * 1e3,
+        "delivery_cpu_ms_per_message": None if delivery is None
+        else max(0.0, delivery) * 1e3 / max(1, received),
         "kb_per_watcher": (rss_after - rss_before) / 1024 / max(1, connected),
         "connect_seconds": connect_seconds, "processes": len(apps),
     }
@@ -112,10 +138,11 @@ def run(workdir: Path, sizes=(1000, 5000), seconds: float = 30, rate: float = 50
     results = {}
     for size in sizes:
         url = f"sqlite:///{workdir / f'screen-{size}.db'}"
-        tokens = common.tokens(common.prepare_database(url, campaigns=CAMPAIGNS))
+        *tokens, calibration = common.tokens(common.prepare_database(url, campaigns=CAMPAIGNS + 1))
         app = common.App(common.app_env(url), workdir / f"screen-{size}.log")
         try:
-            results[str(size)] = run_one([app], tokens, size, rate, seconds)
+            results[str(size)] = run_one([app], tokens, size, rate, seconds,
+                                         calibration=calibration)
         finally:
             app.stop()
     return results

@@ -22,7 +22,9 @@ async def main(args) -> None:
     connected = asyncio.Event()
 
     def make(index: int):
-        client = socketio.AsyncClient(reconnection=False)
+        # Browsers offer permessage-deflate on every websocket; --deflate does the same.
+        options = {"websocket_extra_options": {"compress": 15}} if args.deflate else {}
+        client = socketio.AsyncClient(reconnection=False, **options)
         campaign = campaigns[(args.offset + index) % len(campaigns)]
         last: dict[str, int] = {}
         sampled = index < args.sample
@@ -74,4 +76,5 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--sample", type=int, default=50)
+    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     asyncio.run(main(parser.parse_args()))

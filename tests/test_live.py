@@ -87,3 +87,30 @@ def test_progress_history_is_recorded_by_the_publisher(client, live, api_token):
     points = client.get("/api/v1/campaigns/tw/history").get_json()["points"]
     assert len(points) == 1 and points[0][1] == 700
     assert b'id="history-data"' in client.get("/c/tw").data
+
+
+def test_first_change_after_a_quiet_spell_goes_out_at_once_then_the_window_coalesces(
+        database_url, api_token):
+    """Leading edge: nothing was sent within the interval, so the first change is pushed at once
+    (not after the interval); changes inside the window wait and go out together."""
+    from tests.conftest import make_app
+    from twestival.extensions import socketio
+    app = make_app(database_url, LIVE_UPDATES_PER_SECOND=0.01)   # one update per 100 s
+    try:
+        live = socketio.test_client(app, namespace="/live")
+        snap = watch(live)
+        client = app.test_client()
+        post_donation(client, api_token, city="london", amount="1.00")
+        first, _ = wait_for(live, "leaderboard_update")   # well before the 100 s window
+        assert first["seq"] == snap["seq"] + 1
+        post_donation(client, api_token, city="london", amount="2.00")
+        post_donation(client, api_token, city="berlin", amount="3.00", currency="EUR")
+        assert app.extensions["twestival.live"].drain()
+        second, seen = wait_for(live, "leaderboard_update")
+        assert [m["name"] for m in seen] == ["leaderboard_update"]   # one update for both
+        assert second["seq"] == first["seq"] + 1
+        rows = {r["slug"]: r for r in second["cities"]}
+        assert rows["london"]["raised_minor"] == 300 and rows["berlin"]["raised_minor"] == 300
+        live.disconnect(namespace="/live")
+    finally:
+        app.extensions["twestival.live"].stop()

@@ -19,6 +19,7 @@ from .. import metrics
 from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
+from . import transport
 from .board import add_progress_point, next_seq, room
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def init_app(app: Flask, socketio, db) -> Publisher:
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)
         _listening = True
+    transport.install(socketio)
     publisher = Publisher(app, socketio, db, rate=float(app.config["LIVE_UPDATES_PER_SECOND"]))
     app.extensions[EXTENSION] = publisher
     return publisher
