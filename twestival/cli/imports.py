@@ -14,9 +14,9 @@ from ..streams.replay import replay
 from . import domain_errors
 
 
-
 def _estimate_rows(handle) -> int:
-    """Lines in the file (the bar's length), counted in chunks."""
+    """Lines in the file, counted in chunks (the bar goes through them twice: checking every
+    line, then recording)."""
     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     handle.seek(0)
     return max(lines, 1)
@@ -36,7 +36,7 @@ def import_command(campaign, file, fmt, city, mapping):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city) if city else None
     with open(file, "rb") as handle, click.progressbar(
-            length=_estimate_rows(handle), label="importing",
+            length=2 * _estimate_rows(handle), label="checking, then recording",
             file=click.get_text_stream("stderr")) as bar:
         report = importing.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
-from ..ledger import EntryKind, LedgerEntry, NewEntry, record
+from ..ledger import EntryKind, LedgerEntry, NewEntry
 from ..ledger.bulk import record_many
 from ..money import Money, MoneyError, check_currency, exponent, parse
 from .importing import Context, ImportMapping, Item, MalformedFile, RowError, archive_rows, collect
@@ -227,17 +227,18 @@ def parse_eventbrite(source: BinaryIO, ctx: Context) -> Iterator[Item]:
         first = next(rows)
     except StopIteration:
         raise MalformedFile("the export has a header but no orders") from None
+    # Eventbrite writes the attendee rows of one order together; an order whose rows come
+    # apart would be counted twice, so it is refused rather than guessed at (the staged rows
+    # of the whole file are checked for a repeated order).
+    ctx.repeat_error = lambda external_id: (
+        f"order {external_id.removeprefix('eventbrite:')} appears again after other orders; "
+        "export the report sorted by order")
     return collect(_eventbrite_builders(ctx, cols, first, rows))
 
 
 def _eventbrite_builders(ctx, cols, first, rows):
-    """Yield (line, build) pairs; a build returns the finished previous order, if any.
-
-    Eventbrite writes the attendee rows of one order together; an order whose rows come
-    apart would be counted twice, so it is refused rather than guessed at.
-    """
+    """Yield (line, build) pairs; a build returns the finished previous order, if any."""
     state = {"order": None}
-    done: set[str] = set()
     dates: dict[str, dt.datetime] = {}
     skipped_free = [0]
 
@@ -249,9 +250,6 @@ def _eventbrite_builders(ctx, cols, first, rows):
             current = state["order"]
             finished = None
             if current is None or current.order_id != order_id:
-                if order_id in done:
-                    raise RowError(f"order {order_id} appears again after other orders; "
-                                   "export the report sorted by order")
                 if current is not None:
                     finished = _finish(current)
                 buyer = " ".join(filter(None, (
@@ -269,7 +267,6 @@ def _eventbrite_builders(ctx, cols, first, rows):
         return build
 
     def _finish(order: _Order) -> Item | None:
-        done.add(order.order_id)
         item = order.item()
         if item is None:
             skipped_free[0] += 1
@@ -394,24 +391,27 @@ def process_ticket_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             state = ("imported" if city_id else "unassigned") if outcome.created else "duplicate"
             ctx.report.count(state, item.amount)
             archived.append((item, state))
-            if item.refunded_minor:
-                _refunds(ctx, item, city_id)
+        _refunds(ctx, [item for item in batch if item.refunded_minor], city_id)
         archive_rows(ctx, archived, with_meta=False)  # the entry keeps the order's meta
 
 
-def _refunds(ctx: Context, item: Item, city_id: int | None) -> None:
-    order_entry_id = ctx.session.scalar(select(LedgerEntry.id).where(
-        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
-    for attendee, minor in item.meta["refunds"]:
-        recorded = record(ctx.session, NewEntry(
-            campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
-            external_id=f"{item.external_id}:refund:{attendee}"[:200],
-            amount=Money(-minor, item.amount.currency), kind=EntryKind.refund,
-            occurred_at=item.occurred_at, anonymous=True, reverses_id=order_entry_id,
-            payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
-            note=f"attendee {attendee} refunded"))
-        if recorded.created:
-            ctx.report.notes.append(f"{item.external_id}: attendee {attendee} refunded")
+def _refunds(ctx: Context, items: list[Item], city_id: int | None) -> None:
+    """One refund entry per refunded attendee, linked to the order's entry (a later export
+    that refunds more attendees of the same order adds only the new ones)."""
+    if not items:
+        return
+    order_ids = dict(ctx.session.execute(select(LedgerEntry.external_id, LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM,
+        LedgerEntry.external_id.in_([item.external_id for item in items]))).all())
+    news = [NewEntry(
+        campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
+        external_id=f"{item.external_id}:refund:{attendee}"[:200],
+        amount=Money(-minor, item.amount.currency), kind=EntryKind.refund,
+        occurred_at=item.occurred_at, anonymous=True,
+        reverses_id=order_ids[item.external_id], payload_id=ctx.payload.id,
+        created_by_id=ctx.created_by_id, note=f"attendee {attendee} refunded")
+        for item in items for attendee, minor in item.meta["refunds"]]
+    ctx.report.refunds += sum(outcome.created for outcome in record_many(ctx.session, news))
 
 
 @register(STREAM)
