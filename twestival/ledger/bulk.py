@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import operator
 from collections import defaultdict
 from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
@@ -27,6 +28,8 @@ from .record import NewEntry, _check, _rates, place
 from .sql import insert_ignore
 
 LOOKUP_CHUNK = 900
+RATES_KEY = "twestival.ledger.bulk.rates"
+_compiled: dict[tuple, tuple] = {}   # fast_insert's statements, compiled once per process
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -44,18 +47,27 @@ def fast_insert(session: Session, table, rows: list[dict], conflict_columns: lis
     connection = session.connection()
     dialect = connection.dialect
     keys = list(rows[0])
-    stmt = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=conflict_columns)
-    compiled = stmt.compile(dialect=dialect, column_keys=keys)
-    processors = {key: table.c[key].type._cached_bind_processor(dialect) for key in keys}
+    cache_key = (table.name, tuple(keys), tuple(conflict_columns), dialect.name)
+    if cache_key not in _compiled:
+        stmt = dialect_insert(session)(table).on_conflict_do_nothing(
+            index_elements=conflict_columns)
+        compiled = stmt.compile(dialect=dialect, column_keys=keys)
+        names = list(compiled.positiontup) if compiled.positional else keys
+        processors = [(i, table.c[name].type._cached_bind_processor(dialect))
+                      for i, name in enumerate(names)]
+        _compiled[cache_key] = (str(compiled), compiled.positional, names,
+                                [(i, p) for i, p in processors if p is not None])
+    sql, positional, names, convert_at = _compiled[cache_key]
     # None is bound as SQL NULL (also for JSON columns, where SQLAlchemy would write 'null').
-    if compiled.positional:
-        order = [(name, processors[name]) for name in compiled.positiontup]
-        params = [tuple(row[k] if p is None or row[k] is None else p(row[k]) for k, p in order)
-                  for row in rows]
-    else:
-        params = [{k: (row[k] if processors[k] is None or row[k] is None
-                       else processors[k](row[k])) for k in keys} for row in rows]
-    return connection.exec_driver_sql(str(compiled), params).rowcount
+    pick = operator.itemgetter(*names)
+    params = []
+    for row in rows:
+        values = list(pick(row)) if len(names) > 1 else [pick(row)]
+        for i, process in convert_at:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        params.append(tuple(values) if positional else dict(zip(names, values)))
+    return connection.exec_driver_sql(sql, params).rowcount
 
 
 def dialect_insert(session: Session):
@@ -109,7 +121,10 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
     undone: dict[tuple[str, str], EntryKind] = {}   # what each reversing row undoes
     first: dict[tuple[str, str], int] = {}
     places: dict[tuple[int, int | None], tuple[Campaign, City | None]] = {}
-    rates: dict[tuple, tuple] = {}
+    # Rates for a day do not change (fx caches them too); kept across an import's batches.
+    rates: dict[tuple, tuple] = session.info.setdefault(RATES_KEY, {})
+    if len(rates) > 10_000:
+        rates.clear()
     for index, new in enumerate(news):
         key = (new.stream, new.external_id)
         if key in first:
@@ -183,7 +198,7 @@ def _move_totals(session: Session, rows: list[dict],
             if row["provisional"]:
                 sums[2] += row["city_minor"]
                 sums[3] += row["reporting_minor"]
-            sums[4] += totals.donation_delta(
+            sums[4] += 1 if row["kind"] is EntryKind.donation else totals.donation_delta(
                 SimpleNamespace(kind=row["kind"]), undone.get((row["stream"], row["external_id"])))
             sums[5] = row["campaign_id"]
     for (campaign_id, currency), (amount, reporting, count) in unassigned.items():
@@ -199,14 +214,21 @@ def _move_totals(session: Session, rows: list[dict],
                     reporting_minor=UnassignedTotal.reporting_minor + reporting,
                     entries=UnassignedTotal.entries + count))
         totals.note_change(session, campaign_id, None)
-    for city_id, (raised, reporting, prov, prov_reporting, donations, campaign_id) in cities.items():
-        session.execute(
-            update(CityTotal).where(CityTotal.city_id == city_id)
-            .values(raised_minor=CityTotal.raised_minor + raised,
-                    raised_reporting_minor=CityTotal.raised_reporting_minor + reporting,
-                    provisional_minor=CityTotal.provisional_minor + prov,
-                    provisional_reporting_minor=CityTotal.provisional_reporting_minor
-                    + prov_reporting,
-                    donations=CityTotal.donations + donations,
-                    updated_at=utcnow()))
+    if cities:
+        # One executemany for every city the batch touched.
+        t = CityTotal.__table__
+        session.connection().execute(
+            update(t).where(t.c.city_id == bindparam("b_city"))
+            .values(raised_minor=t.c.raised_minor + bindparam("b_raised"),
+                    raised_reporting_minor=t.c.raised_reporting_minor + bindparam("b_reporting"),
+                    provisional_minor=t.c.provisional_minor + bindparam("b_prov"),
+                    provisional_reporting_minor=t.c.provisional_reporting_minor
+                    + bindparam("b_prov_reporting"),
+                    donations=t.c.donations + bindparam("b_donations"),
+                    updated_at=bindparam("b_now", type_=t.c.updated_at.type)),
+            [{"b_city": city_id, "b_raised": raised, "b_reporting": reporting, "b_prov": prov,
+              "b_prov_reporting": prov_reporting, "b_donations": donations, "b_now": utcnow()}
+             for city_id, (raised, reporting, prov, prov_reporting, donations, _c)
+             in cities.items()])
+    for city_id, (*_sums, campaign_id) in cities.items():
         totals.note_change(session, campaign_id, city_id)

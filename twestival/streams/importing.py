@@ -516,9 +516,12 @@ class Staging:
     def chunks(self, session: Session, size: int,
                progress: Callable[[int], None] | None) -> Iterator[list[Item]]:
         """The staged items in file order, ``size`` at a time; asking for the next chunk
-        commits the one before (which the handler has recorded by then)."""
+        commits the one before (which the handler has recorded by then). The boards are told
+        once, after the last chunk: the changes each chunk notes are held back till then."""
+        from ..ledger.totals import CHANGES_KEY
         cursor = self.db.execute(f"SELECT {', '.join(self.COLUMNS)} FROM item ORDER BY seq")
         reported = 0
+        changed: set = set()
         while rows := cursor.fetchmany(size):
             yield [Item(line=line, external_id=external_id, amount=Money(minor, currency),
                         occurred_at=dt.datetime.fromisoformat(occurred), raw=raw,
@@ -526,10 +529,12 @@ class Staging:
                         refunded_minor=refunded, meta=None if meta is None else json.loads(meta))
                    for (line, external_id, minor, currency, occurred, raw, reference, donor,
                         fee, refunded, meta) in rows]
+            changed |= session.info.pop(CHANGES_KEY, set())
             session.commit()
             if progress:
                 last = max(rows[-1][0], reported)
                 progress(last - reported)
                 reported = last
+        session.info.setdefault(CHANGES_KEY, set()).update(changed)
         if progress and self.lines > reported:
             progress(self.lines - reported)

@@ -143,19 +143,24 @@ def to_money(text: str, currency: str, decimal_separator: str = ".", *,
         raise RowError(exc.message) from None
 
 
-PLAIN_AMOUNT_RE = re.compile(r"\d{1,15}(\.\d{1,3})?")
+PLAIN_AMOUNT_RE = re.compile(r"(-?)(\d{1,15})(?:[.,](\d{1,3}))?")
 
 
-def minor_units(text: str, currency: str) -> int:
-    """Minor units of a non-negative amount; plain '12.50' skips the general parser (which
-    costs more than the rest of a row)."""
+def minor_units(text: str, currency: str, decimal_separator: str = ".", *,
+                allow_negative: bool = False) -> int:
+    """Minor units of an amount; a plain '12.50' (or '-12,50' with a decimal comma) skips the
+    general parser, which costs more than the rest of a row."""
     text = text.strip()
-    if PLAIN_AMOUNT_RE.fullmatch(text):
-        whole, _, fraction = text.partition(".")
+    plain = PLAIN_AMOUNT_RE.fullmatch(text)
+    if plain and (plain.group(3) is None or text[-len(plain.group(3)) - 1] == decimal_separator):
+        sign, whole, fraction = plain.groups()
         places = exponent(currency)
-        if len(fraction) <= places:
-            return int(whole) * 10 ** places + (int(fraction.ljust(places, "0")) if places else 0)
-    return to_money(text, currency, allow_zero=True).minor
+        if len(fraction or "") <= places and (allow_negative or not sign):
+            minor = int(whole) * 10 ** places + (int((fraction or "").ljust(places, "0"))
+                                                 if places else 0)
+            return -minor if sign else minor
+    return to_money(text, currency, decimal_separator, allow_negative=allow_negative,
+                    allow_zero=True).minor
 
 
 def localise(naive: dt.datetime, ctx: Context) -> dt.datetime:
@@ -327,6 +332,7 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
     except StopIteration:
         raise MalformedFile("the file has a header but no rows") from None
     seen: dict[str, int] = {}
+    dates: dict[str, dt.datetime] = {}   # statements repeat a day on many lines
 
     def builder(line: int, row: dict, raw: str):
         def build() -> Item:
@@ -337,13 +343,22 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
                 currency = check_currency(currency)
             except MoneyError as exc:
                 raise RowError(exc.message) from None
-            amount = to_money(row[cols["amount"]], currency, mapping.decimal_separator,
-                              allow_negative=True)
+            text = row[cols["amount"]] or ""
+            minor = minor_units(text, currency, mapping.decimal_separator, allow_negative=True)
+            if minor == 0:
+                to_money(text, currency, mapping.decimal_separator)   # says why zero is refused
+            amount = Money(minor, currency)
             text = (row[cols["date"]] or "").strip()
-            try:
-                when = localise(dt.datetime.strptime(text, mapping.date_format), ctx)
-            except ValueError:
-                raise RowError(f"date {text[:40]!r} does not match {mapping.date_format}") from None
+            when = dates.get(text)
+            if when is None:
+                try:
+                    when = localise(dt.datetime.strptime(text, mapping.date_format), ctx)
+                except ValueError:
+                    raise RowError(f"date {text[:40]!r} does not match "
+                                   f"{mapping.date_format}") from None
+                if len(dates) > 10_000:
+                    dates.clear()
+                dates[text] = when
             reference = (row[cols["reference"]] or "").strip() if cols["reference"] else None
             donor = (row[cols["donor"]] or "").strip()[:200] if cols["donor"] else None
             fee = None
