@@ -90,16 +90,16 @@ def sqlite_baseline(url: str, rows: int) -> dict:
               "(?, ?, 'baseline', ?, 'donation', ?, 'GBP', ?, ?, 'GBP', '1', '2027-02-12', "
               "'2027-02-12 20:00:00.000000', '2027-02-12 20:00:00.000000', 1, 0) "
               "ON CONFLICT DO NOTHING")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, rows, 5000):
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(insert, ((campaign_id, city_id, f"b{n}", 1000 + n % 5000,
                                    1000 + n % 5000, 1000 + n % 5000)
                                   for n in range(start, min(rows, start + 5000))))
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
-    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed}
+    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed, "cpu_seconds": cpu}
 
 
 def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -197,7 +197,10 @@ def _peak_rss(pid: int, peak: list[int], done: threading.Event) -> None:
 
 def import_once(env: dict, path: Path, args: list[str], rows: int,
                 profile_to: Path | None = None) -> dict:
-    """One ``twestival import`` in its own process: seconds, rows/s, peak RSS, its output."""
+    """One ``twestival import`` in its own process: seconds, rows/s, peak RSS, its output, and
+    its CPU seconds (robust to a shared machine, where wall time is not)."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(CLI + ["import", common.CAMPAIGN, str(path), *args],
                             env={**os.environ, **env}, cwd=common.ROOT,
@@ -211,8 +214,11 @@ def import_once(env: dict, path: Path, args: list[str], rows: int,
     elapsed = time.perf_counter() - started
     done.set()
     watcher.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"rows": rows, "exit_status": proc.returncode, "seconds": elapsed,
             "rows_per_s": rows / elapsed, "peak_rss_mb": peak[0] / 2**20,
+            "cpu_seconds": cpu, "rows_per_cpu_s": rows / cpu if cpu else None,
             "report": out.strip().splitlines()[-8:], "stderr": err.strip()[-300:],
             "started": started, "ended": started + elapsed}
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
 import re
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
@@ -35,7 +37,7 @@ from ..campaigns.models import Campaign, City
 from ..database import Base, UTCDateTime, read_only, utcnow
 from ..errors import DomainError, InvalidInput, NotFound
 from ..money import Money
-from .archive import InboundPayload, archive, mark
+from .archive import InboundPayload, mark
 
 FORMATS = ("eventbrite", "camt053", "mt940", "ofx", "csv")
 BANK_FORMATS = ("camt053", "mt940", "ofx")
@@ -55,6 +57,11 @@ class MalformedFile(InvalidInput):
             more = len(self.errors) - MAX_ERRORS_SHOWN
             message = f"{message}: {shown}" + (f" (and {more} more)" if more > 0 else "")
         super().__init__(message)
+
+
+class PartlyRecorded(Exception):
+    """Recording failed after the file had passed its checks (not bad input: a crash, a lost
+    database); committed chunks stay, and recording the file again completes it."""
 
 
 class RowError(Exception):
@@ -299,39 +306,59 @@ def check_request(session: Session, campaign: Campaign, fmt: str, mapping_name: 
 
 
 CHUNK = 1 << 20
+COMPRESS_FROM = 8 << 20
 
 
 def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id: int,
                  meta: dict) -> InboundPayload:
-    """``archive`` for a file that may be large: hashed in chunks and, on SQLite, written into
-    the row through the blob API, so a 100 MB file is never held in memory two or three times
-    over (once by us, once by the driver, once by the statement)."""
+    """``archive`` for a file that may be large: read and hashed in chunks.
+
+    A file of ``COMPRESS_FROM`` bytes or more is kept gzip-compressed (losslessly: the row's
+    headers say ``Content-Encoding: gzip``, its sha256 is the received file's), because SQLite
+    rewrites a row whole when its status changes and holds the old and new row in memory
+    meanwhile: a 120 MB export would cost 240 MB at that moment, its gzip a tenth of that.
+    On SQLite the body goes into the row through the blob API (no driver or statement copies).
+    """
     digest, size = hashlib.sha256(), 0
+    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)   # gzip framing
+    packed = io.BytesIO()
     source.seek(0)
     while chunk := source.read(CHUNK):
         digest.update(chunk)
         size += len(chunk)
-    source.seek(0)
+        packed.write(packer.compress(chunk))
+    packed.write(packer.flush())
+    source.seek(0)   # the parser reads the same handle next
     if size == 0:
         raise InvalidInput("the file is empty")
-    external_id = f"sha256:{digest.hexdigest()}"
-    if session.get_bind().dialect.name != "sqlite":
-        payload = archive(session, stream, source.read(), external_id=external_id,
-                          campaign_id=campaign_id, meta=meta)
-        source.seek(0)   # the parser reads the same handle next
-        return payload
-    payload = InboundPayload(stream=stream, body=b"", sha256=digest.hexdigest(), headers={},
-                             external_id=external_id, campaign_id=campaign_id, meta=meta)
+    body, headers = (packed, {"Content-Encoding": "gzip"}) if size >= COMPRESS_FROM \
+        else (source, {})
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    length = packed.tell() if body is packed else size
+    body.seek(0)
+    payload = InboundPayload(
+        stream=stream, body=b"" if sqlite else body.read(), sha256=digest.hexdigest(),
+        headers=headers, external_id=f"sha256:{digest.hexdigest()}", campaign_id=campaign_id,
+        meta=meta)
     session.add(payload)
     session.flush()
-    session.execute(update(InboundPayload).where(InboundPayload.id == payload.id)
-                    .values(body=func.zeroblob(size)))
-    raw = session.connection().connection.dbapi_connection
-    with raw.blobopen("inbound_payload", "body", payload.id) as blob:
-        while chunk := source.read(CHUNK):
-            blob.write(chunk)
+    if sqlite:
+        session.execute(update(InboundPayload).where(InboundPayload.id == payload.id)
+                        .values(body=func.zeroblob(length)))
+        raw = session.connection().connection.dbapi_connection
+        body.seek(0)
+        with raw.blobopen("inbound_payload", "body", payload.id) as blob:
+            while chunk := body.read(CHUNK):
+                blob.write(chunk)
     source.seek(0)
     return payload
+
+
+def archived_file(payload: InboundPayload) -> BinaryIO:
+    """The file as it was received, from its archive row (decompressed as it is read)."""
+    if (payload.headers or {}).get("Content-Encoding") == "gzip":
+        return gzip.GzipFile(fileobj=io.BytesIO(payload.body), mode="rb")
+    return io.BytesIO(payload.body)
 
 
 def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, fmt: str, *,
@@ -354,20 +381,21 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
     payload = archive_file(session, stream, source, campaign_id=campaign.id, meta=meta)
     payload_id = payload.id
     session.commit()
-    # Work from the file we hold; the archive row is reloaded without its body.
+    # Work from the file we hold; the archive row is reloaded without its body (raiseload: a
+    # refresh after a commit must not pull a 100 MB body back into memory).
     session.expunge(payload)
-    payload = session.get(InboundPayload, payload_id, options=[defer(InboundPayload.body)])
-    session.commit()   # the file is read with no transaction open: no write lock held meanwhile
+    payload = session.get(InboundPayload, payload_id,
+                          options=[defer(InboundPayload.body, raiseload=True)])
     try:
         report = process(session, payload, progress=progress, source=source)
     except Exception as exc:
         session.rollback()
-        payload = session.get(InboundPayload, payload_id, options=[defer(InboundPayload.body)])
-        if isinstance(exc, DomainError) and payload.status != "recording":
+        payload = session.get(InboundPayload, payload_id,
+                              options=[defer(InboundPayload.body, raiseload=True)])
+        if isinstance(exc, DomainError):
             mark(payload, "rejected", exc.message)
         else:
-            detail = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
-            mark(payload, "failed", detail[:2000])
+            mark(payload, "failed", f"{type(exc).__name__}: {exc}"[:2000])
         session.commit()
         raise
     return report
@@ -405,15 +433,19 @@ def process(session: Session, payload: InboundPayload, *,
         with Staging() as staged:
             with read_only():
                 ctx = _context(session, payload, meta)
-                body = io.BytesIO(payload.body) if source is None else source
+                body = archived_file(payload) if source is None else source
                 staged.fill(parsers[fmt](body, ctx), progress)
                 staged.check_repeats(ctx)
                 session.commit()
             _check_rates(ctx, staged)   # may copy a currency's rates in: not read-only
-            payload.status = "recording"
             session.commit()
             handler = process_bank_items if payload.stream == "bank" else process_ticket_items
-            handler(ctx, staged.chunks(session, CHUNK_ROWS, progress))
+            try:
+                handler(ctx, staged.chunks(session, CHUNK_ROWS, progress))
+            except Exception as exc:
+                raise PartlyRecorded(f"recording stopped at {type(exc).__name__}: {exc}; the "
+                                     "chunks before it are kept, and `twestival replay` (or "
+                                     "importing the file again) finishes it") from exc
             mark(payload, "processed")
             session.commit()
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -146,6 +147,7 @@ def to_money(text: str, currency: str, decimal_separator: str = ".", *,
 PLAIN_AMOUNT_RE = re.compile(r"(-?)(\d{1,15})(?:[.,](\d{1,3}))?")
 
 
+@functools.lru_cache(maxsize=4096)   # fees and prices repeat on most rows of an export
 def minor_units(text: str, currency: str, decimal_separator: str = ".", *,
                 allow_negative: bool = False) -> int:
     """Minor units of an amount; a plain '12.50' (or '-12,50' with a decimal comma) skips the
