@@ -27,6 +27,10 @@ from pathlib import Path
 from . import common, profile
 
 CLI = [sys.executable, "-c", "from twestival.cli import main; main()"]
+# The import runs with its write transactions timed (``probe_main``): how long each held
+# SQLite's one write lock, the longest a webhook can wait for it.
+PROBED_CLI = [sys.executable, "-c", "from bench.imports import probe_main; probe_main()"]
+LOCKS_ENV = "TWESTIVAL_BENCH_LOCKS"
 EVENTBRITE_HEADER = ["Order #", "Order Date", "First Name", "Last Name", "Email", "Quantity",
                      "Price Tier", "Ticket Type", "Attendee #", "Group", "Order Type", "Currency",
                      "Total Paid", "Fees Paid", "Eventbrite Fees",
@@ -34,7 +38,7 @@ EVENTBRITE_HEADER = ["Order #", "Order Date", "First Name", "Last Name", "Email"
 BANK_HEADER = ["Booking Date", "Amount", "Currency", "Reference", "Counterparty",
                "Transaction ID"]
 BANK_REFERENCES = {city: f"TW-{n:04d}" for n, (city, *_rest) in enumerate(common.CITIES, 1)}
-WEBHOOKS_PER_SECOND = 10
+WEBHOOKS_PER_SECOND = 5
 
 
 def generate_eventbrite(path: Path, rows: int) -> None:
@@ -100,6 +104,33 @@ def sqlite_baseline(url: str, rows: int) -> dict:
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
     return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed, "cpu_seconds": cpu}
+
+
+def probe_main() -> None:
+    """``twestival`` with every write transaction timed, from BEGIN IMMEDIATE to its end;
+    the durations go to the file named by $TWESTIVAL_BENCH_LOCKS at exit."""
+    import atexit
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from twestival import database
+    from twestival.cli import main
+    held: list[float] = []
+    began: dict[int, float] = {}
+
+    def begin(conn):
+        if not database._read_only.get():
+            began[id(conn)] = time.perf_counter()
+
+    def end(conn):
+        start = began.pop(id(conn), None)
+        if start is not None:
+            held.append(time.perf_counter() - start)
+
+    event.listen(Engine, "begin", begin)
+    event.listen(Engine, "commit", end)
+    event.listen(Engine, "rollback", end)
+    atexit.register(lambda: Path(os.environ[LOCKS_ENV]).write_text(json.dumps(held)))
+    main()
 
 
 def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -201,9 +232,10 @@ def import_once(env: dict, path: Path, args: list[str], rows: int,
     its CPU seconds (robust to a shared machine, where wall time is not)."""
     import resource
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    locks = path.with_suffix(".locks.json")
     started = time.perf_counter()
-    proc = subprocess.Popen(CLI + ["import", common.CAMPAIGN, str(path), *args],
-                            env={**os.environ, **env}, cwd=common.ROOT,
+    proc = subprocess.Popen(PROBED_CLI + ["import", common.CAMPAIGN, str(path), *args],
+                            env={**os.environ, **env, LOCKS_ENV: str(locks)}, cwd=common.ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, done = [0], threading.Event()
     watcher = threading.Thread(target=_peak_rss, args=(proc.pid, peak, done), daemon=True)
@@ -216,7 +248,12 @@ def import_once(env: dict, path: Path, args: list[str], rows: int,
     watcher.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"rows": rows, "exit_status": proc.returncode, "seconds": elapsed,
+    held = json.loads(locks.read_text()) if locks.exists() else []
+    return {"write_transactions": len(held),
+            "write_lock_held_ms": {"p50": common.percentile(held, 50) * 1e3,
+                                   "p99": common.percentile(held, 99) * 1e3,
+                                   "max": max(held, default=float("nan")) * 1e3},
+            "rows": rows, "exit_status": proc.returncode, "seconds": elapsed,
             "rows_per_s": rows / elapsed, "peak_rss_mb": peak[0] / 2**20,
             "cpu_seconds": cpu, "rows_per_cpu_s": rows / cpu if cpu else None,
             "report": out.strip().splitlines()[-8:], "stderr": err.strip()[-300:],
