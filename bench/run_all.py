@@ -124,15 +124,16 @@ def report(results: dict, args) -> str:
                   "write transactions held SQLite's one write lock. Baseline: the same number of "
                   f"ledger rows by raw SQLite executemany: {fmt(b['seconds'])} s "
                   f"({fmt(b['rows_per_s'], 0)} rows/s).", "",
-                  "| file | rows | exit | seconds | rows/s | CPU s | peak RSS MB | lock held p99 / "
-                  "max ms | webhook p99 ms without / during | ratio |",
+                  "| file | rows | exit | seconds | rows/s | CPU s | peak RSS MB | lock held p50 / "
+                  "p99 / max ms (CPU p50 ms) | webhook p99 ms without / during | ratio |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for name in ("eventbrite", "bank_csv"):
             i = r[name]
             lines.append(
                 f"| {name} | {i['rows']:,} | {i['exit_status']} | {fmt(i['seconds'])} | "
                 f"{fmt(i['rows_per_s'], 0)} | {fmt(i['cpu_seconds'])} | {fmt(i['peak_rss_mb'])} | "
-                f"{fmt(i['write_lock_held_ms']['p99'])} / {fmt(i['write_lock_held_ms']['max'])} | "
+                f"{fmt(i['write_lock_held_ms']['p50'])} / {fmt(i['write_lock_held_ms']['p99'])} / "
+                f"{fmt(i['write_lock_held_ms']['max'])} ({fmt(i['write_lock_cpu_ms']['p50'])}) | "
                 f"{fmt(i['webhooks_quiet']['p99_ms'])} / {fmt(i['webhooks_during']['p99_ms'])} | "
                 f"{i['p99_ratio']:.2f}× |")
         lines.append("")
