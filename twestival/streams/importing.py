@@ -320,6 +320,7 @@ def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id
     meanwhile: a 120 MB export would cost 240 MB at that moment, its gzip a tenth of that.
     On SQLite the body goes into the row through the blob API (no driver or statement copies).
     """
+    # The file is read before the session is touched: no transaction is open meanwhile.
     digest, size = hashlib.sha256(), 0
     packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)   # gzip framing
     packed = io.BytesIO()
@@ -368,7 +369,8 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
                 progress: Callable[[int], None] | None = None) -> Report:
     """Archive (and commit) the file, check all of it, then record it in committed chunks.
 
-    ``source`` is the file's bytes or a seekable binary file (read in chunks). A DomainError
+    ``source`` is the file's bytes or a seekable binary file (read in chunks). The session's
+    transaction is committed first (callers have only looked things up). A DomainError
     (MalformedFile for unreadable files) means nothing was recorded; the archived file is then
     marked ``rejected`` with the reason. ``progress`` is told how many lines each pass has got
     through (each line is counted twice: once checked, once recorded).
@@ -379,7 +381,11 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
     stream = stream_for(fmt, mapping)
     meta = {"format": fmt, "filename": filename, "city": city.slug if city else None,
             "mapping": mapping.name if mapping else None, "created_by_id": created_by_id}
-    payload = archive_file(session, stream, source, campaign_id=campaign.id, meta=meta)
+    campaign_id = campaign.id
+    # The lookups above opened a transaction (on SQLite it holds the write lock): end it, so
+    # the file is read, hashed and compressed (seconds for a large one) holding no lock.
+    session.commit()
+    payload = archive_file(session, stream, source, campaign_id=campaign_id, meta=meta)
     payload_id = payload.id
     session.commit()
     # Work from the file we hold; the archive row is reloaded without its body (raiseload: a
