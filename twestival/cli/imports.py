@@ -33,10 +33,12 @@ def _estimate_rows(handle) -> int:
 @domain_errors
 def import_command(campaign, file, fmt, city, mapping):
     """Import a ticket-sale export or bank statement FILE into CAMPAIGN."""
+    with open(file, "rb") as handle:
+        lines = _estimate_rows(handle)   # before the lookups open a (write) transaction
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city) if city else None
     with open(file, "rb") as handle, click.progressbar(
-            length=2 * _estimate_rows(handle), label="checking, then recording",
+            length=2 * lines, label="checking, then recording",
             file=click.get_text_stream("stderr")) as bar:
         report = importing.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),
