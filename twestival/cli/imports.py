@@ -14,9 +14,9 @@ from ..streams.replay import replay
 from . import domain_errors
 
 
-
 def _estimate_rows(handle) -> int:
-    """Lines in the file (the bar's length), counted in chunks."""
+    """Lines in the file, counted in chunks (the bar goes through them twice: checking every
+    line, then recording)."""
     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     handle.seek(0)
     return max(lines, 1)
@@ -35,10 +35,12 @@ def _estimate_rows(handle) -> int:
 @domain_errors
 def import_command(campaign, file, fmt, city, mapping, currency):
     """Import a ticket-sale export or bank statement FILE into CAMPAIGN."""
+    with open(file, "rb") as handle:
+        lines = _estimate_rows(handle)   # before the lookups open a (write) transaction
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city) if city else None
     with open(file, "rb") as handle, click.progressbar(
-            length=_estimate_rows(handle), label="importing",
+            length=2 * lines, label="checking, then recording",
             file=click.get_text_stream("stderr")) as bar:
         report = importing.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),

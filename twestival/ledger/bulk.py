@@ -1,22 +1,26 @@
 """Recording many entries at once (file imports): ``record`` semantics, set-based SQL.
 
 A million-row import cannot afford five statements per row. ``record_many`` checks each entry
-exactly as ``record`` does, looks the batch's ids up in one query, inserts the new ones with one
-INSERT .. ON CONFLICT DO NOTHING RETURNING (executemany), and moves each touched total once per
-batch with the batch's sums. Entries that reverse another entry go through ``record`` (they
-need the original's rates); this path refuses them.
+exactly as ``record`` does, prepares every row in Python first (so a chunk's write transaction
+is no longer than its SQL), inserts them with one INSERT .. ON CONFLICT DO NOTHING
+(executemany; the unique (stream, external_id) skips what is there, no set of known ids is
+kept), and moves each touched total once per batch with the batch's sums. Entries that undo
+another entry (refunds of an order) take the original's rates, as ``record`` does.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+import operator
 from collections import defaultdict
+from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
 from ..database import utcnow
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from ..money import convert
 from . import totals
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
@@ -24,11 +28,12 @@ from .record import NewEntry, _check, _rates, place
 from .sql import insert_ignore
 
 LOOKUP_CHUNK = 900
+RATES_KEY = "twestival.ledger.bulk.rates"
+_compiled: dict[tuple, tuple] = {}   # fast_insert's statements, compiled once per process
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
-    entry_id: int | None   # known for entries that were already there; new ones: look up
     created: bool
 
 
@@ -38,22 +43,32 @@ def fast_insert(session: Session, table, rows: list[dict], conflict_columns: lis
     The statement is compiled once and each value goes through its column type's own bind
     processor, as SQLAlchemy would do, without its per-row bookkeeping (which costs more
     than the database's work for a million rows). Returns the driver's count of rows written.
+    The values are made ready before the statement opens the transaction (on SQLite it takes
+    the write lock), so the lock is held for the database's work only.
     """
-    connection = session.connection()
-    dialect = connection.dialect
+    dialect = session.get_bind().dialect
     keys = list(rows[0])
-    stmt = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=conflict_columns)
-    compiled = stmt.compile(dialect=dialect, column_keys=keys)
-    processors = {key: table.c[key].type._cached_bind_processor(dialect) for key in keys}
+    cache_key = (table.name, tuple(keys), tuple(conflict_columns), dialect.name)
+    if cache_key not in _compiled:
+        stmt = dialect_insert(session)(table).on_conflict_do_nothing(
+            index_elements=conflict_columns)
+        compiled = stmt.compile(dialect=dialect, column_keys=keys)
+        names = list(compiled.positiontup) if compiled.positional else keys
+        processors = [(i, table.c[name].type._cached_bind_processor(dialect))
+                      for i, name in enumerate(names)]
+        _compiled[cache_key] = (str(compiled), compiled.positional, names,
+                                [(i, p) for i, p in processors if p is not None])
+    sql, positional, names, convert_at = _compiled[cache_key]
     # None is bound as SQL NULL (also for JSON columns, where SQLAlchemy would write 'null').
-    if compiled.positional:
-        order = [(name, processors[name]) for name in compiled.positiontup]
-        params = [tuple(row[k] if p is None or row[k] is None else p(row[k]) for k, p in order)
-                  for row in rows]
-    else:
-        params = [{k: (row[k] if processors[k] is None or row[k] is None
-                       else processors[k](row[k])) for k in keys} for row in rows]
-    return connection.exec_driver_sql(str(compiled), params).rowcount
+    pick = operator.itemgetter(*names)
+    params = []
+    for row in rows:
+        values = list(pick(row)) if len(names) > 1 else [pick(row)]
+        for i, process in convert_at:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        params.append(tuple(values) if positional else dict(zip(names, values)))
+    return session.connection().exec_driver_sql(sql, params).rowcount
 
 
 def dialect_insert(session: Session):
@@ -64,20 +79,40 @@ def dialect_insert(session: Session):
     return insert
 
 
-def _existing(session: Session, stream: str, ids: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        chunk = ids[start:start + LOOKUP_CHUNK]
-        for external_id, entry_id in session.execute(
-                select(LedgerEntry.external_id, LedgerEntry.id)
-                .where(LedgerEntry.stream == stream, LedgerEntry.external_id.in_(chunk))):
-            found[external_id] = entry_id
-    return found
-
-
 def _convert(amount, rate) -> int:
     # A same-currency rate is exactly 1: skip the decimal arithmetic a million times over.
     return amount.minor if rate.source == "same" else convert(amount, rate).minor
+
+
+def _texts(reporting, city) -> tuple[str, str | None]:
+    # Formatting a rate costs more than converting with it: once per rate, not once per row.
+    return reporting.text, city.text if city is not None else None
+
+
+def _originals(session: Session, news: list[NewEntry]) -> dict[int, LedgerEntry]:
+    ids = sorted({new.reverses_id for new in news if new.reverses_id is not None})
+    found: dict[int, LedgerEntry] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        found.update((entry.id, entry) for entry in session.scalars(
+            select(LedgerEntry).where(LedgerEntry.id.in_(ids[start:start + LOOKUP_CHUNK]))))
+    return found
+
+
+def _ours(session: Session, rows: list[dict], now) -> set[tuple[str, str]]:
+    """Which of the rows this batch wrote: those stamped with its time (the others were there
+    already, or a concurrent writer won the race for the id and its entry is the one)."""
+    by_stream: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_stream[row["stream"]].append(row["external_id"])
+    ours: set[tuple[str, str]] = set()
+    for stream, ids in by_stream.items():
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            ours.update((stream, external_id) for external_id in session.scalars(
+                select(LedgerEntry.external_id).where(
+                    LedgerEntry.stream == stream,
+                    LedgerEntry.external_id.in_(ids[start:start + LOOKUP_CHUNK]),
+                    LedgerEntry.recorded_at == now)))
+    return ours
 
 
 def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
@@ -86,77 +121,79 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
         return []
     for new in news:
         _check(new)
-        if new.reverses_id is not None:
-            raise InvalidInput("record_many does not take reversing entries; use record()")
-    by_stream: dict[str, list[str]] = defaultdict(list)
-    for new in news:
-        by_stream[new.stream].append(new.external_id)
-    known: dict[tuple[str, str], int] = {}
-    for stream, ids in by_stream.items():
-        for external_id, entry_id in _existing(session, stream, list(set(ids))).items():
-            known[(stream, external_id)] = entry_id
-
+    originals = _originals(session, news) if any(n.reverses_id for n in news) else {}
     now = utcnow()
     rows: list[dict] = []
-    pending: set[tuple[str, str]] = set()
+    undone: dict[tuple[str, str], EntryKind] = {}   # what each reversing row undoes
+    first: dict[tuple[str, str], int] = {}
     places: dict[tuple[int, int | None], tuple[Campaign, City | None]] = {}
-    rates: dict[tuple, tuple] = {}
-    for new in news:
+    # Rates for a day do not change (fx caches them too); kept across an import's batches.
+    rates: dict[tuple, tuple] = session.info.setdefault(RATES_KEY, {})
+    if len(rates) > 10_000:
+        rates.clear()
+    for index, new in enumerate(news):
         key = (new.stream, new.external_id)
-        if key in known or key in pending:
-            continue
-        pending.add(key)
+        if key in first:
+            continue   # within one batch only the first of two rows with the same id counts
+        first[key] = index
         campaign, city = places.get((new.campaign_id, new.city_id)) or place(session, new)
         places[(new.campaign_id, new.city_id)] = (campaign, city)
         occurred = new.occurred_at or now
         day = occurred.date()
-        rate_key = (new.amount.currency, new.campaign_id, new.city_id, day)
-        if rate_key not in rates:
-            rates[rate_key] = _rates(session, new, campaign, city, None, day)
-        reporting_rate, city_rate = rates[rate_key]
-        reporting = _convert(new.amount, reporting_rate)
-        city_minor = _convert(new.amount, city_rate) if city_rate else None
+        original = None
+        if new.reverses_id is not None:
+            original = originals.get(new.reverses_id)
+            if original is None or original.campaign_id != campaign.id:
+                raise NotFound("the entry to reverse does not exist in this campaign")
+            undone[key] = original.kind
+            reporting_rate, city_rate = _rates(session, new, campaign, city, original, day)
+            reporting_text, city_text = _texts(reporting_rate, city_rate)
+        else:
+            rate_key = (new.amount.currency, new.campaign_id, new.city_id, day)
+            if rate_key not in rates:
+                found = _rates(session, new, campaign, city, None, day)
+                rates[rate_key] = (*found, *_texts(*found))
+            reporting_rate, city_rate, reporting_text, city_text = rates[rate_key]
+        if new.kind is EntryKind.reversal and (
+                original is None or (original.amount_minor < 0) == (new.amount.minor < 0)):
+            raise InvalidInput("a reversal must have the opposite sign of the entry it reverses")
         same = city_rate is None or city_rate.source == "same"
         rows.append(dict(
             campaign_id=campaign.id, city_id=new.city_id, stream=new.stream,
             external_id=new.external_id, kind=new.kind,
             amount_minor=new.amount.minor, currency=new.amount.currency, fee_minor=new.fee_minor,
-            city_minor=city_minor,
-            city_fx_rate=None if same else city_rate.text,
+            city_minor=_convert(new.amount, city_rate) if city_rate else None,
+            city_fx_rate=None if same else city_text,
             city_fx_date=None if same else city_rate.date,
-            reporting_minor=reporting, reporting_currency=campaign.currency,
-            fx_rate=reporting_rate.text, fx_date=reporting_rate.date,
+            reporting_minor=_convert(new.amount, reporting_rate),
+            reporting_currency=campaign.currency,
+            fx_rate=reporting_text, fx_date=reporting_rate.date,
             occurred_at=occurred, recorded_at=now,
             donor_name=new.donor_name, message=new.message, anonymous=new.anonymous,
-            provisional=new.provisional, reverses_id=None, payload_id=new.payload_id,
+            provisional=new.provisional, reverses_id=new.reverses_id, payload_id=new.payload_id,
             created_by_id=new.created_by_id, note=new.note, meta=new.meta))
 
-    created: set[tuple[str, str]] = set()
-    if rows:
-        inserted = fast_insert(session, LedgerEntry.__table__, rows, ["stream", "external_id"])
-        if inserted == len(rows) and session.get_bind().dialect.name == "sqlite":
-            created = {(r["stream"], r["external_id"]) for r in rows}
-        else:
-            # Some lost a race with a concurrent writer (theirs is the one entry), or the
-            # driver cannot say: ours are the ones stamped with this batch's time.
-            created = {(stream, external_id) for stream, external_id in session.execute(
-                select(LedgerEntry.stream, LedgerEntry.external_id)
-                .where(LedgerEntry.recorded_at == now,
-                       LedgerEntry.campaign_id.in_({r["campaign_id"] for r in rows})))}
-        _move_totals(session, [r for r in rows if (r["stream"], r["external_id"]) in created])
-    # Within one batch only the first of two rows with the same id counts as created.
-    first: dict[tuple[str, str], int] = {}
-    for index, new in enumerate(news):
-        first.setdefault((new.stream, new.external_id), index)
-    return [Outcome(known.get(key), key in created and first[key] == index)
+    inserted = fast_insert(session, LedgerEntry.__table__, rows, ["stream", "external_id"])
+    if inserted == len(rows) and session.get_bind().dialect.name == "sqlite":
+        created = set(first)   # every row went in (SQLite counts exactly)
+    elif inserted == 0 and session.get_bind().dialect.name == "sqlite":
+        created = set()        # all were there already (a re-imported file)
+    else:
+        created = _ours(session, rows, now)
+    _move_totals(session, [r for r in rows if (r["stream"], r["external_id"]) in created],
+                 undone)
+    return [Outcome(key in created and first[key] == index)
             for index, key in enumerate((n.stream, n.external_id) for n in news)]
 
 
-def _move_totals(session: Session, rows: list[dict]) -> None:
+def _move_totals(session: Session, rows: list[dict],
+                 undone: dict[tuple[str, str], EntryKind]) -> None:
     """The batch's effect on the running totals, as ``totals.apply`` would move them one by one."""
     cities: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     unassigned: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    recorded = session.info.setdefault(totals.RECORDED_KEY, collections.Counter())
     for row in rows:
+        recorded[row["stream"], row["kind"].value] += 1
         if row["city_id"] is None:
             sums = unassigned[(row["campaign_id"], row["currency"])]
             sums[0] += row["amount_minor"]
@@ -169,7 +206,8 @@ def _move_totals(session: Session, rows: list[dict]) -> None:
             if row["provisional"]:
                 sums[2] += row["city_minor"]
                 sums[3] += row["reporting_minor"]
-            sums[4] += 1 if row["kind"] is EntryKind.donation else 0
+            sums[4] += 1 if row["kind"] is EntryKind.donation else totals.donation_delta(
+                SimpleNamespace(kind=row["kind"]), undone.get((row["stream"], row["external_id"])))
             sums[5] = row["campaign_id"]
     for (campaign_id, currency), (amount, reporting, count) in unassigned.items():
         session.execute(insert_ignore(
@@ -184,14 +222,21 @@ def _move_totals(session: Session, rows: list[dict]) -> None:
                     reporting_minor=UnassignedTotal.reporting_minor + reporting,
                     entries=UnassignedTotal.entries + count))
         totals.note_change(session, campaign_id, None)
-    for city_id, (raised, reporting, prov, prov_reporting, donations, campaign_id) in cities.items():
-        session.execute(
-            update(CityTotal).where(CityTotal.city_id == city_id)
-            .values(raised_minor=CityTotal.raised_minor + raised,
-                    raised_reporting_minor=CityTotal.raised_reporting_minor + reporting,
-                    provisional_minor=CityTotal.provisional_minor + prov,
-                    provisional_reporting_minor=CityTotal.provisional_reporting_minor
-                    + prov_reporting,
-                    donations=CityTotal.donations + donations,
-                    updated_at=utcnow()))
+    if cities:
+        # One executemany for every city the batch touched.
+        t = CityTotal.__table__
+        session.connection().execute(
+            update(t).where(t.c.city_id == bindparam("b_city"))
+            .values(raised_minor=t.c.raised_minor + bindparam("b_raised"),
+                    raised_reporting_minor=t.c.raised_reporting_minor + bindparam("b_reporting"),
+                    provisional_minor=t.c.provisional_minor + bindparam("b_prov"),
+                    provisional_reporting_minor=t.c.provisional_reporting_minor
+                    + bindparam("b_prov_reporting"),
+                    donations=t.c.donations + bindparam("b_donations"),
+                    updated_at=bindparam("b_now", type_=t.c.updated_at.type)),
+            [{"b_city": city_id, "b_raised": raised, "b_reporting": reporting, "b_prov": prov,
+              "b_prov_reporting": prov_reporting, "b_donations": donations, "b_now": utcnow()}
+             for city_id, (raised, reporting, prov, prov_reporting, donations, _c)
+             in cities.items()])
+    for city_id, (*_sums, campaign_id) in cities.items():
         totals.note_change(session, campaign_id, city_id)

@@ -1,36 +1,51 @@
-"""Imported files (ticket-sale exports, bank statements): archive, parse, record, report.
+"""Imported files (ticket-sale exports, bank statements): archive, check, record, report.
 
-The file is archived verbatim and committed first (so a failure never loses it); then it is
-parsed and recorded in ONE transaction: any malformed row refuses the whole file, rolls back,
-and leaves the ledger untouched (the archived file is kept, marked ``rejected``). Every row is
-archived too (``import_row``), in the same transaction as the money it moved, so the archive
-says which row became which entry. Re-importing a file, or an overlapping one, adds nothing:
-each row has a stable external id and ``ledger.record`` is idempotent on it.
+The file is archived verbatim and committed first (so a failure never loses it). Then two
+passes. The first reads the whole file without writing anything: every row is parsed and
+checked, the money it carries must be convertible, and the parsed rows are kept in a private
+temporary SQLite file (not in memory), so a million-row file costs no more memory than a small
+one. Any malformed row refuses the whole file with every bad line named, and the ledger is
+untouched (the archived file is kept, marked ``rejected``). Only a file that passed is recorded,
+from the staged rows, in chunks of ``CHUNK_ROWS`` committed one by one: SQLite has one writer,
+and a chunk holds the write lock for tens of milliseconds, so webhooks keep flowing during a
+long import. A chunk is all-or-nothing; should the process die between chunks (a crash, not bad
+input, which the first pass has already excluded), the file is marked ``failed`` and ``twestival
+replay`` or a re-import finishes it, because recording is idempotent: every row has a stable
+external id and the ledger's unique (stream, external id) makes INSERT .. ON CONFLICT DO NOTHING
+skip what is there. Every row is archived too (``import_row``), in the same chunk as the money
+it moved, so the archive says which row became which entry.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gzip
 import hashlib
 import io
+import json
 import re
+import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from sqlalchemy import (JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, func,
                         select, update)
-from sqlalchemy.orm import Mapped, Session, defer, mapped_column
+from sqlalchemy.orm import Mapped, Session, defer, mapped_column, scoped_session
 
 from ..campaigns.models import Campaign, City
-from ..database import Base, UTCDateTime, utcnow
+from ..database import Base, UTCDateTime, read_only, utcnow
 from ..errors import DomainError, InvalidInput, NotFound
 from ..money import Money
-from .archive import InboundPayload, archive, mark
+from .archive import InboundPayload, mark
 
 FORMATS = ("eventbrite", "camt053", "mt940", "ofx", "csv")
 BANK_FORMATS = ("camt053", "mt940", "ofx")
 MAX_ERRORS_SHOWN = 20
-BATCH = 5_000
+STAGE_BATCH = 5_000
+# Rows recorded per committed chunk: a chunk's SQL holds SQLite's one write lock for about
+# 25 ms (measured on a busy 2-core VM), the longest a webhook waits behind an import.
+CHUNK_ROWS = 500
 
 
 class MalformedFile(InvalidInput):
@@ -43,6 +58,11 @@ class MalformedFile(InvalidInput):
             more = len(self.errors) - MAX_ERRORS_SHOWN
             message = f"{message}: {shown}" + (f" (and {more} more)" if more > 0 else "")
         super().__init__(message)
+
+
+class PartlyRecorded(Exception):
+    """Recording failed after the file had passed its checks (not bad input: a crash, a lost
+    database); committed chunks stay, and recording the file again completes it."""
 
 
 class RowError(Exception):
@@ -125,6 +145,7 @@ class Report:
     skipped: int = 0
     reversals: int = 0                 # bank reversals linked to the credit they undo
     review: int = 0                    # bank lines left for a coordinator (not counted)
+    refunds: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     imported_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -155,6 +176,8 @@ class Report:
             out.append(f"cash entries confirmed by the bank: {self.confirmed}")
         if self.skipped:
             out.append(f"skipped: {self.skipped}")
+        if self.refunds:
+            out.append(f"refunds recorded: {self.refunds}")
         if self.reversals:
             out.append(f"reversals of counted credits (linked to them): {self.reversals}")
         if self.review:
@@ -179,6 +202,8 @@ class Context:
     created_by_id: int | None = None
     mapping: ImportMapping | None = None
     currency: str | None = None        # bank statements: for files that name no currency
+    # Set by a parser whose ids must not repeat within a file: says why a repeat refuses it.
+    repeat_error: Callable[[str], str] | None = None
 
 
 Parser = Callable[[BinaryIO, "Context"], Iterator[Item]]
@@ -311,39 +336,60 @@ def check_fallback_currency(fmt: str, currency: str | None) -> str | None:
 
 
 CHUNK = 1 << 20
+COMPRESS_FROM = 8 << 20
 
 
 def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id: int,
                  meta: dict) -> InboundPayload:
-    """``archive`` for a file that may be large: hashed in chunks and, on SQLite, written into
-    the row through the blob API, so a 100 MB file is never held in memory two or three times
-    over (once by us, once by the driver, once by the statement)."""
+    """``archive`` for a file that may be large: read and hashed in chunks.
+
+    A file of ``COMPRESS_FROM`` bytes or more is kept gzip-compressed (losslessly: the row's
+    headers say ``Content-Encoding: gzip``, its sha256 is the received file's), because SQLite
+    rewrites a row whole when its status changes and holds the old and new row in memory
+    meanwhile: a 120 MB export would cost 240 MB at that moment, its gzip a tenth of that.
+    On SQLite the body goes into the row through the blob API (no driver or statement copies).
+    """
+    # The file is read before the session is touched: no transaction is open meanwhile.
     digest, size = hashlib.sha256(), 0
+    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)   # gzip framing
+    packed = io.BytesIO()
     source.seek(0)
     while chunk := source.read(CHUNK):
         digest.update(chunk)
         size += len(chunk)
-    source.seek(0)
+        packed.write(packer.compress(chunk))
+    packed.write(packer.flush())
+    source.seek(0)   # the parser reads the same handle next
     if size == 0:
         raise InvalidInput("the file is empty")
-    external_id = f"sha256:{digest.hexdigest()}"
-    if session.get_bind().dialect.name != "sqlite":
-        payload = archive(session, stream, source.read(), external_id=external_id,
-                          campaign_id=campaign_id, meta=meta)
-        source.seek(0)   # the parser reads the same handle next
-        return payload
-    payload = InboundPayload(stream=stream, body=b"", sha256=digest.hexdigest(), headers={},
-                             external_id=external_id, campaign_id=campaign_id, meta=meta)
+    body, headers = (packed, {"Content-Encoding": "gzip"}) if size >= COMPRESS_FROM \
+        else (source, {})
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    length = packed.tell() if body is packed else size
+    body.seek(0)
+    payload = InboundPayload(
+        stream=stream, body=b"" if sqlite else body.read(), sha256=digest.hexdigest(),
+        headers=headers, external_id=f"sha256:{digest.hexdigest()}", campaign_id=campaign_id,
+        meta=meta)
     session.add(payload)
     session.flush()
-    session.execute(update(InboundPayload).where(InboundPayload.id == payload.id)
-                    .values(body=func.zeroblob(size)))
-    raw = session.connection().connection.dbapi_connection
-    with raw.blobopen("inbound_payload", "body", payload.id) as blob:
-        while chunk := source.read(CHUNK):
-            blob.write(chunk)
+    if sqlite:
+        session.execute(update(InboundPayload).where(InboundPayload.id == payload.id)
+                        .values(body=func.zeroblob(length)))
+        raw = session.connection().connection.dbapi_connection
+        body.seek(0)
+        with raw.blobopen("inbound_payload", "body", payload.id) as blob:
+            while chunk := body.read(CHUNK):
+                blob.write(chunk)
     source.seek(0)
     return payload
+
+
+def archived_file(payload: InboundPayload) -> BinaryIO:
+    """The file as it was received, from its archive row (decompressed as it is read)."""
+    if (payload.headers or {}).get("Content-Encoding") == "gzip":
+        return gzip.GzipFile(fileobj=io.BytesIO(payload.body), mode="rb")
+    return io.BytesIO(payload.body)
 
 
 def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, fmt: str, *,
@@ -351,11 +397,13 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
                 filename: str | None = None, created_by_id: int | None = None,
                 progress: Callable[[int], None] | None = None,
                 currency: str | None = None) -> Report:
-    """Archive (and commit) the file, then parse and record it in one transaction.
+    """Archive (and commit) the file, check all of it, then record it in committed chunks.
 
-    ``source`` is the file's bytes or a seekable binary file (read in chunks). Raises a
-    DomainError (MalformedFile for unreadable files) after rolling back; the archived file is
-    then marked ``rejected`` with the reason and committed.
+    ``source`` is the file's bytes or a seekable binary file (read in chunks). The session's
+    transaction is committed first (callers have only looked things up). A DomainError
+    (MalformedFile for unreadable files) means nothing was recorded; the archived file is then
+    marked ``rejected`` with the reason. ``progress`` is told how many lines each pass has got
+    through (each line is counted twice: once checked, once recorded).
     """
     mapping = check_request(session, campaign, fmt, mapping_name, city)
     currency = check_fallback_currency(fmt, currency)
@@ -366,38 +414,86 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
             "mapping": mapping.name if mapping else None, "created_by_id": created_by_id}
     if currency:
         meta["currency"] = currency
-    payload = archive_file(session, stream, source, campaign_id=campaign.id, meta=meta)
+    campaign_id = campaign.id
+    # The lookups above opened a transaction (on SQLite it holds the write lock): end it, so
+    # the file is read, hashed and compressed (seconds for a large one) holding no lock.
+    session.commit()
+    payload = archive_file(session, stream, source, campaign_id=campaign_id, meta=meta)
     payload_id = payload.id
     session.commit()
-    # Work from the file we hold; the archive row is reloaded without its body.
+    # Work from the file we hold; the archive row is reloaded without its body (raiseload: a
+    # refresh after a commit must not pull a 100 MB body back into memory).
     session.expunge(payload)
-    payload = session.get(InboundPayload, payload_id, options=[defer(InboundPayload.body)])
+    payload = session.get(InboundPayload, payload_id,
+                          options=[defer(InboundPayload.body, raiseload=True)])
     try:
         report = process(session, payload, progress=progress, source=source)
-    except DomainError as exc:
-        session.rollback()
-        mark(payload, "rejected", exc.message)
-        session.commit()
-        raise
     except Exception as exc:
         session.rollback()
-        mark(payload, "failed", f"{type(exc).__name__}: {exc}"[:2000])
+        payload = session.get(InboundPayload, payload_id,
+                              options=[defer(InboundPayload.body, raiseload=True)])
+        if isinstance(exc, DomainError):
+            mark(payload, "rejected", exc.message)
+        else:
+            mark(payload, "failed", f"{type(exc).__name__}: {exc}"[:2000])
         session.commit()
         raise
-    session.commit()
     return report
 
 
 def process(session: Session, payload: InboundPayload, *,
             progress: Callable[[int], None] | None = None,
             source: BinaryIO | None = None) -> Report:
-    """(Re-)process an archived file. Idempotent; flushes, the caller commits."""
+    """(Re-)process an archived file: check it all, then record it in committed chunks.
+
+    Idempotent. Nothing is written before the whole file has passed; the chunks are committed
+    here (so the caller's transaction is committed too), the last one with the file marked
+    ``processed``.
+    """
     from .bank import process_bank_items
     from .ticketing import process_ticket_items
     from . import bank, ticketing
 
     meta = payload.meta or {}
     fmt = meta.get("format")
+    parsers: dict[str, Parser] = {
+        "eventbrite": ticketing.parse_eventbrite, "camt053": bank.parse_camt053,
+        "mt940": bank.parse_mt940, "ofx": bank.parse_ofx,
+        "csv": ticketing.parse_mapped_csv,
+    }
+    if fmt not in parsers:
+        raise InvalidInput(f"unknown format {fmt!r}")
+    # The campaign, city and mapping do not change under an import: keep them across the
+    # chunks' commits instead of reloading them (a reload would open the next chunk's write
+    # transaction before its rows are ready).
+    own = session() if isinstance(session, scoped_session) else session
+    expire_on_commit, own.expire_on_commit = own.expire_on_commit, False
+    try:
+        session.commit()   # the first pass writes nothing: it holds no write lock
+        with Staging() as staged:
+            with read_only():
+                ctx = _context(session, payload, meta)
+                body = archived_file(payload) if source is None else source
+                staged.fill(parsers[fmt](body, ctx), progress)
+                staged.check_repeats(ctx)
+                session.commit()
+            _check_rates(ctx, staged)   # may copy a currency's rates in: not read-only
+            session.commit()
+            handler = process_bank_items if payload.stream == "bank" else process_ticket_items
+            try:
+                handler(ctx, staged.chunks(session, CHUNK_ROWS, progress))
+            except Exception as exc:
+                raise PartlyRecorded(f"recording stopped at {type(exc).__name__}: {exc}; the "
+                                     "chunks before it are kept, and `twestival replay` (or "
+                                     "importing the file again) finishes it") from exc
+            mark(payload, "processed")
+            session.commit()
+    finally:
+        own.expire_on_commit = expire_on_commit
+    return ctx.report
+
+
+def _context(session: Session, payload: InboundPayload, meta: dict) -> Context:
     campaign = session.get(Campaign, payload.campaign_id)
     if campaign is None:
         raise NotFound("the archived file belongs to no campaign")
@@ -408,35 +504,110 @@ def process(session: Session, payload: InboundPayload, *,
         if city is None:
             raise NotFound(f"no city {meta['city']!r} in campaign {campaign.slug!r}")
     mapping = get_mapping(session, campaign, meta["mapping"]) if meta.get("mapping") else None
-    report = Report(format=fmt, filename=meta.get("filename"), payload_id=payload.id)
-    ctx = Context(session=session, campaign=campaign, city=city, payload=payload, report=report,
-                  created_by_id=meta.get("created_by_id"), mapping=mapping,
-                  currency=meta.get("currency"))
-    parsers: dict[str, Parser] = {
-        "eventbrite": ticketing.parse_eventbrite, "camt053": bank.parse_camt053,
-        "mt940": bank.parse_mt940, "ofx": bank.parse_ofx,
-        "csv": ticketing.parse_mapped_csv,
-    }
-    if fmt not in parsers:
-        raise InvalidInput(f"unknown format {fmt!r}")
-    items = parsers[fmt](io.BytesIO(payload.body) if source is None else source, ctx)
-    handler = process_bank_items if payload.stream == "bank" else process_ticket_items
-    handler(ctx, batched(items, BATCH, progress))
-    mark(payload, "processed")
-    return report
+    report = Report(format=meta.get("format"), filename=meta.get("filename"),
+                    payload_id=payload.id)
+    return Context(session=session, campaign=campaign, city=city, payload=payload, report=report,
+                   created_by_id=meta.get("created_by_id"), mapping=mapping,
+                   currency=meta.get("currency"))
 
 
-def batched(items: Iterator[Item], size: int,
-            progress: Callable[[int], None] | None) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
+def _check_rates(ctx: Context, staged: "Staging") -> None:
+    """Every amount must be convertible to the campaign's currency and to any city's it may
+    go to, on its day: found now, not half-way through recording."""
+    from ..ledger import fx
+    quotes = {ctx.campaign.currency}
+    if ctx.city is not None:
+        quotes.add(ctx.city.currency)
+    elif ctx.payload.stream == "bank":   # a credit may match any city's reference
+        quotes.update(ctx.session.scalars(select(City.currency).where(
+            City.campaign_id == ctx.campaign.id)))
+    for currency, day in staged.currency_days:
+        for quote in quotes:
+            fx.rate_for(ctx.session, currency, quote, day)
+
+
+class Staging:
+    """The checked rows of one file, in a private temporary SQLite database on disk (SQLite
+    deletes it when it is closed): the first pass writes them, the second reads them back in
+    order, so neither holds the file's rows in memory."""
+
+    COLUMNS = ("line", "external_id", "amount_minor", "currency", "occurred_at", "raw",
+               "reference", "donor_name", "fee_minor", "refunded_minor", "meta")
+
+    def __enter__(self) -> "Staging":
+        self.db = sqlite3.connect("")
+        self.db.execute(f"CREATE TABLE item (seq INTEGER PRIMARY KEY, {', '.join(self.COLUMNS)})")
+        self.currency_days: set[tuple[str, dt.date]] = set()
+        self.count = 0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.db.close()
+
+    def fill(self, items: Iterator[Item], progress: Callable[[int], None] | None) -> None:
+        """Parse the whole file into the staging table (MalformedFile on any bad row)."""
+        insert = f"INSERT INTO item ({', '.join(self.COLUMNS)}) VALUES ({', '.join('?' * 11)})"
+        batch: list[tuple] = []
+        days = self.currency_days
+        reported = 0
+        for item in items:
+            occurred = item.occurred_at
+            days.add((item.amount.currency, occurred.date()))
+            batch.append((item.line, item.external_id, item.amount.minor, item.amount.currency,
+                          occurred.isoformat(), item.raw, item.reference, item.donor_name,
+                          item.fee_minor, item.refunded_minor,
+                          None if item.meta is None else json.dumps(item.meta)))
+            if len(batch) >= STAGE_BATCH:
+                self.db.executemany(insert, batch)
+                self.count += len(batch)
+                batch = []
+                if progress and item.line > reported:
+                    progress(item.line - reported)
+                    reported = item.line
+        if batch:
+            self.db.executemany(insert, batch)
+            self.count += len(batch)
+        self.lines = max(reported, self.db.execute("SELECT max(line) FROM item").fetchone()[0]
+                         or 0)
+        if progress and self.lines > reported:
+            progress(self.lines - reported)
+
+    def check_repeats(self, ctx: Context) -> None:
+        """Where a parser's ids must be unique in a file, a repeat refuses it (the ids are
+        checked by an index here rather than a set of every id in memory)."""
+        if ctx.repeat_error is None or self.count == 0:
+            return
+        self.db.execute("CREATE INDEX item_external_id ON item (external_id)")
+        repeats = self.db.execute(
+            "SELECT line, external_id FROM item WHERE seq NOT IN "
+            "(SELECT min(seq) FROM item GROUP BY external_id) ORDER BY line").fetchall()
+        if repeats:
+            raise MalformedFile("the file was refused, nothing was recorded",
+                                [f"line {line}: {ctx.repeat_error(external_id)}"
+                                 for line, external_id in repeats])
+
+    def chunks(self, session: Session, size: int,
+               progress: Callable[[int], None] | None) -> Iterator[list[Item]]:
+        """The staged items in file order, ``size`` at a time; asking for the next chunk
+        commits the one before (which the handler has recorded by then). The boards are told
+        once, after the last chunk: the changes each chunk notes are held back till then."""
+        from ..ledger.totals import CHANGES_KEY
+        cursor = self.db.execute(f"SELECT {', '.join(self.COLUMNS)} FROM item ORDER BY seq")
+        reported = 0
+        changed: set = set()
+        while rows := cursor.fetchmany(size):
+            yield [Item(line=line, external_id=external_id, amount=Money(minor, currency),
+                        occurred_at=dt.datetime.fromisoformat(occurred), raw=raw,
+                        reference=reference, donor_name=donor, fee_minor=fee,
+                        refunded_minor=refunded, meta=None if meta is None else json.loads(meta))
+                   for (line, external_id, minor, currency, occurred, raw, reference, donor,
+                        fee, refunded, meta) in rows]
+            changed |= session.info.pop(CHANGES_KEY, set())
+            session.commit()
             if progress:
-                progress(len(batch))
-            batch = []
-    if batch:
-        yield batch
-        if progress:
-            progress(len(batch))
+                last = max(rows[-1][0], reported)
+                progress(last - reported)
+                reported = last
+        session.info.setdefault(CHANGES_KEY, set()).update(changed)
+        if progress and self.lines > reported:
+            progress(self.lines - reported)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -20,7 +21,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
-from ..ledger import EntryKind, LedgerEntry, NewEntry, record
+from ..ledger import EntryKind, LedgerEntry, NewEntry
 from ..ledger.bulk import record_many
 from ..money import Money, MoneyError, check_currency, exponent, parse
 from .importing import Context, ImportMapping, Item, MalformedFile, RowError, archive_rows, collect
@@ -143,19 +144,25 @@ def to_money(text: str, currency: str, decimal_separator: str = ".", *,
         raise RowError(exc.message) from None
 
 
-PLAIN_AMOUNT_RE = re.compile(r"\d{1,15}(\.\d{1,3})?")
+PLAIN_AMOUNT_RE = re.compile(r"(-?)(\d{1,15})(?:[.,](\d{1,3}))?")
 
 
-def minor_units(text: str, currency: str) -> int:
-    """Minor units of a non-negative amount; plain '12.50' skips the general parser (which
-    costs more than the rest of a row)."""
+@functools.lru_cache(maxsize=4096)   # fees and prices repeat on most rows of an export
+def minor_units(text: str, currency: str, decimal_separator: str = ".", *,
+                allow_negative: bool = False) -> int:
+    """Minor units of an amount; a plain '12.50' (or '-12,50' with a decimal comma) skips the
+    general parser, which costs more than the rest of a row."""
     text = text.strip()
-    if PLAIN_AMOUNT_RE.fullmatch(text):
-        whole, _, fraction = text.partition(".")
+    plain = PLAIN_AMOUNT_RE.fullmatch(text)
+    if plain and (plain.group(3) is None or text[-len(plain.group(3)) - 1] == decimal_separator):
+        sign, whole, fraction = plain.groups()
         places = exponent(currency)
-        if len(fraction) <= places:
-            return int(whole) * 10 ** places + (int(fraction.ljust(places, "0")) if places else 0)
-    return to_money(text, currency, allow_zero=True).minor
+        if len(fraction or "") <= places and (allow_negative or not sign):
+            minor = int(whole) * 10 ** places + (int((fraction or "").ljust(places, "0"))
+                                                 if places else 0)
+            return -minor if sign else minor
+    return to_money(text, currency, decimal_separator, allow_negative=allow_negative,
+                    allow_zero=True).minor
 
 
 def localise(naive: dt.datetime, ctx: Context) -> dt.datetime:
@@ -227,17 +234,18 @@ def parse_eventbrite(source: BinaryIO, ctx: Context) -> Iterator[Item]:
         first = next(rows)
     except StopIteration:
         raise MalformedFile("the export has a header but no orders") from None
+    # Eventbrite writes the attendee rows of one order together; an order whose rows come
+    # apart would be counted twice, so it is refused rather than guessed at (the staged rows
+    # of the whole file are checked for a repeated order).
+    ctx.repeat_error = lambda external_id: (
+        f"order {external_id.removeprefix('eventbrite:')} appears again after other orders; "
+        "export the report sorted by order")
     return collect(_eventbrite_builders(ctx, cols, first, rows))
 
 
 def _eventbrite_builders(ctx, cols, first, rows):
-    """Yield (line, build) pairs; a build returns the finished previous order, if any.
-
-    Eventbrite writes the attendee rows of one order together; an order whose rows come
-    apart would be counted twice, so it is refused rather than guessed at.
-    """
+    """Yield (line, build) pairs; a build returns the finished previous order, if any."""
     state = {"order": None}
-    done: set[str] = set()
     dates: dict[str, dt.datetime] = {}
     skipped_free = [0]
 
@@ -249,9 +257,6 @@ def _eventbrite_builders(ctx, cols, first, rows):
             current = state["order"]
             finished = None
             if current is None or current.order_id != order_id:
-                if order_id in done:
-                    raise RowError(f"order {order_id} appears again after other orders; "
-                                   "export the report sorted by order")
                 if current is not None:
                     finished = _finish(current)
                 buyer = " ".join(filter(None, (
@@ -269,7 +274,6 @@ def _eventbrite_builders(ctx, cols, first, rows):
         return build
 
     def _finish(order: _Order) -> Item | None:
-        done.add(order.order_id)
         item = order.item()
         if item is None:
             skipped_free[0] += 1
@@ -330,6 +334,7 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
     except StopIteration:
         raise MalformedFile("the file has a header but no rows") from None
     seen: dict[str, int] = {}
+    dates: dict[str, dt.datetime] = {}   # statements repeat a day on many lines
 
     def builder(line: int, row: dict, raw: str):
         def build() -> Item:
@@ -340,13 +345,22 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
                 currency = check_currency(currency)
             except MoneyError as exc:
                 raise RowError(exc.message) from None
-            amount = to_money(row[cols["amount"]], currency, mapping.decimal_separator,
-                              allow_negative=True)
+            text = row[cols["amount"]] or ""
+            minor = minor_units(text, currency, mapping.decimal_separator, allow_negative=True)
+            if minor == 0:
+                to_money(text, currency, mapping.decimal_separator)   # says why zero is refused
+            amount = Money(minor, currency)
             text = (row[cols["date"]] or "").strip()
-            try:
-                when = localise(dt.datetime.strptime(text, mapping.date_format), ctx)
-            except ValueError:
-                raise RowError(f"date {text[:40]!r} does not match {mapping.date_format}") from None
+            when = dates.get(text)
+            if when is None:
+                try:
+                    when = localise(dt.datetime.strptime(text, mapping.date_format), ctx)
+                except ValueError:
+                    raise RowError(f"date {text[:40]!r} does not match "
+                                   f"{mapping.date_format}") from None
+                if len(dates) > 10_000:
+                    dates.clear()
+                dates[text] = when
             reference = (row[cols["reference"]] or "").strip() if cols["reference"] else None
             donor = (row[cols["donor"]] or "").strip()[:200] if cols["donor"] else None
             fee = None
@@ -394,24 +408,27 @@ def process_ticket_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             state = ("imported" if city_id else "unassigned") if outcome.created else "duplicate"
             ctx.report.count(state, item.amount)
             archived.append((item, state))
-            if item.refunded_minor:
-                _refunds(ctx, item, city_id)
+        _refunds(ctx, [item for item in batch if item.refunded_minor], city_id)
         archive_rows(ctx, archived, with_meta=False)  # the entry keeps the order's meta
 
 
-def _refunds(ctx: Context, item: Item, city_id: int | None) -> None:
-    order_entry_id = ctx.session.scalar(select(LedgerEntry.id).where(
-        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
-    for attendee, minor in item.meta["refunds"]:
-        recorded = record(ctx.session, NewEntry(
-            campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
-            external_id=f"{item.external_id}:refund:{attendee}"[:200],
-            amount=Money(-minor, item.amount.currency), kind=EntryKind.refund,
-            occurred_at=item.occurred_at, anonymous=True, reverses_id=order_entry_id,
-            payload_id=ctx.payload.id, created_by_id=ctx.created_by_id,
-            note=f"attendee {attendee} refunded"))
-        if recorded.created:
-            ctx.report.notes.append(f"{item.external_id}: attendee {attendee} refunded")
+def _refunds(ctx: Context, items: list[Item], city_id: int | None) -> None:
+    """One refund entry per refunded attendee, linked to the order's entry (a later export
+    that refunds more attendees of the same order adds only the new ones)."""
+    if not items:
+        return
+    order_ids = dict(ctx.session.execute(select(LedgerEntry.external_id, LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM,
+        LedgerEntry.external_id.in_([item.external_id for item in items]))).all())
+    news = [NewEntry(
+        campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
+        external_id=f"{item.external_id}:refund:{attendee}"[:200],
+        amount=Money(-minor, item.amount.currency), kind=EntryKind.refund,
+        occurred_at=item.occurred_at, anonymous=True,
+        reverses_id=order_ids[item.external_id], payload_id=ctx.payload.id,
+        created_by_id=ctx.created_by_id, note=f"attendee {attendee} refunded")
+        for item in items for attendee, minor in item.meta["refunds"]]
+    ctx.report.refunds += sum(outcome.created for outcome in record_many(ctx.session, news))
 
 
 @register(STREAM)
