@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 
 import click
 from flask.cli import with_appcontext
@@ -41,7 +42,7 @@ def import_command(campaign, file, fmt, city, mapping, currency):
     place = get_city(db.session, camp, city) if city else None
     with open(file, "rb") as handle, click.progressbar(
             length=2 * lines, label="checking, then recording",
-            file=click.get_text_stream("stderr")) as bar:
+            file=sys.stderr) as bar:
         report = importing.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),
                                        progress=bar.update, currency=currency)
