@@ -30,6 +30,22 @@ CITIES = [  # slug, currency, country, timezone
 ]
 
 
+# The ledger columns a raw baseline fills in, in the app's schema.
+LEDGER_COLUMNS = ("campaign_id, city_id, stream, external_id, kind, amount_minor, currency, "
+                  "city_minor, reporting_minor, reporting_currency, fx_rate, fx_date, occurred_at, "
+                  "recorded_at, anonymous, provisional")
+
+
+def raw_sqlite(path) -> tuple[sqlite3.Connection, int, int]:
+    """A bare sqlite3 connection with the app's durability settings (WAL,
+    synchronous=NORMAL), and the ids of the prepared database's first city and its campaign."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    campaign_id, city_id = conn.execute("SELECT campaign_id, id FROM city LIMIT 1").fetchone()
+    return conn, campaign_id, city_id
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -228,13 +244,3 @@ def stripe_signature(body: bytes, secret: str = STRIPE_SECRET) -> str:
     t = int(time.time())
     mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={mac}"
-
-
-def webhook_available(base: str) -> bool:
-    request = urllib.request.Request(base + "/webhooks/stripe", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        urllib.request.urlopen(request, timeout=10).close()
-    except urllib.error.HTTPError as exc:
-        return exc.code not in (404, 405)
-    return True

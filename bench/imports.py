@@ -12,7 +12,6 @@ line), while CAMT.053 is parsed as one XML document (defusedxml ``fromstring``, 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -84,13 +83,8 @@ def sqlite_baseline(url: str, rows: int) -> dict:
     """The same number of ledger rows, inserted by executemany in 5,000-row transactions into
     the same schema with the app's settings (WAL, synchronous=NORMAL): the database's floor."""
     path = url.removeprefix("sqlite:///")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    campaign_id, city_id = conn.execute("SELECT campaign_id, id FROM city LIMIT 1").fetchone()
-    insert = ("INSERT INTO ledger_entry (campaign_id, city_id, stream, external_id, kind, "
-              "amount_minor, currency, city_minor, reporting_minor, reporting_currency, fx_rate, "
-              "fx_date, occurred_at, recorded_at, anonymous, provisional) VALUES "
+    conn, campaign_id, city_id = common.raw_sqlite(path)
+    insert = (f"INSERT INTO ledger_entry ({common.LEDGER_COLUMNS}) VALUES "
               "(?, ?, 'baseline', ?, 'donation', ?, 'GBP', ?, ?, 'GBP', '1', '2027-02-12', "
               "'2027-02-12 20:00:00.000000', '2027-02-12 20:00:00.000000', 1, 0) "
               "ON CONFLICT DO NOTHING")

@@ -14,7 +14,6 @@ import asyncio
 import datetime as dt
 import itertools
 import json
-import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -26,13 +25,8 @@ def sqlite_ceiling(workdir: Path, seconds: float) -> dict:
     """One ledger entry plus one running-total upsert per transaction, nothing else."""
     path = workdir / "ceiling.db"
     common.prepare_database(f"sqlite:///{path}")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    campaign_id, city_id = conn.execute("SELECT campaign_id, id FROM city LIMIT 1").fetchone()
-    insert = ("INSERT INTO ledger_entry (campaign_id, city_id, stream, external_id, kind, "
-              "amount_minor, currency, city_minor, reporting_minor, reporting_currency, fx_rate, "
-              "fx_date, occurred_at, recorded_at, anonymous, provisional) VALUES "
+    conn, campaign_id, city_id = common.raw_sqlite(path)
+    insert = (f"INSERT INTO ledger_entry ({common.LEDGER_COLUMNS}) VALUES "
               "(?, ?, 'stripe', ?, 'donation', 1000, 'GBP', 1000, 1000, 'GBP', '1', ?, ?, ?, 0, 0)")
     upsert = ("INSERT INTO city_total (city_id, campaign_id, raised_minor, raised_reporting_minor,"
               " provisional_minor, provisional_reporting_minor, donations, updated_at) "

@@ -19,7 +19,6 @@ async def main(args) -> None:
     received = 0
     seen: list[list] = []      # [watcher, campaign, city, first_count, last_count, time]
     clients = []
-    connected = asyncio.Event()
 
     def make(index: int):
         # Browsers offer permessage-deflate on every websocket; --deflate does the same.

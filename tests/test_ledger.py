@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from twestival.campaigns.service import get_campaign, get_city
 from twestival.errors import Conflict, InvalidInput
