@@ -150,14 +150,14 @@ def wait_http_or_port(port: int, path: str | None = None, timeout: float = 60.0)
 class App:
     """One production-style app process: gunicorn, gevent worker, one worker."""
 
-    def __init__(self, env: dict, log: Path):
+    def __init__(self, env: dict, log: Path, target: str = "twestival.wsgi:app"):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--no-control-socket",
              "--worker-connections", "10000", "--backlog", "4096",
-             "-b", f"127.0.0.1:{self.port}", "twestival.wsgi:app"],
+             "-b", f"127.0.0.1:{self.port}", target],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         wait_http_or_port(self.port, "/healthz")
 

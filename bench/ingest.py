@@ -1,8 +1,9 @@
 """Benchmark 1, ingest: signed Stripe ``checkout.session.completed`` events through the whole
 HTTP path (POST /webhooks/stripe: verify, archive, dedupe, ledger, totals, push queued), served
-as production is served (gunicorn, one gevent worker per process), against the raw SQLite
-ceiling on the same schema and durability settings (WAL, synchronous=NORMAL), measured in the
-same run. Also: the app's own CPU and SQL statements per request for the webhook and the JSON
+as production is served (gunicorn, one gevent worker per process), against two baselines
+measured in the same run: the raw SQLite ceiling on the same schema and durability settings
+(WAL, synchronous=NORMAL), and the serving stack alone (the same server, Flask, signature check
+and load, no database). Also: the app's own CPU and SQL statements per request for the webhook and the JSON
 API paths (bench.cost), and the same load on two processes sharing the SQLite file, as the
 README's production serving runs several processes behind nginx.
 
@@ -129,10 +130,21 @@ def stop(apps: list, redis) -> None:
         redis.stop()
 
 
+def stack_floor(workdir: Path, seconds: float) -> dict:
+    """The same load on the serving stack alone (bench/stack_floor.py: gunicorn, gevent, Flask,
+    signature check and JSON parse, no database): the most any app on this stack could do here."""
+    app = common.App(common.app_env("sqlite://"), workdir / "stack-floor.log",
+                     target="bench.stack_floor:app")
+    try:
+        return http_ingest([app], seconds=seconds)
+    finally:
+        app.stop()
+
+
 def run(workdir: Path, seconds: float, processes: tuple[int, ...] = (1, 2),
         cost_requests: int = 500) -> dict:
     ceiling = sqlite_ceiling(workdir, min(seconds, 20))
-    results: dict = {"sqlite_ceiling": ceiling}
+    results: dict = {"sqlite_ceiling": ceiling, "stack_floor": stack_floor(workdir, min(seconds, 20))}
     for count in processes:
         url = f"sqlite:///{workdir / f'ingest-{count}.db'}"
         common.prepare_database(url)
@@ -143,6 +155,7 @@ def run(workdir: Path, seconds: float, processes: tuple[int, ...] = (1, 2),
         finally:
             stop(apps, redis)
         http["ratio_to_sqlite_ceiling"] = http["events_per_s"] / ceiling["transactions_per_s"]
+        http["ratio_to_stack_floor"] = http["events_per_s"] / results["stack_floor"]["events_per_s"]
         results["http" if count == 1 else f"http_{count}"] = http
     results["profile"] = profile.summary(workdir / "ingest.pyspy")
     results["per_request"] = cost.measure(workdir, cost_requests)

@@ -65,12 +65,18 @@ def report(results: dict, args) -> str:
                              f"file (+ Redis for pushes) | {fmt(h2['events_per_s'])} | "
                              f"{fmt(h2['p50_ms'])} | {fmt(h2['p99_ms'])} | "
                              f"{fmt(h2['server_cpu_s_per_event'] * 1e3)} |")
+        f = r.get("stack_floor")
+        if f:
+            lines.append(f"| serving stack alone (same server, Flask, signature check and load; "
+                         f"no database) | {fmt(f['events_per_s'])} | {fmt(f['p50_ms'])} | "
+                         f"{fmt(f['p99_ms'])} | {fmt(f['server_cpu_s_per_event'] * 1e3)} |")
         lines += [
             f"| raw SQLite ceiling (1 entry + 1 total upsert per transaction) | "
             f"{fmt(c['transactions_per_s'])} | {fmt(c['p50_ms'], 3)} | {fmt(c['p99_ms'], 3)} | |",
             "",
-            f"Ratio to the ceiling: **{h['ratio_to_sqlite_ceiling']:.3f}**. Statuses: "
-            f"{h['statuses']}.", "",
+            f"Ratio to the ceiling: **{h['ratio_to_sqlite_ceiling']:.3f}**"
+            + (f"; to the serving stack alone: **{h['ratio_to_stack_floor']:.2f}**" if f else "")
+            + f". Statuses: {h['statuses']}.", "",
         ]
         best = max((v for k, v in r.items() if k.startswith("http")),
                    key=lambda v: v["events_per_s"])
