@@ -175,7 +175,7 @@ def test_a_command_that_does_not_serve_pushes_through_redis(tmp_path, processes)
 
     command("db", "upgrade")
     server = processes(env)                     # listening before any command pushes
-    command("demo", "--no-serve", "--seed", "0")   # the campaign, its cash counts, no gifts
+    command("demo", "--no-serve", "--seed", "0")   # the campaign and its fixed money, no gifts
     watcher = Watcher(server.base, "twestival-2026")
     try:
         before = watcher.snapshots[0]["total_raised_minor"]
@@ -184,7 +184,8 @@ def test_a_command_that_does_not_serve_pushes_through_redis(tmp_path, processes)
     finally:
         watcher.close()
     _, board = http_json(server.base + "/api/v1/campaigns/twestival-2026/leaderboard")
-    assert sum(row["donations"] for row in board["cities"]) == 5 + 3   # gifts + cash counts
+    # gifts, cash counts and the demo's fixed money in cities (as in test_cli)
+    assert sum(row["donations"] for row in board["cities"]) == 5 + 3 + 20
     assert watcher.updates[-1]["total_raised_minor"] == board["total_raised_minor"]
 
 

@@ -61,12 +61,14 @@ def _simulate(app: Flask, rate: float) -> None:
 def demo_command(host, port, seed_count, rate, no_serve):
     """A demo campaign with simulated donations streaming in."""
     from ..demo import SLUG, ensure_campaign, ensure_hub, ensure_people, seed_history
+    from ..demo_money import ensure_streams
     app = current_app._get_current_object()
     prepare_database(app)
     campaign = ensure_campaign(db.session)
     people = ensure_people(db.session, campaign)
     ensure_hub(db.session, campaign, random.Random(1))
     db.session.commit()
+    ensure_streams(db.session, campaign)
     rng = random.Random(2009)
     with click.progressbar(length=seed_count, label="Seeding donations") as bar:
         seed_history(db.session, campaign, rng, seed_count, progress=bar.update)
