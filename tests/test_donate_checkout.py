@@ -107,6 +107,12 @@ def test_city_page_shows_the_card_button_and_hides_paypal_when_unset(client, see
     assert "Between £1.00 and £10,000.00" in page
 
 
+def test_the_donate_form_speaks_the_visitors_language(client, seed):
+    page = client.get("/c/tw/berlin", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "Für Twestival Berlin spenden" in page and "Mit Karte spenden" in page
+    assert "Give by card" not in page
+
+
 def test_no_form_when_no_stream_is_configured(db_path, seed):
     app = next(payments_app(db_path, STRIPE_SECRET_KEY=None))
     assert 'id="donate"' not in app.test_client().get("/c/tw/london").get_data(as_text=True)
