@@ -86,3 +86,58 @@ def test_the_example_charge_refund_dispute_and_fee_land(app, client, seed, runne
                                        (EntryKind.refund, -100, "USD")]
     assert board(client)["by_city"]["london"]["raised_minor"] == 0
     reconcile_ok(runner)
+
+
+# --- dj-stripe's linked objects: a charge, its fee, a dispute withdrawn then reinstated --------
+
+OBJECTS = FIXTURES / "stripe/objects"
+
+
+def obj(name: str) -> dict:
+    return json.loads((OBJECTS / f"{name}.json").read_text())
+
+
+def test_dj_stripe_charge_fee_and_dispute_land(app, client, seed, runner, stripe_api):
+    """dj-stripe's PaymentIntent (20.00 USD), its charge naming balance transaction txn_fake...
+    (fee 0.88 USD), then its dispute withdrawn (10.00 USD, fee 15.00 USD) and reinstated."""
+    intent, charge = obj("payment_intent_pi_fakefakefakefakefake0001"), \
+        obj("charge_ch_fakefakefakefakefake0001")
+    transaction = obj("balance_transaction_txn_fake_ch_fakefakefakefakefake0001")
+    stripe_api.routes[("GET", f"/v1/balance_transactions/{transaction['id']}")] = \
+        lambda r: (200, transaction)
+    assert (intent["amount"], charge["payment_intent"]) == (2000, intent["id"])
+    post_stripe(client, checkout_event("cs_dj", intent["id"], intent["amount"],
+                                       intent["currency"]))
+    assert post_stripe(client, event("charge.succeeded", charge, "evt_dj_charge")).status_code \
+        == 200
+    assert stripe_fees_job(app) == 1
+    withdrawn, reinstated = obj("dispute_dp_fakefakefakefake01"), \
+        obj("dispute_dp_funds_reinstated_full")
+    # dj-stripe's disputes name the charge but another PaymentIntent (pi_1JAy...), which Stripe
+    # never would; as they are, they wait (parked) for a PaymentIntent that never comes.
+    assert withdrawn["charge"] == charge["id"] and withdrawn["payment_intent"] != intent["id"]
+    parked = post_stripe(client, event("charge.dispute.funds_withdrawn", withdrawn,
+                                       "evt_dj_as_is"))
+    assert parked.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(InboundPayload.status).where(
+            InboundPayload.external_id == "evt_dj_as_is")) == "parked"
+        db.session.rollback()
+    for dispute in (withdrawn, reinstated):
+        dispute["payment_intent"] = intent["id"]
+    for kind, dispute in (("charge.dispute.funds_withdrawn", withdrawn),
+                          ("charge.dispute.funds_reinstated", reinstated)):
+        response = post_stripe(client, event(kind, dispute, f"evt_dj_{kind}"))
+        assert response.status_code == 200, response.get_json()
+    with app.app_context():
+        rows = db.session.execute(
+            select(LedgerEntry.kind, LedgerEntry.amount_minor, LedgerEntry.currency,
+                   LedgerEntry.fee_minor, EntryFee.fee_minor)
+            .outerjoin(EntryFee, EntryFee.entry_id == LedgerEntry.id)
+            .order_by(LedgerEntry.id)).all()
+        db.session.rollback()
+    assert [tuple(r) for r in rows] == [
+        (EntryKind.donation, 2000, "USD", None, 88),
+        (EntryKind.chargeback, -1000, "USD", 1500, None),  # the fee written with the entry
+        (EntryKind.reversal, 1000, "USD", None, None)]
+    reconcile_ok(runner)
