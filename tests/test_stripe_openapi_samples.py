@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.payments import (FIXTURES, LocalProvider, board, checkout_event, payments_app,
-                            post_stripe, reconcile_ok, stripe_sample)
+                            post_stripe, reconcile_ok)
 from twestival.extensions import db
 from twestival.ledger import EntryFee, EntryKind, LedgerEntry
 from twestival.planning.scheduler import stripe_fees_job

@@ -1,7 +1,7 @@
 """Fees learnt after the fact: kept beside the entry they belong to, never in it."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN
 
 from sqlalchemy.orm import Session
 

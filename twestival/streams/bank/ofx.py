@@ -8,8 +8,8 @@ currency than that is refused.
 Some banks (Commonwealth Bank of Australia's OFX 1.0.2 export, ofxparse issue #81 and pull
 request #143) write elements they have no value for as empty pairs: ``<CURDEF></CURDEF>``,
 ``<FITID></FITID>``, ``<NAME></NAME>``. OFX says an element must contain data (OFX 2.3
-section 1.3.8), so an empty one is read as absent, which ofxparse, which chokes on empty
-values, does well. Then:
+section 1.3.8), so before parsing an empty one is read as absent: ofxparse refuses an empty
+value but takes a missing optional element in its stride. Then:
 - a statement with no CURDEF whose transactions all name one currency in their own
   ``<CURRENCY><CURSYM>`` aggregate at a rate of exactly 1 to the statement's is in that
   currency (the amounts are the same in both); otherwise ``--currency`` is needed;
@@ -23,8 +23,8 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from decimal import Decimal, InvalidOperation
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 
 from ofxparse import OfxParser
 from ofxparse.ofxparse import OfxParserException
