@@ -40,7 +40,8 @@ MT940_GOOD = [name for name in MT940_ALL
               if name not in MT940_BAD | MT940_DEM | set(MT940_NO_CURRENCY)]
 # Empty elements (an empty balance, ofx-v102-empty-tags.ofx's empty CURDEF and FITID) are read
 # as absent and those files land; see test_ofx_with_empty_elements_lands.
-OFX_BAD = {"fail_nice/date_missing.ofx", "fail_nice/decimal_error.ofx", "signon_fail.ofx"}
+OFX_BAD = {"fail_nice/date_missing.ofx", "fail_nice/decimal_error.ofx",
+           "fail_nice/empty_balance.ofx", "signon_fail.ofx"}
 OFX_ALL = sorted(str(p.relative_to(BANK / "ofx/ofxparse"))
                  for p in (BANK / "ofx/ofxparse").rglob("*.ofx"))
 OFX_GOOD = [name for name in OFX_ALL if name not in OFX_BAD]
@@ -308,14 +309,15 @@ def test_ofx_with_empty_elements_lands(app, session, seed, runner):
     assert ledger_count(session) == 1
 
 
-def test_ofx_empty_balance_lands_and_its_transaction_counts(app, session, seed):
-    """fail_nice/empty_balance.ofx (ofxparse pull request #38: "otherwise valid OFX files may
-    contain empty ... LEDGERBAL and AVAILBAL"): the balances are not used; its one credit is."""
+def test_ofx_balance_dated_but_without_its_amount_is_refused(app, session, seed):
+    """fail_nice/empty_balance.ofx states its balances as of 2011-06-14 and leaves their
+    amounts blank: an incomplete export (the issue lists fail_nice/ as malformed), refused with
+    the reason, unlike an export that leaves the whole balance out (ofx-v102-empty-tags)."""
     path = BANK / "ofx/ofxparse/fail_nice/empty_balance.ofx"
     assert "<BALAMT></BALAMT>" in path.read_text()
-    report = run_import(app, path, "ofx")
-    assert report.imported_by_currency == {"CAD": 120_00} and report.rows == 1
-    assert "empty elements read as absent: LANGUAGE, BALAMT" in report.notes
+    with pytest.raises(DomainError, match=r"balance \(LEDGERBAL\) as of 20110614 without an amount"):
+        run_import(app, path, "ofx")
+    assert ledger_count(session) == 0
 
 
 def test_ofx_empty_currency_without_one_named_by_the_transactions_needs_one(app, session,

@@ -17,6 +17,11 @@ value but takes a missing optional element in its stride. Then:
   ``NOTPROVIDED``, which ``lines.items`` reads as "no bank reference" (the line's id is then
   the hash of its content, as for MT940 and CSV lines without one).
 The report says when the file was read this way.
+
+A balance given for a date but without its amount (``<BALAMT></BALAMT>`` beside a
+``<DTASOF>`` that has one, as in ofxparse's ``fail_nice/empty_balance.ofx``) is not a value
+left out but one lost on the way: such an export is incomplete, so it is refused rather than
+trusted for its transactions.
 """
 from __future__ import annotations
 
@@ -41,12 +46,22 @@ STATEMENT_RE = re.compile(rb"(<(?:CC)?STMTRS>)(.*?)(</(?:CC)?STMTRS>)", re.IGNOR
 TRANSACTION_RE = re.compile(rb"(<STMTTRN>)(.*?)(</STMTTRN>)", re.IGNORECASE | re.DOTALL)
 CURSYM_RE = re.compile(rb"<CURSYM>\s*([A-Za-z]{3})", re.IGNORECASE)
 CURRATE_RE = re.compile(rb"<CURRATE>\s*([0-9.]+)", re.IGNORECASE)
+BALANCE_RE = re.compile(rb"<(LEDGERBAL|AVAILBAL)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+EMPTY_AMOUNT_RE = re.compile(rb"<BALAMT>\s*</BALAMT>", re.IGNORECASE)
+DATED_RE = re.compile(rb"<DTASOF>\s*([0-9]{8})", re.IGNORECASE)
 
 
 def _without_empty_elements(body: bytes, notes: list[str]) -> bytes:
     """Empty elements read as absent (see the module's docstring)."""
     if EMPTY_ELEMENT_RE.search(body) is None:
         return body
+    for balance in BALANCE_RE.finditer(body):
+        dated = DATED_RE.search(balance.group(2))
+        if dated and EMPTY_AMOUNT_RE.search(balance.group(2)):
+            kind = balance.group(1).decode("ascii").upper()
+            raise MalformedFile(f"the statement gives its balance ({kind}) as of "
+                                f"{dated.group(1).decode('ascii')} without an amount: the "
+                                "export is incomplete; export it again from the bank")
     emptied: list[str] = []
     while (found := EMPTY_ELEMENT_RE.findall(body)):  # an aggregate may be empty once emptied
         emptied += [tag.decode("ascii").upper() for tag in found]
