@@ -104,9 +104,10 @@ def test_a_malformed_upload_shows_the_reason_and_writes_nothing(client, session,
     sign_in(client, people["boss"])
     token = csrf_token(client, CAMPAIGN_URL)
     response = upload(client, CAMPAIGN_URL,
-                      FIXTURES / "bank/ofx/ofxparse/fail_nice/empty_balance.ofx", "ofx", token)
+                      FIXTURES / "bank/ofx/ofxparse/fail_nice/decimal_error.ofx", "ofx", token)
     assert response.status_code == 422
-    assert "Nothing was imported" in response.text and "Empty ledger balance" in response.text
+    assert "Nothing was imported" in response.text
+    assert "Invalid Transaction Amount: &#39;$120&#39;" in response.text
     assert ledger_count(session) == 0
 
 

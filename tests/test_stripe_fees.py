@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from tests.payments import (FIXTURES, LocalProvider, checkout_event, dispute_event, payments_app,
                             post_stripe, reconcile_ok, stripe_sample)
@@ -28,6 +31,25 @@ def stripe_api():
                         ("GET", "/v1/balance_transactions/txn_unknown"): lambda r: (404, missing)},
                        ) as server:
         yield server
+
+
+@pytest.fixture
+def people_boss(app, seed):
+    """A coordinator of the campaign (the statement is theirs)."""
+    from twestival.accounts.models import Role
+    from twestival.accounts.service import create_user, grant
+    from twestival.campaigns.service import get_campaign
+    with app.app_context():
+        boss = create_user(db.session, "boss@example.org", name="boss")
+        grant(db.session, boss, Role.coordinator, get_campaign(db.session, "tw"), None)
+        db.session.commit()
+        return boss.id
+
+
+def sign_in(client, user_id):
+    with client.session_transaction() as browser:
+        browser["_user_id"] = str(user_id)
+        browser["_fresh"] = True
 
 
 @pytest.fixture
@@ -88,11 +110,86 @@ def test_an_expanded_balance_transaction_needs_no_fetch(app, client, seed, strip
     assert stripe_fees_job(app) == 0 and stripe_api.requests == []
 
 
-def test_a_fee_in_another_currency_is_not_put_on_the_donation(app, client, seed):
-    post_stripe(client, checkout_event("cs_fee", "pi_fee", 2000, "gbp"))  # settled in usd
-    post_stripe(client, charge_succeeded())
-    stripe_fees_job(app)
-    assert fees(app) == []
+def cross_currency(created: int = 1700000000) -> dict:
+    """A balance transaction of a card charged 10.00 EUR and settled in USD: the shape of
+    TRANSACTION (dj-stripe's real one) with the numbers of Stripe's API reference example for
+    ``exchange_rate`` ("you charged a customer 10.00 EUR ... converted into 12.34 USD ... amount
+    1234, currency usd, exchange_rate 1.234"); the fee, 0.66 USD, is stated in USD."""
+    transaction = copy.deepcopy(TRANSACTION)
+    transaction.update(id="txn_fx", amount=1234, currency="usd", exchange_rate=1.234, fee=66,
+                       net=1234 - 66, created=created, source="ch_fx", description=None)
+    transaction["fee_details"][0].update(amount=66, currency="usd")
+    return transaction
+
+
+def test_a_fee_settled_in_another_currency_counts_at_stripes_rate(app, client, seed, runner):
+    """Donor pays 10.00 EUR; Stripe keeps 0.66 USD. The fee is kept as stated (66, USD) and
+    counted in the donation's currency at Stripe's own rate of that day: 0.66 / 1.234 EUR
+    = 0.5348... -> 0.53 EUR."""
+    post_stripe(client, checkout_event("cs_fx", "pi_fx", 1000, "eur", city="berlin"))
+    post_stripe(client, charge_succeeded("ch_fx", "pi_fx", transaction=cross_currency()))
+    with app.app_context():
+        fee = db.session.scalar(select(EntryFee))
+        assert (fee.fee_minor, fee.currency, fee.entry_minor) == (66, "USD", 53)
+        assert (fee.fx_rate, fee.fx_date.isoformat(), fee.fx_source) == (
+            "1.234", "2023-11-14", "stripe")
+        assert fee.source == "txn_fx"
+        with pytest.raises(Exception, match="append-only"):  # the stated fee stands
+            db.session.execute(text("UPDATE entry_fee SET fee_minor = 0"))
+        db.session.rollback()
+        from twestival.campaigns.service import get_campaign
+        from twestival.ledger.statement import statement
+        [row] = statement(db.session, get_campaign(db.session, "tw"))
+        db.session.rollback()
+    assert (row.currency, row.gross, row.fees, row.net_after_fees) == ("EUR", 1000, 53, 947)
+    assert [str(f) for f in row.converted_fees] == [
+        "0.66 USD = 0.53 EUR at 1.234 USD/EUR on 2023-11-14 (stripe)"]
+    # Replayed: nothing twice, the same fee.
+    assert runner.invoke(args=["replay", "tw", "--stream", "stripe"]).exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EntryFee)) == 1
+        db.session.rollback()
+    reconcile_ok(runner)
+
+
+def test_a_fetched_cross_currency_fee_learnt_before_its_donation(app, client, seed, stripe_api,
+                                                                 people_boss):
+    """Through the fee fetch (the local server answers as api.stripe.com), before the
+    checkout event: the rate waits on the charge with the fee. Shown on the statement page and
+    in its CSV."""
+    stripe_api.routes[("GET", "/v1/balance_transactions/txn_fx")] = \
+        lambda r: (200, cross_currency())
+    post_stripe(client, charge_succeeded("ch_fx", "pi_fx", transaction="txn_fx"))
+    assert stripe_fees_job(app) == 1
+    post_stripe(client, checkout_event("cs_fx", "pi_fx", 1000, "eur", city="berlin"))
+    assert fees(app) == [(EntryKind.donation, 1000, 66, "USD", "txn_fx")]
+    sign_in(client, people_boss)
+    page = client.get("/coordinate/tw/statement")
+    assert page.status_code == 200
+    assert "incl. 0.66 USD = 0.53 EUR at 1.234 USD/EUR on 2023-11-14 (stripe)" in page.text
+    download = client.get("/coordinate/tw/statement?format=csv")
+    [row] = list(csv.DictReader(io.StringIO(download.text)))
+    assert (row["currency"], row["gross"], row["fees"], row["net_after_fees"]) == (
+        "EUR", "10.00", "0.53", "9.47")
+    assert row["fees_converted"] == "0.66 USD = 0.53 EUR at 1.234 USD/EUR on 2023-11-14 (stripe)"
+
+
+def test_without_stripes_rate_the_fee_converts_at_the_ecb_rate_and_says_so(app, client, seed):
+    """A balance transaction in USD naming no exchange_rate (dj-stripe's, null) on a GBP
+    donation: converted at our ECB rate of the donation's day, its source "ecb"."""
+    post_stripe(client, checkout_event("cs_fee", "pi_fee", 2000, "gbp"))
+    post_stripe(client, charge_succeeded(transaction=TRANSACTION))
+    with app.app_context():
+        from twestival.ledger.fx import rate_for
+        fee = db.session.scalar(select(EntryFee))
+        entry = db.session.get(LedgerEntry, fee.entry_id)
+        rate = rate_for(db.session, "GBP", "USD", entry.occurred_at.date())
+        expected = (Decimal(88) / rate.value).to_integral_value(rounding=ROUND_HALF_EVEN)
+        assert (fee.fee_minor, fee.currency, fee.fx_source) == (88, "USD", "ecb")
+        assert (fee.entry_minor, fee.fx_rate, fee.fx_date) == (int(expected), rate.text,
+                                                               rate.date)
+        assert 0 < fee.entry_minor < 88  # fewer pence than cents
+        db.session.rollback()
 
 
 def test_stripe_refusing_the_lookup_writes_nothing_and_is_asked_again(app, client, seed, stripe_api):

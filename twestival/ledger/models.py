@@ -82,7 +82,13 @@ class EntryConfirmation(Base):
 class EntryFee(Base):
     """A provider's fee learnt after its entry was written: Stripe tells a card donation's fee
     only through the charge's balance transaction, which comes later. Append-only: the first
-    word stands (a balance transaction never changes)."""
+    word stands (a balance transaction never changes).
+
+    The fee is kept as the provider stated it (``fee_minor`` in ``currency``). When it was
+    settled in another currency than the entry's (a card charged in GBP, paid out in USD), it is
+    also kept converted into the entry's currency (``entry_minor``) at the rate that applied:
+    ``fx_rate`` units of the fee's currency for one of the entry's, on ``fx_date``, from
+    ``fx_source`` ("stripe": the balance transaction's own rate; "ecb": ours)."""
     __tablename__ = "entry_fee"
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), primary_key=True)
@@ -91,6 +97,10 @@ class EntryFee(Base):
     source: Mapped[str] = mapped_column(String(200))   # e.g. the balance transaction's id
     payload_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_payload.id"))
     learnt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entry_minor: Mapped[int | None] = mapped_column(BigInteger)  # None: same currency
+    fx_rate: Mapped[str | None] = mapped_column(String(32))
+    fx_date: Mapped[dt.date | None] = mapped_column(Date)
+    fx_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class CityTotal(Base):

@@ -2,6 +2,9 @@
 
 Amounts are summed exactly in the currency they arrived in; the net is also given in the
 reporting currency as the ledger converted it entry by entry (each at its recorded rate).
+A fee settled in another currency than its entry (Stripe paying out a GBP card donation in
+USD) counts in the fees column converted at the rate recorded with it, and the row lists
+those fees as stated with their rates and dates (``converted_fees``).
 """
 from __future__ import annotations
 
@@ -12,7 +15,22 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
+from ..money import Money
 from .models import EntryFee, EntryKind, LedgerEntry
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertedFee:
+    """Fees of a row settled in another currency, at one recorded rate."""
+    stated: Money        # as the provider stated them
+    converted: Money     # in the row's currency, as counted in its fees
+    rate: str            # units of the stated currency for one of the row's
+    date: str
+    source: str          # "stripe": the provider's own rate; "ecb": ours
+
+    def __str__(self) -> str:
+        return (f"{self.stated} = {self.converted} at {self.rate} "
+                f"{self.stated.currency}/{self.converted.currency} on {self.date} ({self.source})")
 
 
 @dataclasses.dataclass
@@ -29,6 +47,7 @@ class StatementRow:
     reporting_net: int = 0
     reporting_currency: str = ""
     entries: int = 0
+    converted_fees: list[ConvertedFee] = dataclasses.field(default_factory=list)
 
     @property
     def net(self) -> int:
@@ -48,6 +67,7 @@ def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
     query = (select(City.name, City.slug, LedgerEntry.stream, LedgerEntry.currency,
                     LedgerEntry.kind, func.sum(LedgerEntry.amount_minor),
                     func.coalesce(func.sum(func.coalesce(LedgerEntry.fee_minor,
+                                                         EntryFee.entry_minor,
                                                          EntryFee.fee_minor)), 0),
                     func.sum(LedgerEntry.reporting_minor), func.count())
              .select_from(LedgerEntry)
@@ -69,7 +89,30 @@ def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
         row.fees += int(fees)  # a dispute's fee is lost money too
         row.reporting_net += int(reporting)
         row.entries += count
+    for name, stream, currency, *converted in session.execute(_converted_fees(campaign)):
+        rows[(name or "", stream, currency)].converted_fees.append(_converted(currency,
+                                                                              *converted))
     return sorted(rows.values(), key=lambda r: (r.city_slug is None, r.city, r.stream, r.currency))
+
+
+def _converted_fees(campaign: Campaign):
+    return (select(City.name, LedgerEntry.stream, LedgerEntry.currency, EntryFee.currency,
+                   func.sum(EntryFee.fee_minor), func.sum(EntryFee.entry_minor),
+                   EntryFee.fx_rate, EntryFee.fx_date, EntryFee.fx_source)
+            .select_from(EntryFee)
+            .join(LedgerEntry, LedgerEntry.id == EntryFee.entry_id)
+            .outerjoin(City, City.id == LedgerEntry.city_id)
+            .where(LedgerEntry.campaign_id == campaign.id, EntryFee.entry_minor.is_not(None),
+                   LedgerEntry.fee_minor.is_(None))
+            .group_by(City.name, LedgerEntry.stream, LedgerEntry.currency, EntryFee.currency,
+                      EntryFee.fx_rate, EntryFee.fx_date, EntryFee.fx_source)
+            .order_by(EntryFee.fx_date, EntryFee.currency, EntryFee.fx_rate))
+
+
+def _converted(currency, stated_currency, stated, converted, rate, date, source) -> ConvertedFee:
+    return ConvertedFee(stated=Money(int(stated), stated_currency),
+                        converted=Money(int(converted), currency), rate=rate,
+                        date=date.isoformat(), source=source)
 
 
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")

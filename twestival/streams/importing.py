@@ -141,6 +141,7 @@ class Report:
     unmatched: int = 0
     confirmed: int = 0
     debits: int = 0
+    returns: int = 0                   # bank credits giving back money of ours (not counted)
     payouts: int = 0
     skipped: int = 0
     reversals: int = 0                 # bank reversals linked to the credit they undo
@@ -150,11 +151,13 @@ class Report:
     notes: list[str] = dataclasses.field(default_factory=list)
     imported_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
     reversed_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
+    returned_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def count(self, outcome: str, amount: Money | None = None) -> None:
         self.rows += 1
         field = {"imported": "imported", "unassigned": "unmatched", "duplicate": "duplicates",
-                 "confirmed": "confirmed", "debit": "debits", "payout": "payouts",
+                 "confirmed": "confirmed", "debit": "debits", "returned": "returns",
+                 "payout": "payouts",
                  "skipped": "skipped", "reversal": "reversals", "review": "review"}[outcome]
         setattr(self, field, getattr(self, field) + 1)
         if outcome in ("imported", "unassigned") and amount is not None:
@@ -163,6 +166,9 @@ class Report:
         if outcome == "reversal" and amount is not None:
             self.reversed_by_currency[amount.currency] = (
                 self.reversed_by_currency.get(amount.currency, 0) + amount.minor)
+        if outcome == "returned" and amount is not None:
+            self.returned_by_currency[amount.currency] = (
+                self.returned_by_currency.get(amount.currency, 0) + amount.minor)
 
     def lines(self) -> list[str]:
         from ..money import format_money
@@ -172,6 +178,9 @@ class Report:
                f"duplicates skipped: {self.duplicates}",
                f"debits reported, not counted: {self.debits}",
                f"payouts (money already counted): {self.payouts}"]
+        if self.returns:
+            out.append("returned payments of ours (money back, not gifts), not counted: "
+                       f"{self.returns}")
         if self.confirmed:
             out.append(f"cash entries confirmed by the bank: {self.confirmed}")
         if self.skipped:
@@ -186,6 +195,8 @@ class Report:
             out.append(f"new money: {format_money(Money(minor, currency))}")
         for currency, minor in sorted(self.reversed_by_currency.items()):
             out.append(f"taken back by reversals: {format_money(Money(minor, currency))}")
+        for currency, minor in sorted(self.returned_by_currency.items()):
+            out.append(f"returned to us, not counted: {format_money(Money(minor, currency))}")
         out.extend(f"note: {note}" for note in self.notes)
         out.extend(f"error: {error}" for error in self.errors)
         return out

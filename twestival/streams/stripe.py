@@ -20,9 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from decimal import Decimal
 
 import stripe
-from sqlalchemy import BigInteger, ForeignKey, String, bindparam, select
+from sqlalchemy import BigInteger, Date, ForeignKey, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..campaigns.directory import CampaignRef, CityRef, campaign_by_slug, city_by_slug
@@ -30,6 +31,8 @@ from ..campaigns.models import CityStatus
 from ..database import Base, UTCDateTime, as_loaded, utcnow
 from ..errors import BadRequest, InvalidInput
 from ..ledger import EntryKind, LedgerEntry, NewEntry, learn_fee, record, reverse
+from ..ledger.fx import FxError, rate_for
+from ..money import Rate
 from ..ledger.sql import insert_ignore, prepared_insert_ignore
 from . import waiting
 from .archive import InboundPayload, claim_campaign, mark
@@ -81,6 +84,10 @@ class StripeCharge(Base):
     balance_transaction_id: Mapped[str | None] = mapped_column(String(255), index=True)
     fee_minor: Mapped[int | None] = mapped_column(BigInteger)
     fee_currency: Mapped[str | None] = mapped_column(String(3))
+    # The balance transaction's exchange_rate (charge currency -> fee_currency) and its date,
+    # when Stripe converted the charge: the fee waits here for its donation with its rate.
+    fee_exchange_rate: Mapped[str | None] = mapped_column(String(32))
+    fee_rate_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -241,7 +248,18 @@ def _note_fee(session: Session, charge: StripeCharge, transaction: dict,
     if charge.fee_minor is None:
         money = from_stripe(fee, currency)
         charge.fee_minor, charge.fee_currency = money.minor, money.currency
+        charge.fee_exchange_rate = _exchange_rate(transaction.get("exchange_rate"))
+        created = _time(transaction.get("created"))
+        charge.fee_rate_date = created.date() if created else None
     _settle_fee(session, charge, payload)
+
+
+def _exchange_rate(value: object) -> str | None:
+    """The balance transaction's ``exchange_rate`` as exact decimal text (JSON gives a float;
+    its shortest repr is the digits Stripe wrote), or None when there was no conversion."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return format(Decimal(repr(value)).normalize(), "f")
 
 
 def _settle_fee(session: Session, charge: StripeCharge, payload: InboundPayload) -> None:
@@ -254,13 +272,27 @@ def _settle_fee(session: Session, charge: StripeCharge, payload: InboundPayload)
     if entry_id is None:
         return
     entry = session.get(LedgerEntry, entry_id)
-    if entry.currency != charge.fee_currency:
-        # Settled in another currency than the donor paid in: not comparable with the entry.
-        log.info("Stripe fee for %s is in %s, the donation in %s: not attached",
-                 charge.charge_id, charge.fee_currency, entry.currency)
+    try:
+        rate = _fee_rate(session, charge, entry)
+    except FxError as exc:  # kept on the charge; a replay after rates are loaded attaches it
+        log.warning("Stripe fee for %s in %s not attached: %s", charge.charge_id,
+                    charge.fee_currency, exc.message)
         return
     learn_fee(session, entry_id, charge.fee_minor, charge.fee_currency,
-              charge.balance_transaction_id or charge.charge_id, payload.id)
+              charge.balance_transaction_id or charge.charge_id, payload.id, rate=rate)
+
+
+def _fee_rate(session: Session, charge: StripeCharge, entry: LedgerEntry) -> Rate | None:
+    """The rate at which Stripe settled a charge in another currency than the donor paid in:
+    its own (the balance transaction's exchange_rate, on the day of that transaction), else,
+    when a balance transaction names none, the ECB rate of the donation's day (said so by its
+    source)."""
+    if entry.currency == charge.fee_currency:
+        return None
+    if charge.fee_exchange_rate and charge.fee_rate_date:
+        return Rate(entry.currency, charge.fee_currency, Decimal(charge.fee_exchange_rate),
+                    charge.fee_rate_date, source="stripe")
+    return rate_for(session, entry.currency, charge.fee_currency, entry.occurred_at.date())
 
 
 def _balance_transaction(session: Session, payload: InboundPayload) -> None:

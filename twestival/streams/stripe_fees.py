@@ -4,7 +4,9 @@ Checkout events carry no fee; a charge names its balance transaction, and only t
 (``GET /v1/balance_transactions/<id>``) says what Stripe kept. The scheduler asks for the ones
 we lack, outside any database transaction (a network call must never hold SQLite's write
 lock), archives each answer verbatim like any inbound body, then processes it: the fee lands
-beside its donation (``ledger.learn_fee``), for the statement's fee column.
+beside its donation (``ledger.learn_fee``), for the statement's fee column. A fee settled in
+another currency than the donation is kept as stated and converted at the balance
+transaction's own ``exchange_rate`` (``stripe._fee_rate``).
 """
 from __future__ import annotations
 

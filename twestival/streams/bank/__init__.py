@@ -14,7 +14,9 @@ entry (``ledger.confirm(method="bank")``) instead of being counted a second time
 
 A reversal of a credit (money taken back) undoes the counted credit it names with a linked
 reversal entry, or waits for review when that credit cannot be told (``reversals``). A
-reversal of a debit (money back) undid a debit we never counted: reported, not counted.
+credit that gives back money of a payment of ours (a reversal of a debit, a transfer of ours
+returned by the payee's bank, a direct debit refunded; ``codes``) undid a debit we never
+counted: reported with the debits, not counted.
 """
 from __future__ import annotations
 
@@ -90,7 +92,7 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
                 continue
             if isinstance(outcome, str):
                 archived.append((item, outcome))
-                ctx.report.count(outcome)
+                ctx.report.count(outcome, item.amount)
                 continue
             city_id = outcome
             if item.external_id in cash.used:
@@ -152,9 +154,9 @@ def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int 
     if (item.meta or {}).get("reversal"):
         if item.amount.minor < 0:
             return "reversal"  # money taken back: undo the credit it reverses
-        # Money back for a debit (or a returned payment of ours); it is no one's gift.
-        ctx.report.notes.append(f"line {item.line}: a reversal of a debit, not counted")
-        return "skipped"
+        # Money back for a payment of ours (a transfer returned, a debit refunded or reversed):
+        # it is no one's gift, so it is reported with the debits, not counted.
+        return "returned"
     if item.amount.minor < 0:
         return "debit"
     marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)

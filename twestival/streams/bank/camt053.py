@@ -16,6 +16,7 @@ from defusedxml.ElementTree import fromstring
 
 from ...money import MoneyError, from_decimal
 from ..importing import MalformedFile, RowError
+from . import codes
 from .lines import BankLine
 
 NAMESPACE_RE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:camt\.05([34])\.001\.(\d\d)\}Document")
@@ -123,10 +124,14 @@ def _entry(account: str, entry: Element, index: int) -> Iterator[BankLine]:
         yield BankLine.error(index, str(exc), raw)
         return
     status = _text(entry, "{*}Sts") or _text(entry, "{*}Sts/{*}Cd")
-    # A reversal, or a payment returned (RtrInf): a debit takes back a credit, a credit gives
-    # back money of a debit.
+    # A reversal, or a payment returned (RtrInf, or a return by its bank transaction code): a
+    # debit takes back a credit, a credit gives back money of a debit.
     reversal = ((_text(entry, "{*}RvslInd") or "").lower() == "true"
-                or entry.find(".//{*}RtrInf") is not None)
+                or entry.find(".//{*}RtrInf") is not None
+                or codes.is_return(
+                    credit=sign == "CRDT",
+                    gvc=codes.gvc_from_proprietary(_text(entry, ".//{*}BkTxCd/{*}Prtry/{*}Cd")),
+                    subfamily=_text(entry, ".//{*}BkTxCd/{*}Domn/{*}Fmly/{*}SubFmlyCd")))
     own_ref = _text(entry, "{*}AcctSvcrRef") or _text(entry, "{*}NtryRef")
     signed = amount if sign == "CRDT" else -amount
     details = entry.findall("{*}NtryDtls/{*}TxDtls")

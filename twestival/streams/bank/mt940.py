@@ -23,6 +23,7 @@ import mt940
 from ...errors import InvalidInput
 from ...money import MoneyError, from_decimal
 from ..importing import MalformedFile
+from . import codes
 from .lines import BankLine
 
 TAG_RE = re.compile(r"^:(\d{2}[A-Z]?):(.*)$")
@@ -137,9 +138,12 @@ def _lines(transactions, blocks, fallback: str | None) -> Iterator[BankLine]:
             data.get("end_to_end_reference"), data.get("posting_text")) if v)
         reference = data.get("bank_reference")
         status = str(data.get("status") or "").upper()
+        # RC: a reversal of a credit (money out); RD: a reversal of a debit (money back); or a
+        # return by the bank's codes (a returned transfer of ours, a returned direct debit).
+        reversal = status in ("RC", "RD") or codes.is_return(
+            credit=money.minor > 0, gvc=data.get("transaction_code"),
+            swift_type=data.get("id"), posting_text=data.get("posting_text"))
         yield BankLine(
             line=number, account=account or "unknown", booked=booked, amount=money, text=text,
             raw=raw, counterparty=data.get("applicant_name"),
-            bank_ref=reference, status=data.get("status"),
-            # RC: a reversal of a credit (money out); RD: a reversal of a debit (money back).
-            reversal=status in ("RC", "RD"))
+            bank_ref=reference, status=data.get("status"), reversal=reversal)

@@ -4,12 +4,32 @@ Investment accounts hold no donations; their lines are ignored and said so in th
 A sign-on the bank refused, or a file ofxparse cannot read, refuses the import. A statement
 without a currency (no CURDEF) takes the importer's ``--currency``; one that names another
 currency than that is refused.
+
+Some banks (Commonwealth Bank of Australia's OFX 1.0.2 export, ofxparse issue #81 and pull
+request #143) write elements they have no value for as empty pairs: ``<CURDEF></CURDEF>``,
+``<FITID></FITID>``, ``<NAME></NAME>``. OFX says an element must contain data (OFX 2.3
+section 1.3.8), so before parsing an empty one is read as absent: ofxparse refuses an empty
+value but takes a missing optional element in its stride. Then:
+- a statement with no CURDEF whose transactions all name one currency in their own
+  ``<CURRENCY><CURSYM>`` aggregate at a rate of exactly 1 to the statement's is in that
+  currency (the amounts are the same in both); otherwise ``--currency`` is needed;
+- a transaction without its FITID (its bank id) has none: ofxparse needs one, so it is given
+  ``NOTPROVIDED``, which ``lines.items`` reads as "no bank reference" (the line's id is then
+  the hash of its content, as for MT940 and CSV lines without one).
+The report says when the file was read this way.
+
+A balance given for a date but without its amount (``<BALAMT></BALAMT>`` beside a
+``<DTASOF>`` that has one, as in ofxparse's ``fail_nice/empty_balance.ofx``) is not a value
+left out but one lost on the way: such an export is incomplete, so it is refused rather than
+trusted for its transactions.
 """
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 
 from ofxparse import OfxParser
 from ofxparse.ofxparse import OfxParserException
@@ -20,9 +40,66 @@ from ..importing import MalformedFile
 from .lines import BankLine
 
 
+# Any empty element but the root: an empty <OFX></OFX> is a file with nothing in it.
+EMPTY_ELEMENT_RE = re.compile(rb"<(?!OFX>)([A-Za-z][A-Za-z0-9.]*)>\s*</\1>", re.IGNORECASE)
+STATEMENT_RE = re.compile(rb"(<(?:CC)?STMTRS>)(.*?)(</(?:CC)?STMTRS>)", re.IGNORECASE | re.DOTALL)
+TRANSACTION_RE = re.compile(rb"(<STMTTRN>)(.*?)(</STMTTRN>)", re.IGNORECASE | re.DOTALL)
+CURSYM_RE = re.compile(rb"<CURSYM>\s*([A-Za-z]{3})", re.IGNORECASE)
+CURRATE_RE = re.compile(rb"<CURRATE>\s*([0-9.]+)", re.IGNORECASE)
+BALANCE_RE = re.compile(rb"<(LEDGERBAL|AVAILBAL)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+EMPTY_AMOUNT_RE = re.compile(rb"<BALAMT>\s*</BALAMT>", re.IGNORECASE)
+DATED_RE = re.compile(rb"<DTASOF>\s*([0-9]{8})", re.IGNORECASE)
+
+
+def _without_empty_elements(body: bytes, notes: list[str]) -> bytes:
+    """Empty elements read as absent (see the module's docstring)."""
+    if EMPTY_ELEMENT_RE.search(body) is None:
+        return body
+    for balance in BALANCE_RE.finditer(body):
+        dated = DATED_RE.search(balance.group(2))
+        if dated and EMPTY_AMOUNT_RE.search(balance.group(2)):
+            kind = balance.group(1).decode("ascii").upper()
+            raise MalformedFile(f"the statement gives its balance ({kind}) as of "
+                                f"{dated.group(1).decode('ascii')} without an amount: the "
+                                "export is incomplete; export it again from the bank")
+    emptied: list[str] = []
+    while (found := EMPTY_ELEMENT_RE.findall(body)):  # an aggregate may be empty once emptied
+        emptied += [tag.decode("ascii").upper() for tag in found]
+        body = EMPTY_ELEMENT_RE.sub(b"", body)
+    notes.append("empty elements read as absent: " + ", ".join(dict.fromkeys(emptied)))
+    body = STATEMENT_RE.sub(lambda m: m.group(1) + _currency_from_transactions(m.group(2), notes)
+                            + m.group(2) + m.group(3), body)
+    return TRANSACTION_RE.sub(lambda m: m.group(1) + (
+        b"" if b"<FITID>" in m.group(2).upper() else b"<FITID>NOTPROVIDED</FITID>")
+        + m.group(2) + m.group(3), body)
+
+
+def _currency_from_transactions(statement: bytes, notes: list[str]) -> bytes:
+    """A CURDEF for a statement that has none, when every transaction names the same currency
+    at a rate of 1; else nothing."""
+    if b"<CURDEF>" in statement.upper():
+        return b""
+    transactions = [m.group(2) for m in TRANSACTION_RE.finditer(statement)]
+    named = {(m.group(1).upper() if (m := CURSYM_RE.search(t)) else None) for t in transactions}
+    rates = set()
+    for transaction in transactions:
+        rate = CURRATE_RE.search(transaction)
+        try:
+            rates.add(Decimal(rate.group(1).decode()) if rate else None)
+        except InvalidOperation:
+            rates.add(None)
+    if len(named) != 1 or None in named or rates != {Decimal(1)}:
+        return b""
+    currency = named.pop()
+    notes.append(f"no statement currency (CURDEF): {currency.decode()}, which each of its "
+                 "transactions names at a rate of 1")
+    return b"<CURDEF>" + currency + b"</CURDEF>"
+
+
 def parse(body: bytes, notes: list[str], currency: str | None = None) -> Iterator[BankLine]:
     if b"OFX" not in body[:4096].upper():
         raise MalformedFile("not an OFX file (no OFX header)")
+    body = _without_empty_elements(body, notes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -1,0 +1,69 @@
+"""Bank transaction codes that say a line is a return: money coming back, not a gift.
+
+A credit can be the bank giving back money of one of our own payments: a transfer we sent that
+the payee's bank rejected (German "RETOURE", SEPA "Rücküberweisung"), a direct debit charged
+to us and refunded, a card payment reversed. It looks like money in, but no one gave it; it is
+reported with the debits and never counted. A debit can be the return of a direct debit we
+collected (the donor's bank sent it back): it takes back a credit we counted, so it is a
+reversal of that credit (``reversals``).
+
+The codes are the banks' own, not words of the remittance text (which a donor writes):
+- the German "Geschäftsvorfallcode" (GVC) of MT940 field 86 and of CAMT's proprietary code
+  ``NTRF+159`` (issuer ZKA/DK), from the DK's list of business transaction codes;
+- SWIFT's transaction type ``RTI`` (returned item) in MT940 field 61;
+- the bank's posting text (MT940 86 ``?00``), which the bank writes, e.g. "RETOURE";
+- ISO 20022 bank transaction sub-family codes of a CAMT entry.
+"""
+from __future__ import annotations
+
+import re
+
+# Credits that give back money of a payment of ours.
+RETURN_CREDIT_GVC = {
+    "159",  # SEPA credit transfer returned (Retoure / Rücküberweisung)
+    "160",  # SEPA instant credit transfer returned
+    "181",  # SEPA core direct debit charged to us, credited back (Wiedergutschrift)
+    "182",  # SEPA card clearing credited back
+    "184",  # SEPA B2B direct debit charged to us, credited back
+    "193",  # SEPA direct debit reversal
+    "199",  # SEPA card clearing reversal
+    "899",  # reversal (Storno) of an earlier booking
+}
+# Debits that send back a direct debit we collected: they undo a credit we counted.
+RETURN_DEBIT_GVC = {
+    "108",  # SEPA B2B direct debit returned to its creditor (Rückbelastung)
+    "109",  # SEPA core direct debit returned to its creditor (Rücklastschrift)
+}
+# MT940 field 86 ?00, the bank's posting text, for banks that give no GVC or a generic one.
+RETURN_POSTING_RE = re.compile(r"RETOURE|R(?:UE|Ü)CK(?:UE|Ü)BERW|R(?:UE|Ü)CKGABE|STORNO",
+                               re.IGNORECASE)
+# ISO 20022 external bank transaction codes, sub-families that mean a return or reversal.
+RETURN_SUBFAMILIES = {
+    "RRTN",  # reversal due to payment return
+    "RPCR",  # reversal due to payment cancellation request
+    "PRDD",  # reversal due to payment reversal (direct debit)
+    "UPDD",  # reversal due to return/unpaid direct debit
+    "ARET",  # ACH return
+    "AREV",  # ACH reversal
+    "UPCQ",  # unpaid cheque
+    "UPCT",  # unpaid card transaction
+}
+ZKA_CODE_RE = re.compile(r"^[A-Z]{4}\+(\d{3})(?:\+|$)")
+
+
+def gvc_from_proprietary(code: str | None) -> str | None:
+    """The GVC in a CAMT proprietary code such as ``NMSC+051`` or ``NTRF+159+0000``."""
+    match = ZKA_CODE_RE.match((code or "").strip())
+    return match.group(1) if match else None
+
+
+def is_return(*, credit: bool, gvc: str | None = None, swift_type: str | None = None,
+              posting_text: str | None = None, subfamily: str | None = None) -> bool:
+    """Whether the bank's codes say this line is a return (see the module's docstring)."""
+    gvc = (gvc or "").strip().zfill(3) if gvc else None
+    if credit:
+        return (gvc in RETURN_CREDIT_GVC
+                or (swift_type or "").upper()[-3:] == "RTI"
+                or bool(RETURN_POSTING_RE.search(posting_text or ""))
+                or (subfamily or "").upper() in RETURN_SUBFAMILIES)
+    return gvc in RETURN_DEBIT_GVC or (subfamily or "").upper() in RETURN_SUBFAMILIES
