@@ -172,6 +172,39 @@ def test_statement_on_screen_and_as_formula_safe_csv(client, session, people, ap
     assert row["net_reporting"] == "1075.00" and row["reporting_currency"] == "GBP"
 
 
+def test_the_statement_adds_up_each_stream_and_the_whole(client, session, people, api_token):
+    """Money from several streams, added up at once: per stream in the reporting currency
+    (each entry at its recorded rate) and in total."""
+    from tests.helpers import post_donation
+    sign_in(client, people["boss"])
+    token = csrf_token(client, CITY_URL)
+    upload(client, CITY_URL, FIXTURES / "ticketing/eventbrite/paid_orders.csv", "eventbrite",
+           token)   # £1,075.00 net
+    assert post_donation(client, api_token, city="london", amount="20.00").status_code == 201
+    assert post_donation(client, api_token, city="tokyo", amount="1000", currency="JPY").status_code == 201
+    page = client.get("/coordinate/tw/statement").text
+    summary = page.split("Where the money came from", 1)[1].split("By city, stream", 1)[0]
+    tokyo_gbp = session.scalar(select(LedgerEntry.reporting_minor).where(
+        LedgerEntry.currency == "JPY"))
+    streams = re.findall(r"<tr><td>(\w+)</td><td class=\"num\">([^<]+)</td>", summary)
+    assert streams == [("ticketing", "£1,075.00"),
+                       ("api", f"£{(2000 + tokyo_gbp) / 100:,.2f}")]
+    total = re.search(r"<th>Total</th><th class=\"num\">([^<]+)</th>", summary).group(1)
+    assert total == f"£{(107500 + 2000 + tokyo_gbp) / 100:,.2f}"
+
+
+def test_an_organiser_sees_their_own_citys_money_by_stream_only(client, session, people,
+                                                                api_token):
+    from tests.helpers import post_donation
+    assert post_donation(client, api_token, city="london", amount="20.00").status_code == 201
+    assert post_donation(client, api_token, city="tokyo", amount="4321", currency="JPY").status_code == 201
+    sign_in(client, people["lon"])
+    desk = client.get("/organise/tw/london").text
+    money = desk.split('id="money"', 1)[1].split("</section>", 1)[0]
+    assert "£20.00" in money and "api" in money
+    assert "4,321" not in money and "¥" not in money
+
+
 @pytest.mark.parametrize("value, safe", [
     ("=1+2", "'=1+2"), ("+SUM(A1)", "'+SUM(A1)"), ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("London", "London"),

@@ -8,6 +8,7 @@ those fees as stated with their rates and dates (``converted_fees``).
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
 
@@ -63,7 +64,8 @@ FIELDS = {EntryKind.donation: "gross", EntryKind.refund: "refunds",
           EntryKind.adjustment: "other"}
 
 
-def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
+def statement(session: Session, campaign: Campaign, city: City | None = None) -> list[StatementRow]:
+    """The campaign's rows, or one city's."""
     query = (select(City.name, City.slug, LedgerEntry.stream, LedgerEntry.currency,
                     LedgerEntry.kind, func.sum(LedgerEntry.amount_minor),
                     func.coalesce(func.sum(func.coalesce(LedgerEntry.fee_minor,
@@ -76,6 +78,8 @@ def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
              .where(LedgerEntry.campaign_id == campaign.id)
              .group_by(City.name, City.slug, LedgerEntry.stream, LedgerEntry.currency,
                        LedgerEntry.kind))
+    if city is not None:
+        query = query.where(LedgerEntry.city_id == city.id)
     rows: dict[tuple, StatementRow] = {}
     for name, slug, stream, currency, kind, amount, fees, reporting, count in session.execute(query):
         key = (name or "", stream, currency)
@@ -89,10 +93,22 @@ def statement(session: Session, campaign: Campaign) -> list[StatementRow]:
         row.fees += int(fees)  # a dispute's fee is lost money too
         row.reporting_net += int(reporting)
         row.entries += count
-    for name, stream, currency, *converted in session.execute(_converted_fees(campaign)):
+    converted_fees = _converted_fees(campaign)
+    if city is not None:
+        converted_fees = converted_fees.where(LedgerEntry.city_id == city.id)
+    for name, stream, currency, *converted in session.execute(converted_fees):
         rows[(name or "", stream, currency)].converted_fees.append(_converted(currency,
                                                                               *converted))
     return sorted(rows.values(), key=lambda r: (r.city_slug is None, r.city, r.stream, r.currency))
+
+
+def by_stream(rows: list[StatementRow]) -> list[tuple[str, int]]:
+    """Net per stream in the reporting currency (each entry at the rate recorded with it),
+    largest first: where the money came from, added up."""
+    totals: collections.Counter = collections.Counter()
+    for row in rows:
+        totals[row.stream] += row.reporting_net
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _converted_fees(campaign: Campaign):

@@ -17,7 +17,7 @@ from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import queue
-from ..ledger.statement import csv_safe, statement
+from ..ledger.statement import by_stream, csv_safe, statement
 from ..money import Money
 from ..streams import importing
 from ..streams.bank import reversals as bank_reversals
@@ -203,7 +203,8 @@ def statement_page(campaign: str):
     rows = statement(db.session, camp)
     if request.args.get("format") == "csv":
         return _statement_csv(camp, rows)
-    return render_template("money_desk/statement.html", camp=camp, rows=rows)
+    return render_template("money_desk/statement.html", camp=camp, rows=rows,
+                           streams=by_stream(rows))
 
 
 def _statement_csv(camp, rows) -> Response:

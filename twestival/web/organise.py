@@ -21,6 +21,7 @@ from ..campaigns.pages import update_page
 from ..campaigns.service import get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import db
+from ..ledger.statement import statement
 from ..money import exponent
 from ..planning.timeline import checklist
 from ..streams import cash
@@ -71,7 +72,8 @@ def _dashboard(camp: Campaign, place: City, form: PageForm, status: int = 200):
     planning = None
     if can_edit:   # volunteers see the cash desk only
         planning = {"unread": unread_count(db.session, current_user, camp, place),
-                    "checklist": checklist(db.session, camp, place)}
+                    "checklist": checklist(db.session, camp, place),
+                    "money": statement(db.session, camp, place)}
     return render_template(
         "organise/dashboard.html", campaign=camp, city=place, form=form, can_edit=can_edit,
         planning=planning, lines=cash.city_lines(db.session, place)), status
