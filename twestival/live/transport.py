@@ -7,9 +7,14 @@ written as they are. Server frames are not masked, so the same bytes are right f
 connection, as long as no extension rewrites them: permessage-deflate is not offered (browsers
 ask for it; it cost ~100 KB of server memory per connection, measured, for a zlib context that
 compresses each update of about a kilobyte again for every watcher).
+
+Under gevent (production) a connection also costs less memory: two greenlets instead of four
+(see ``websocket_class`` and ``_timer_pings``), and nothing from the handshake that nobody reads
+afterwards.
 """
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 from engineio import packet
@@ -38,27 +43,78 @@ def frame(text: str) -> bytes:
     return framed
 
 
+class _NoReader:
+    """simple-websocket starts a reader thread per connection; under gevent the connection's
+    handler greenlet, which only waits for that reader's messages anyway, reads instead."""
+
+    name = ""
+
+    def __init__(self, target):
+        pass
+
+    def start(self):
+        pass
+
+
 def websocket_class(base, direct: bool):
     """Subclass the async driver's websocket wrapper (``SimpleWebSocketWSGI`` and its gevent
-    flavour): same handshake, reading and closing; text sent as pre-built frames.
+    flavour): same handshake and closing; text sent as pre-built frames.
 
     ``direct`` (gevent only): a message for a connection with nothing queued and nothing being
     written is written at once by the greenlet that emits it, instead of going through the
     connection's queue to its writer greenlet (a queue put, a wake-up, a get with a timer, per
     watcher). Greenlets switch only where they wait, so "nothing queued, writer idle" still
-    holds when the write happens; under threads it would not, hence gevent only.
+    holds when the write happens; under threads it would not, hence gevent only. Also under
+    gevent only, engine.io's handler greenlet reads the socket itself (``wait``) instead of
+    waiting on simple-websocket's reader greenlet: one greenlet less per connection (its saved
+    stack, its Python frame stack, an event).
     """
 
     class FramedWebSocket(base):
         pending = None    # the unsent end of a frame a direct write could not finish
         writing = False   # the writer greenlet is inside send()
 
+        def __init__(self, handler, server, **kwargs):
+            super().__init__(handler, server, **kwargs)
+            if direct:
+                self.server_args = {**self.server_args, "thread_class": _NoReader}
+
         def __call__(self, environ, start_response):
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+            # engine.io's middleware hands gunicorn's socket to eventlet-style code as an
+            # instance of a class it defines per request; the environ lives as long as the
+            # connection (Socket.IO keeps it for the handlers), so that class would too.
+            environ.pop("eventlet.input", None)
             socket = getattr(self.app, "__self__", None)  # engine.io Socket whose handler we run
             if direct and socket is not None and hasattr(socket, "queue"):
                 socket.send = self._sender(socket)
-            return super().__call__(environ, start_response)
+            if not direct:
+                return super().__call__(environ, start_response)
+            try:
+                return super().__call__(environ, start_response)
+            finally:
+                ws = getattr(self, "ws", None)
+                if ws is not None:  # what the reader thread did when it ended
+                    ws.connected = False
+                    ws.sock.close()
+
+        def wait(self):
+            if not direct:
+                return super().wait()
+            ws = self.ws   # simple-websocket's Server: its parser and received messages
+            while ws.connected and not ws.input_buffer:
+                try:
+                    data = ws.sock.recv(ws.receive_bytes)
+                except OSError:
+                    data = b""
+                if not data:   # closed by the client, or broken
+                    ws.connected = False
+                    break
+                ws.ws.receive_data(data)
+                ws.connected = ws._handle_events()   # answers pings and closes, queues messages
+            if ws.input_buffer:
+                return ws.input_buffer.pop(0)
+            return None
 
         def _sender(self, socket):
             queued = socket.send   # engine.io's own: check the ping, put on the queue
@@ -113,13 +169,57 @@ def websocket_class(base, direct: bool):
     return FramedWebSocket
 
 
+def _timer_pings(eio) -> None:
+    """engine.io pings each client from a greenlet of its own that sleeps through the ping
+    interval, so every connection holds one more running greenlet nearly all the time. Here
+    the ping is a gevent timer that starts a greenlet only when it is due; what the ping does
+    is engine.io's ``Socket._send_ping`` after its sleep. Set per socket from engine.io's
+    ``connect`` event, which comes before its first ``schedule_ping()``."""
+    import gevent
+
+    connected = eio.handlers.get("connect")
+    if connected is None or getattr(connected, "_timer_pings", False):
+        return
+
+    def on_connect(sid, environ, *args):
+        socket = eio.sockets.get(sid)
+        if socket is not None:
+            socket.schedule_ping = _ping_scheduler(socket, eio, gevent.spawn_later)
+        return connected(sid, environ, *args)
+
+    on_connect._timer_pings = True
+    eio.handlers["connect"] = on_connect
+
+
+def _ping_scheduler(socket, eio, spawn_later):
+    def ping():
+        if not socket.closing and not socket.closed:
+            socket.last_ping = time.time()
+            socket.send(packet.Packet(packet.PING))
+
+    def schedule_ping():
+        # engine.io's rule: a new ping only once the previous one was answered
+        if socket.last_ping:
+            socket.last_ping = None
+            spawn_later(eio.ping_interval, ping)
+    return schedule_ping
+
+
 def install(socketio) -> None:
     """Swap the websocket class of the Socket.IO server's engine.io (a driver table entry
-    engine.io looks up per connection; there is no public option for it)."""
+    engine.io looks up per connection; there is no public option for it); under gevent, ping
+    by timers and do not record where each greenlet was spawned."""
     eio = socketio.server.eio
+    gevent_mode = eio.async_mode == "gevent"
+    if gevent_mode:
+        import gevent
+        # A debugging aid, on by default: every greenlet keeps the stack that spawned it
+        # (~30 frame records per connection) and a reference to its parent.
+        gevent.config.track_greenlet_tree = False
+        _timer_pings(eio)
     base = eio._async.get("websocket")
     if base is None or not hasattr(base, "send") or getattr(base, "_framed", False):
         return
-    framed = websocket_class(base, direct=eio.async_mode == "gevent")
+    framed = websocket_class(base, direct=gevent_mode)
     framed._framed = True
     eio._async = {**eio._async, "websocket": framed}
