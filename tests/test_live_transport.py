@@ -160,10 +160,11 @@ def app_client_for(base: str, token: str):
     return donate
 
 
-def test_under_gevent_a_watcher_costs_two_waiting_greenlets(database_url, seed):
+def test_under_gevent_a_watcher_costs_one_waiting_greenlet(database_url, seed):
     """What transport.install swaps under gevent, seen from outside: a watcher's connection
-    runs engine.io's handler (which also reads) and its writer, no reader and no sleeping ping
-    greenlet; a watcher coming by polling then upgrading (as browsers do) is served too. Fails if an engine.io or simple-websocket upgrade moves what
+    waits in one greenlet only, the server's handler, which reads too: no reader, no writer
+    waiting on the queue, no ping greenlet sleeping; a watcher coming by polling then
+    upgrading (as browsers do) is served too. Fails if an engine.io or simple-websocket upgrade moves what
     the swaps rely on (the counts grow back, or watchers stop receiving)."""
     server = subprocess.Popen([sys.executable, "-m", "tests.gevent_server", database_url,
                                "25", "20"], cwd=services.ROOT, stdin=subprocess.PIPE,
@@ -194,7 +195,7 @@ def test_under_gevent_a_watcher_costs_two_waiting_greenlets(database_url, seed):
         for _ in range(6):
             watcher(["websocket"])
         time.sleep(0.5)
-        assert greenlets() - before == 6 * 2
+        assert greenlets() - before == 6
         # Browsers start with long-polling and upgrade: the upgraded connection is read by
         # the same handler (its keep-alive HTTP connection holds one more here).
         upgraded = watcher(["polling", "websocket"])

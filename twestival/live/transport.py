@@ -8,16 +8,20 @@ connection, as long as no extension rewrites them: permessage-deflate is not off
 ask for it; it cost ~100 KB of server memory per connection, measured, for a zlib context that
 compresses each update of about a kilobyte again for every watcher).
 
-Under gevent (production) a connection also costs less memory: two greenlets instead of four
-(see ``websocket_class`` and ``_timer_pings``), and nothing from the handshake that nobody reads
-afterwards.
+Under gevent (production) a connection also costs less memory: it waits in one greenlet
+instead of four (see ``websocket_class`` and ``_timer_pings``); ~41 KB of server RSS per watcher
+at 5,000, was ~69 KB (bench/NOTES.md). These swaps rely on engine.io 4.x internals (the driver
+table, ``Socket._websocket_handler``'s protocol, ``schedule_ping``); tests/test_live_transport.py
+fails if an upgrade moves them.
 """
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 
-from engineio import packet
+import gevent
+import gevent.queue
+from engineio import exceptions, packet
 from wsproto.frame_protocol import FrameProtocol
 
 FRAMES_KEPT = 16   # texts in flight at once: a few updates, pings, snapshots
@@ -62,17 +66,19 @@ def websocket_class(base, direct: bool):
 
     ``direct`` (gevent only): a message for a connection with nothing queued and nothing being
     written is written at once by the greenlet that emits it, instead of going through the
-    connection's queue to its writer greenlet (a queue put, a wake-up, a get with a timer, per
-    watcher). Greenlets switch only where they wait, so "nothing queued, writer idle" still
-    holds when the write happens; under threads it would not, hence gevent only. Also under
-    gevent only, engine.io's handler greenlet reads the socket itself (``wait``) instead of
-    waiting on simple-websocket's reader greenlet: one greenlet less per connection (its saved
-    stack, its Python frame stack, an event).
+    connection's queue (a queue put, a wake-up, a get with a timer, per watcher). Greenlets
+    switch only where they wait, so "nothing queued, nobody writing" still holds when the
+    write happens; under threads it would not, hence gevent only. Also under gevent only, a
+    connection waits in one greenlet, the server's handler, instead of four (an idle greenlet
+    holds ~8 KB: its saved C stack and its own chunk of Python frames): the handler reads the
+    socket itself (``wait``) instead of waiting on simple-websocket's reader, engine.io's
+    writer is replaced by a greenlet started only when something is queued (``_serve``), and
+    pings are timers (``_timer_pings``).
     """
 
     class FramedWebSocket(base):
         pending = None    # the unsent end of a frame a direct write could not finish
-        writing = False   # the writer greenlet is inside send()
+        writing = False   # a greenlet is inside send()
 
         def __init__(self, handler, server, **kwargs):
             super().__init__(handler, server, **kwargs)
@@ -86,10 +92,17 @@ def websocket_class(base, direct: bool):
             # connection (Socket.IO keeps it for the handlers), so that class would too.
             environ.pop("eventlet.input", None)
             socket = getattr(self.app, "__self__", None)  # engine.io Socket whose handler we run
-            if direct and socket is not None and hasattr(socket, "queue"):
-                socket.send = self._sender(socket)
-            if not direct:
+            if not direct or socket is None or not hasattr(socket, "queue"):
                 return super().__call__(environ, start_response)
+            socket.send = self._sender(socket)
+            closes = socket.close
+
+            def close(*args, **kwargs):
+                if socket.upgraded:   # (a failed upgrade leaves the queue to long-polling)
+                    self._flush_soon(socket)   # runs when close() waits, or after it
+                return closes(*args, **kwargs)
+            socket.close = close
+            self.app = lambda _ws: self._serve(socket)
             try:
                 return super().__call__(environ, start_response)
             finally:
@@ -97,6 +110,84 @@ def websocket_class(base, direct: bool):
                 if ws is not None:  # what the reader thread did when it ended
                     ws.connected = False
                     ws.sock.close()
+
+        def _serve(self, socket):
+            """engine.io's ``Socket._websocket_handler`` (python-engineio 4.12-4.x) less its
+            writer greenlet, which waited on the connection's queue for the whole connection:
+            messages are written by whoever emits them (``_sender``), and what still goes
+            through the queue (the open packet, pings, close) by a greenlet started when
+            something is queued, which ends once the queue is empty. A client that stops
+            answering pings is closed by engine.io's service task (``check_ping_timeout``)."""
+            server = socket.server
+
+            def wait():
+                data = self.wait()
+                if data and len(data) > server.max_http_buffer_size:
+                    raise ValueError("packet is too large")
+                return data
+
+            if socket.connected:   # an upgrade from long-polling, as engine.io does it
+                socket.upgrading = True
+                pkt = packet.Packet(encoded_packet=wait())
+                if pkt.packet_type != packet.PING or pkt.data != "probe":
+                    socket.upgrading = False
+                    return []
+                self.send(packet.Packet(packet.PONG, data="probe").encode())
+                socket.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
+                pkt = packet.Packet(encoded_packet=wait())
+                if pkt.packet_type != packet.UPGRADE:
+                    socket.upgrading = False
+                    return []
+                socket.upgraded, socket.upgrading = True, False
+            else:
+                socket.connected = socket.upgraded = True
+            self._flush_soon(socket)   # the open packet, or what was queued while upgrading
+            while True:
+                try:
+                    data = wait()
+                except Exception:
+                    break
+                if data is None:   # closed by the client
+                    break
+                try:
+                    socket.receive(packet.Packet(encoded_packet=data))
+                except exceptions.UnknownPacketError:
+                    pass
+                except Exception:
+                    if not socket.closed:
+                        server.logger.exception("Unknown receive error")
+                    break
+            socket.queue.put(None)
+            self._flush_soon(socket)
+            socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+            return []
+
+        flushing = False   # a greenlet is writing out the queue
+
+        def _flush_soon(self, socket):
+            if not self.flushing:
+                self.flushing = True
+                gevent.spawn(self._flush, socket)
+
+        def _flush(self, socket):
+            """What engine.io's writer did with each queued packet, until the queue is empty;
+            ``None`` (queued when the socket closes) closes the websocket."""
+            try:
+                while True:
+                    try:
+                        pkt = socket.queue.get(block=False)
+                    except gevent.queue.Empty:
+                        return
+                    socket.queue.task_done()
+                    if pkt is None:
+                        break
+                    try:
+                        self.send(pkt.encode())
+                    except Exception:
+                        break
+                self.close()
+            finally:
+                self.flushing = False
 
         def wait(self):
             if not direct:
@@ -120,26 +211,30 @@ def websocket_class(base, direct: bool):
             queued = socket.send   # engine.io's own: check the ping, put on the queue
 
             def send(pkt):
-                # Only messages: pings (every ping interval) still pass through the queue,
-                # since the writer takes a queue silent for ping interval + timeout as a dead
-                # connection and closes it.
+                # Only text messages: the rest (open, pings, noop, close) and anything behind
+                # queued packets keep engine.io's path through the queue, in order.
                 ws = getattr(self, "ws", None)
                 if (pkt.packet_type != packet.MESSAGE or not isinstance(pkt.data, str)
                         or ws is None or not ws.connected or self.writing
                         or self.pending is not None or not socket.upgraded or socket.upgrading
                         or socket.closed or not socket.queue.empty()):
-                    return queued(pkt)
+                    queued(pkt)
+                    if socket.upgraded and not socket.upgrading:
+                        self._flush_soon(socket)
+                    return
                 if not socket.check_ping_timeout():  # closed it: the packet goes nowhere
                     return
                 data = frame(pkt.encode())
                 try:
                     sent = ws.sock.send(data, 0, 0.0)   # gevent's timeout 0: never wait here
-                except OSError:   # buffer full (or broken): the writer waits for it
+                except OSError:   # buffer full (or broken): the flusher waits for it
                     socket.queue.put(pkt)
+                    self._flush_soon(socket)
                     return
                 if sent < len(data):
                     self.pending = memoryview(data)[sent:]
-                    socket.queue.put(packet.Packet(packet.NOOP))  # wake the writer to finish
+                    socket.queue.put(packet.Packet(packet.NOOP))  # the flusher finishes it
+                    self._flush_soon(socket)
             return send
 
         def send(self, message):
@@ -175,8 +270,6 @@ def _timer_pings(eio) -> None:
     the ping is a gevent timer that starts a greenlet only when it is due; what the ping does
     is engine.io's ``Socket._send_ping`` after its sleep. Set per socket from engine.io's
     ``connect`` event, which comes before its first ``schedule_ping()``."""
-    import gevent
-
     connected = eio.handlers.get("connect")
     if connected is None or getattr(connected, "_timer_pings", False):
         return
@@ -212,7 +305,6 @@ def install(socketio) -> None:
     eio = socketio.server.eio
     gevent_mode = eio.async_mode == "gevent"
     if gevent_mode:
-        import gevent
         # A debugging aid, on by default: every greenlet keeps the stack that spawned it
         # (~30 frame records per connection) and a reference to its parent.
         gevent.config.track_greenlet_tree = False
