@@ -210,3 +210,31 @@ def test_under_gevent_a_watcher_costs_one_waiting_greenlet(database_url, seed):
             client.disconnect()
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_under_gevent_a_client_that_stops_answering_pings_is_closed(database_url):
+    """Without engine.io's writer greenlet (whose wait on the queue timed out), a client that
+    stops answering pings is still closed by engine.io's service task: the websocket close
+    frame comes after a ping or two. 1 s + 1 s ping timings."""
+    server = subprocess.Popen([sys.executable, "-m", "tests.gevent_server", database_url, "1", "1"],
+                              cwd=services.ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        port = server.stdout.readline().strip()
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=15)
+        try:
+            assert ws.recv().startswith("0")           # open
+            ws.send("40/live,")
+            assert ws.recv().startswith("40/live,")
+            received = []
+            while True:                                  # never answer the pings
+                opcode, data = ws.recv_data(control_frame=True)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                received.append(data.decode())
+            assert received and set(received) <= {"2"}     # pinged, then closed
+        finally:
+            ws.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
