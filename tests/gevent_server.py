@@ -1,16 +1,36 @@
 """An app served under gevent with chosen engine.io ping timings, for transport tests:
 ``python -m tests.gevent_server DATABASE_URL PING_INTERVAL PING_TIMEOUT`` prints the port, then
-serves until killed. (A separate process: importing this patches everything for gevent.)"""
+serves until killed. Each line read on stdin is answered with the number of greenlets waiting
+somewhere (what a connection costs under gevent, besides its objects). (A separate
+process: importing this patches everything for gevent.)"""
 from gevent import monkey
 
 monkey.patch_all()
 
-import sys  # noqa: E402  (after patching, as gunicorn's gevent worker does)
+import gc  # noqa: E402  (after patching, as gunicorn's gevent worker does)
+import sys  # noqa: E402
 
+import gevent  # noqa: E402
+import greenlet  # noqa: E402
+from gevent.fileobject import FileObjectPosix  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from twestival import create_app  # noqa: E402
 from twestival.extensions import socketio  # noqa: E402
+
+
+def running_greenlets() -> int:
+    """Started, not ended, and switched out: those holding a saved stack (one spawned to run
+    later has no frame yet)."""
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet)
+               and o.gr_frame is not None and o is not gevent.getcurrent())
+
+
+def answer_stdin() -> None:
+    lines = FileObjectPosix(sys.stdin.fileno(), "rb", close=False)   # without blocking the hub
+    for _line in iter(lines.readline, b""):
+        print(running_greenlets(), flush=True)
 
 
 def main(url: str, ping_interval: float, ping_timeout: float) -> None:
@@ -21,6 +41,7 @@ def main(url: str, ping_interval: float, ping_timeout: float) -> None:
     server = WSGIServer(("127.0.0.1", 0), app, log=None)
     server.start()
     print(server.server_port, flush=True)
+    gevent.spawn(answer_stdin)
     server.serve_forever()
 
 

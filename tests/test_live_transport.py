@@ -3,6 +3,7 @@ permessage-deflate, and updates still arrive in order through real websocket cli
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
 import threading
@@ -157,3 +158,83 @@ def app_client_for(base: str, token: str):
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 201
     return donate
+
+
+def test_under_gevent_a_watcher_costs_one_waiting_greenlet(database_url, seed):
+    """What transport.install swaps under gevent, seen from outside: a watcher's connection
+    waits in one greenlet only, the server's handler, which reads too: no reader, no writer
+    waiting on the queue, no ping greenlet sleeping; a watcher coming by polling then
+    upgrading (as browsers do) is served too. Fails if an engine.io or simple-websocket upgrade moves what
+    the swaps rely on (the counts grow back, or watchers stop receiving)."""
+    server = subprocess.Popen([sys.executable, "-m", "tests.gevent_server", database_url,
+                               "25", "20"], cwd=services.ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+
+    def greenlets() -> int:
+        server.stdin.write("count\n")
+        server.stdin.flush()
+        return int(server.stdout.readline())
+
+    clients = []
+    try:
+        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+
+        def watcher(transports):
+            client = sio.Client(reconnection=False)
+            client.snapshots = queue.Queue()
+            client.on("leaderboard", client.snapshots.put, namespace="/live")
+            client.connect(base, namespaces=["/live"], transports=transports)
+            client.emit("watch", {"campaign": "tw"}, namespace="/live")
+            client.snapshots.get(timeout=15)
+            clients.append(client)
+            return client
+
+        watcher(["websocket"])            # engine.io's service task starts with the first one
+        time.sleep(0.5)
+        before = greenlets()
+        for _ in range(6):
+            watcher(["websocket"])
+        time.sleep(0.5)
+        assert greenlets() - before == 6
+        # Browsers start with long-polling and upgrade: the upgraded connection is read by
+        # the same handler (its keep-alive HTTP connection holds one more here).
+        upgraded = watcher(["polling", "websocket"])
+        deadline = time.monotonic() + 15
+        while upgraded.transport() != "websocket" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert upgraded.transport() == "websocket"
+        upgraded.emit("watch", {"campaign": "tw"}, namespace="/live")
+        assert upgraded.snapshots.get(timeout=15)["campaign"] == "tw"
+    finally:
+        for client in clients:
+            client.disconnect()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_under_gevent_a_client_that_stops_answering_pings_is_closed(database_url):
+    """Without engine.io's writer greenlet (whose wait on the queue timed out), a client that
+    stops answering pings is still closed by engine.io's service task: the websocket close
+    frame comes after a ping or two. 1 s + 1 s ping timings."""
+    server = subprocess.Popen([sys.executable, "-m", "tests.gevent_server", database_url, "1", "1"],
+                              cwd=services.ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        port = server.stdout.readline().strip()
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=15)
+        try:
+            assert ws.recv().startswith("0")           # open
+            ws.send("40/live,")
+            assert ws.recv().startswith("40/live,")
+            received = []
+            while True:                                  # never answer the pings
+                opcode, data = ws.recv_data(control_frame=True)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                received.append(data.decode())
+            assert received and set(received) <= {"2"}     # pinged, then closed
+        finally:
+            ws.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
