@@ -139,5 +139,12 @@ def test_dj_stripe_charge_fee_and_dispute_land(app, client, seed, runner, stripe
     assert [tuple(r) for r in rows] == [
         (EntryKind.donation, 2000, "USD", None, 88),
         (EntryKind.chargeback, -1000, "USD", 1500, None),  # the fee written with the entry
-        (EntryKind.reversal, 1000, "USD", None, None)]
+        (EntryKind.reversal, 1000, "USD", None, -1500)]  # the dispute fee given back
+    with app.app_context():
+        from twestival.campaigns.service import get_campaign
+        from twestival.ledger.statement import statement
+        usd = [r for r in statement(db.session, get_campaign(db.session, "tw"))
+               if r.currency == "USD"]
+        db.session.rollback()
+    assert [(r.net, r.fees) for r in usd] == [(2000, 88)]  # a won dispute costs nothing
     reconcile_ok(runner)

@@ -27,14 +27,16 @@ def in_entry_currency(fee: Money, rate: Rate) -> Money:
 def learn_fee(session: Session, entry_id: int, fee_minor: int, currency: str, source: str,
               payload_id: int | None = None, *, rate: Rate | None = None) -> bool:
     """Attach a fee to an entry once; True when this call attached it. An entry written with
-    its fee, or whose fee is already known, keeps what it has.
+    its fee, or whose fee is already known, keeps what it has. A negative fee (one given back)
+    only on an entry that undoes another.
 
     A fee in another currency than the entry's needs ``rate`` (the entry's currency to the
     fee's): the fee is kept as stated and, beside it, converted at that rate with its date."""
     entry = session.get(LedgerEntry, entry_id)
     if entry is None:
         raise InvalidInput(f"no ledger entry {entry_id}")
-    if fee_minor < 0:
+    if fee_minor < 0 and entry.reverses_id is None:
+        # Only money coming back can bring its fee back (a won dispute's fee, say).
         raise InvalidInput("a fee cannot be negative")
     converted = None
     if currency != entry.currency:

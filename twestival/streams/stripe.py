@@ -387,7 +387,12 @@ def _dispute(session: Session, payload: InboundPayload, event: dict, obj: dict) 
         learn_fee(session, chargeback.id, fee, amount.currency, _str(obj.get("id")) or charge_id,
                   payload.id)
     if reinstated:
-        reverse(session, chargeback.id, reason="dispute won: funds reinstated", stream=STREAM)
+        restored = reverse(session, chargeback.id, reason="dispute won: funds reinstated",
+                           stream=STREAM).entry
+        returned = _dispute_fee(obj, amount.currency, reinstated=True)
+        if returned:  # Stripe gives the dispute fee back with the funds: a negative fee
+            learn_fee(session, restored.id, returned, amount.currency,
+                      f"{_str(obj.get('id')) or charge_id}:reinstated", payload.id)
     return "processed", None
 
 
@@ -499,8 +504,11 @@ def _fee(balance_transaction: object, currency: str) -> int | None:
     return from_stripe(balance_transaction["fee"], currency).minor
 
 
-def _dispute_fee(obj: dict, currency: str) -> int | None:
+def _dispute_fee(obj: dict, currency: str, *, reinstated: bool = False) -> int | None:
+    """The fee of the dispute's withdrawals, or (``reinstated``) what its reinstatements gave
+    back of it, as a negative fee."""
     fees = [_fee(bt, currency) for bt in obj.get("balance_transactions") or []
-            if isinstance(bt, dict) and isinstance(bt.get("amount"), int) and bt["amount"] < 0]
+            if isinstance(bt, dict) and isinstance(bt.get("amount"), int)
+            and (bt["amount"] > 0 if reinstated else bt["amount"] < 0)]
     fees = [fee for fee in fees if fee is not None]
     return sum(fees) if fees else None
