@@ -102,10 +102,7 @@ def test_camt_returns_told_by_their_bank_transaction_codes(app, client, session,
     direct debit we collected, returned: it undoes the credit it takes back."""
     import io
 
-    from .test_money_desk_web import csrf_token, sign_in
-    from twestival.accounts.models import Role
-    from twestival.accounts.service import create_user, grant
-    from twestival.campaigns.service import get_campaign
+    from .test_money_desk_web import csrf_token, sign_in_coordinator
     body = camt(
         coded("50.00", "CRDT", "B-1", "Gift TW42", proprietary="NTRF+166"),
         coded("40.00", "CRDT", "B-2", "Direct debit collected TW42", subfamily="DMCT"),
@@ -114,10 +111,7 @@ def test_camt_returns_told_by_their_bank_transaction_codes(app, client, session,
         coded("40.00", "DBIT", "B-5", "Direct debit collected TW42 returned MD06",
               proprietary="NTRF+109", day="2026-02-15"),
         coded("20.00", "DBIT", "B-6", "Stationery", proprietary="NTRF+116"))
-    boss = create_user(session, "boss@example.org", name="boss")
-    grant(session, boss, Role.coordinator, get_campaign(session, "tw"), None)
-    session.commit()
-    sign_in(client, boss.id)
+    sign_in_coordinator(client, session)
     url = "/coordinate/tw/imports"
     token = csrf_token(client, url)
     page = client.post(url, data={"csrf_token": token, "format": "camt053", "mapping": "",

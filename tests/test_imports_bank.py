@@ -617,14 +617,8 @@ def test_cli_currency_refusals(app, session, seed, runner, args, message):
 
 def test_upload_form_takes_a_currency_for_a_statement_that_names_none(app, client, session,
                                                                         seed):
-    from .test_money_desk_web import csrf_token, sign_in, upload
-    from twestival.accounts.models import Role
-    from twestival.accounts.service import create_user, grant
-    from twestival.campaigns.service import get_campaign
-    boss = create_user(session, "boss@example.org", name="boss")
-    grant(session, boss, Role.coordinator, get_campaign(session, "tw"), None)
-    session.commit()
-    sign_in(client, boss.id)
+    from .test_money_desk_web import csrf_token, sign_in_coordinator, upload
+    sign_in_coordinator(client, session)
     url = "/coordinate/tw/imports"
     token = csrf_token(client, url)
     assert 'name="currency"' in client.get(url).text

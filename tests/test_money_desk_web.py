@@ -38,6 +38,18 @@ def sign_in(client, user_id):
         session["_fresh"] = True
 
 
+def sign_in_coordinator(client, session, campaign="tw"):
+    """A new coordinator of ``campaign``, signed in on ``client``."""
+    from twestival.accounts.models import Role
+    from twestival.accounts.service import create_user, grant
+    from twestival.campaigns.service import get_campaign
+    boss = create_user(session, "boss@example.org", name="boss")
+    grant(session, boss, Role.coordinator, get_campaign(session, campaign), None)
+    session.commit()
+    sign_in(client, boss.id)
+    return boss
+
+
 def csrf_token(client, url):
     page = client.get(url)
     assert page.status_code == 200, page.status_code

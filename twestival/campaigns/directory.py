@@ -123,5 +123,12 @@ def city_by_slug(session: Session, campaign_id: int, slug: str) -> CityRef | Non
                  {"campaign_id": campaign_id, "slug": slug})
 
 
+def approved_city_by_slug(session: Session, campaign_id: int, slug: object) -> CityRef | None:
+    """The city money can be counted for: approved (pending and rejected cities are not on
+    the board); None for any other."""
+    city = city_by_slug(session, campaign_id, slug) if isinstance(slug, str) and slug else None
+    return city if city is not None and city.status is CityStatus.approved else None
+
+
 def city_by_id(session: Session, city_id: int) -> CityRef | None:
     return _city(session, city_id, _CITY_BY_ID, {"id": city_id})

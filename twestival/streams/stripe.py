@@ -26,8 +26,7 @@ import stripe
 from sqlalchemy import BigInteger, Date, ForeignKey, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..campaigns.directory import CampaignRef, CityRef, campaign_by_slug, city_by_slug
-from ..campaigns.models import CityStatus
+from ..campaigns.directory import CampaignRef, CityRef, approved_city_by_slug, campaign_by_slug
 from ..database import Base, UTCDateTime, as_loaded, utcnow
 from ..errors import BadRequest, InvalidInput
 from ..ledger import EntryKind, LedgerEntry, NewEntry, learn_fee, record, reverse
@@ -464,11 +463,8 @@ def _place(session: Session, metadata: dict) -> tuple[CampaignRef | None, CityRe
     campaign = campaign_by_slug(session, slug)
     if campaign is None:
         return None, None
-    city_slug = metadata.get("city")
-    city = city_by_slug(session, campaign.id, city_slug) if isinstance(city_slug, str) else None
-    if city is not None and city.status is not CityStatus.approved:
-        city = None
-    return campaign, city  # no known city: the campaign's unassigned queue
+    # No approved city of that name: the campaign's unassigned queue.
+    return campaign, approved_city_by_slug(session, campaign.id, metadata.get("city"))
 
 
 def _str(value: object) -> str | None:

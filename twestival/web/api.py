@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from ..accounts.service import token_from_secret
-from ..campaigns.directory import campaign_by_slug, city_by_slug
-from ..campaigns.models import CityStatus
+from ..campaigns.directory import approved_city_by_slug, campaign_by_slug
 from ..campaigns.service import get_campaign
 from ..database import commit_keeping_loaded
 from ..errors import DomainError, NotFound
@@ -51,8 +50,8 @@ def donate(campaign: str, city: str):
     camp = campaign_by_slug(db.session, campaign)
     if camp is None:
         raise NotFound(f"no campaign {campaign!r}")
-    place = city_by_slug(db.session, camp.id, city)
-    if place is None or place.status is not CityStatus.approved:
+    place = approved_city_by_slug(db.session, camp.id, city)
+    if place is None:
         raise NotFound(f"no city {city!r} in campaign {camp.slug!r}")
     if token.campaign_id != camp.id or (token.city_id is not None and token.city_id != place.id):
         return error_response(403, "this token may not post donations for that city")
