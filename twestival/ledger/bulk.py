@@ -25,7 +25,7 @@ from ..money import convert
 from . import totals
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
 from .record import NewEntry, _check, _rates, place
-from .sql import insert_ignore
+from .sql import prepared_insert_ignore
 
 LOOKUP_CHUNK = 900
 RATES_KEY = "twestival.ledger.bulk.rates"
@@ -209,34 +209,50 @@ def _move_totals(session: Session, rows: list[dict],
             sums[4] += 1 if row["kind"] is EntryKind.donation else totals.donation_delta(
                 SimpleNamespace(kind=row["kind"]), undone.get((row["stream"], row["external_id"])))
             sums[5] = row["campaign_id"]
+    add_to_totals(session, cities, unassigned)
+
+
+# Built once: building a statement costs more than running it, once per chunk of an import.
+_city = CityTotal.__table__.c
+_ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("b_city")).values(
+    raised_minor=_city.raised_minor + bindparam("b_raised"),
+    raised_reporting_minor=_city.raised_reporting_minor + bindparam("b_reporting"),
+    provisional_minor=_city.provisional_minor + bindparam("b_prov"),
+    provisional_reporting_minor=_city.provisional_reporting_minor + bindparam("b_prov_reporting"),
+    donations=_city.donations + bindparam("b_donations"),
+    updated_at=bindparam("b_now", type_=_city.updated_at.type))
+_unassigned = UnassignedTotal.__table__.c
+_ADD_TO_UNASSIGNED = update(UnassignedTotal.__table__).where(
+    _unassigned.campaign_id == bindparam("b_campaign"),
+    _unassigned.currency == bindparam("b_currency")).values(
+    amount_minor=_unassigned.amount_minor + bindparam("b_amount"),
+    reporting_minor=_unassigned.reporting_minor + bindparam("b_reporting"),
+    entries=_unassigned.entries + bindparam("b_entries"))
+
+
+def add_to_totals(session: Session, cities: dict[int, list[int]],
+                  unassigned: dict[tuple[int, str], list[int]]) -> None:
+    """Move the running totals by a batch's sums: per city [raised, reporting, provisional,
+    provisional reporting, donations, campaign id]; per (campaign id, currency) in the
+    unassigned queue [amount, reporting, entries]."""
+    connection = session.connection()
     for (campaign_id, currency), (amount, reporting, count) in unassigned.items():
-        session.execute(insert_ignore(
-            session, UnassignedTotal.__table__, ["campaign_id", "currency"],
-            campaign_id=campaign_id, currency=currency, amount_minor=0, reporting_minor=0,
-            entries=0))
-        session.execute(
-            update(UnassignedTotal)
-            .where(UnassignedTotal.campaign_id == campaign_id,
-                   UnassignedTotal.currency == currency)
-            .values(amount_minor=UnassignedTotal.amount_minor + amount,
-                    reporting_minor=UnassignedTotal.reporting_minor + reporting,
-                    entries=UnassignedTotal.entries + count))
+        session.execute(prepared_insert_ignore(session, UnassignedTotal.__table__,
+                                               ("campaign_id", "currency")),
+                        {"campaign_id": campaign_id, "currency": currency, "amount_minor": 0,
+                         "reporting_minor": 0, "entries": 0})
+        connection.execute(_ADD_TO_UNASSIGNED, {
+            "b_campaign": campaign_id, "b_currency": currency, "b_amount": amount,
+            "b_reporting": reporting, "b_entries": count})
+        totals.expire_loaded(session, UnassignedTotal, (campaign_id, currency))
         totals.note_change(session, campaign_id, None)
     if cities:
         # One executemany for every city the batch touched.
-        t = CityTotal.__table__
-        session.connection().execute(
-            update(t).where(t.c.city_id == bindparam("b_city"))
-            .values(raised_minor=t.c.raised_minor + bindparam("b_raised"),
-                    raised_reporting_minor=t.c.raised_reporting_minor + bindparam("b_reporting"),
-                    provisional_minor=t.c.provisional_minor + bindparam("b_prov"),
-                    provisional_reporting_minor=t.c.provisional_reporting_minor
-                    + bindparam("b_prov_reporting"),
-                    donations=t.c.donations + bindparam("b_donations"),
-                    updated_at=bindparam("b_now", type_=t.c.updated_at.type)),
-            [{"b_city": city_id, "b_raised": raised, "b_reporting": reporting, "b_prov": prov,
-              "b_prov_reporting": prov_reporting, "b_donations": donations, "b_now": utcnow()}
-             for city_id, (raised, reporting, prov, prov_reporting, donations, _c)
-             in cities.items()])
+        connection.execute(_ADD_TO_CITY, [
+            {"b_city": city_id, "b_raised": raised, "b_reporting": reporting, "b_prov": prov,
+             "b_prov_reporting": prov_reporting, "b_donations": donations, "b_now": utcnow()}
+            for city_id, (raised, reporting, prov, prov_reporting, donations, _c)
+            in cities.items()])
     for city_id, (*_sums, campaign_id) in cities.items():
+        totals.expire_loaded(session, CityTotal, city_id)
         totals.note_change(session, campaign_id, city_id)

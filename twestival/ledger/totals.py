@@ -64,7 +64,7 @@ def apply(session: Session, entry: LedgerEntry, reversed_kind: EntryKind | None)
         session.execute(_ADD_TO_UNASSIGNED, {
             "p_campaign_id": entry.campaign_id, "p_currency": entry.currency,
             "p_minor": entry.amount_minor, "p_reporting": entry.reporting_minor})
-        _expire_loaded(session, UnassignedTotal, (entry.campaign_id, entry.currency))
+        expire_loaded(session, UnassignedTotal, (entry.campaign_id, entry.currency))
     else:
         provisional = entry.provisional
         session.execute(_ADD_TO_CITY, {
@@ -73,12 +73,12 @@ def apply(session: Session, entry: LedgerEntry, reversed_kind: EntryKind | None)
             "p_provisional": entry.city_minor if provisional else 0,
             "p_provisional_reporting": entry.reporting_minor if provisional else 0,
             "p_donations": donation_delta(entry, reversed_kind), "p_now": utcnow()})
-        _expire_loaded(session, CityTotal, entry.city_id)
+        expire_loaded(session, CityTotal, entry.city_id)
     note_change(session, entry.campaign_id, entry.city_id)
     session.info.setdefault(RECORDED_KEY, collections.Counter())[entry.stream, entry.kind.value] += 1
 
 
-def _expire_loaded(session: Session, model, ident) -> None:
+def expire_loaded(session: Session, model, ident) -> None:
     """A total this session already holds is read again on next use, so it shows the change."""
     loaded = session.identity_map.get(session.identity_key(model, ident))
     if loaded is not None:

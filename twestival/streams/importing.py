@@ -23,8 +23,11 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -128,6 +131,10 @@ class Item:
     fee_minor: int | None = None
     refunded_minor: int = 0            # ticketing: part of the order refunded
     meta: dict | None = None
+    # Set by the check pass (the stream's ``classify``): "entry" for money to record, else
+    # a word for what the line is (a debit, a payout, ...), and the city it goes to.
+    outcome: str = "entry"
+    city_id: int | None = None
 
 
 @dataclasses.dataclass
@@ -154,21 +161,23 @@ class Report:
     returned_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def count(self, outcome: str, amount: Money | None = None) -> None:
-        self.rows += 1
+        self.count_many(outcome, 1, amount.currency if amount else None,
+                        amount.minor if amount else 0)
+
+    def count_many(self, outcome: str, rows: int, currency: str | None = None,
+                   minor: int = 0) -> None:
+        """``rows`` rows with one outcome, ``minor`` the sum of their amounts in ``currency``."""
+        self.rows += rows
         field = {"imported": "imported", "unassigned": "unmatched", "duplicate": "duplicates",
                  "confirmed": "confirmed", "debit": "debits", "returned": "returns",
                  "payout": "payouts",
                  "skipped": "skipped", "reversal": "reversals", "review": "review"}[outcome]
-        setattr(self, field, getattr(self, field) + 1)
-        if outcome in ("imported", "unassigned") and amount is not None:
-            self.imported_by_currency[amount.currency] = (
-                self.imported_by_currency.get(amount.currency, 0) + amount.minor)
-        if outcome == "reversal" and amount is not None:
-            self.reversed_by_currency[amount.currency] = (
-                self.reversed_by_currency.get(amount.currency, 0) + amount.minor)
-        if outcome == "returned" and amount is not None:
-            self.returned_by_currency[amount.currency] = (
-                self.returned_by_currency.get(amount.currency, 0) + amount.minor)
+        setattr(self, field, getattr(self, field) + rows)
+        sums = {"imported": self.imported_by_currency, "unassigned": self.imported_by_currency,
+                "reversal": self.reversed_by_currency,
+                "returned": self.returned_by_currency}.get(outcome)
+        if sums is not None and currency is not None:
+            sums[currency] = sums.get(currency, 0) + minor
 
     def lines(self) -> list[str]:
         from ..money import format_money
@@ -461,9 +470,7 @@ def process(session: Session, payload: InboundPayload, *,
     here (so the caller's transaction is committed too), the last one with the file marked
     ``processed``.
     """
-    from .bank import process_bank_items
-    from .ticketing import process_ticket_items
-    from . import bank, ticketing
+    from . import bank, direct, ticketing
 
     meta = payload.meta or {}
     fmt = meta.get("format")
@@ -484,15 +491,21 @@ def process(session: Session, payload: InboundPayload, *,
         with Staging() as staged:
             with read_only():
                 ctx = _context(session, payload, meta)
+                recorder = (bank.BankRecorder if payload.stream == "bank"
+                            else ticketing.TicketRecorder)(ctx)
                 body = archived_file(payload) if source is None else source
-                staged.fill(parsers[fmt](body, ctx), progress)
+                staged.fill(parsers[fmt](body, ctx), recorder.classify, progress)
                 staged.check_repeats(ctx)
                 session.commit()
             _check_rates(ctx, staged)   # may copy a currency's rates in: not read-only
             session.commit()
-            handler = process_bank_items if payload.stream == "bank" else process_ticket_items
             try:
-                handler(ctx, staged.chunks(session, CHUNK_ROWS, progress))
+                if direct.available(session):
+                    direct.record(ctx, recorder, staged, CHUNK_ROWS, progress)
+                else:
+                    for batch in staged.chunks(session, CHUNK_ROWS, progress):
+                        recorder.record(batch)
+                recorder.finish()
             except Exception as exc:
                 raise PartlyRecorded(f"recording stopped at {type(exc).__name__}: {exc}; the "
                                      "chunks before it are kept, and `twestival replay` (or "
@@ -538,15 +551,21 @@ def _check_rates(ctx: Context, staged: "Staging") -> None:
 
 
 class Staging:
-    """The checked rows of one file, in a private temporary SQLite database on disk (SQLite
-    deletes it when it is closed): the first pass writes them, the second reads them back in
-    order, so neither holds the file's rows in memory."""
+    """The checked rows of one file, in a private temporary SQLite file (deleted on exit): the
+    first pass writes them, the second reads them back in order (or, on SQLite, records them
+    straight from this file: ``direct``), so neither holds the file's rows in memory."""
 
     COLUMNS = ("line", "external_id", "amount_minor", "currency", "occurred_at", "raw",
-               "reference", "donor_name", "fee_minor", "refunded_minor", "meta")
+               "reference", "donor_name", "fee_minor", "refunded_minor", "meta", "outcome",
+               "city_id", "day", "occurred_utc")
 
     def __enter__(self) -> "Staging":
-        self.db = sqlite3.connect("")
+        self.dir = tempfile.mkdtemp(prefix="twestival-import-")
+        self.path = os.path.join(self.dir, "staging.db")
+        self.db = sqlite3.connect(self.path)
+        # Scratch data: a crash loses nothing that is not in the archived file.
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(f"CREATE TABLE item (seq INTEGER PRIMARY KEY, {', '.join(self.COLUMNS)})")
         self.currency_days: set[tuple[str, dt.date]] = set()
         self.count = 0
@@ -554,20 +573,35 @@ class Staging:
 
     def __exit__(self, *exc) -> None:
         self.db.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
-    def fill(self, items: Iterator[Item], progress: Callable[[int], None] | None) -> None:
-        """Parse the whole file into the staging table (MalformedFile on any bad row)."""
-        insert = f"INSERT INTO item ({', '.join(self.COLUMNS)}) VALUES ({', '.join('?' * 11)})"
+    def fill(self, items: Iterator[Item], classify: Callable[[Item], tuple[str, int | None]],
+             progress: Callable[[int], None] | None) -> None:
+        """Parse the whole file into the staging table (MalformedFile on any bad row), each
+        row with the stream's word for it and its city (``classify``)."""
+        insert = (f"INSERT INTO item ({', '.join(self.COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(self.COLUMNS))})")
         batch: list[tuple] = []
         days = self.currency_days
+        utc_text: dict[dt.datetime, str] = {}   # times repeat (dates of one order, one day)
         reported = 0
         for item in items:
             occurred = item.occurred_at
-            days.add((item.amount.currency, occurred.date()))
+            day = occurred.date()
+            days.add((item.amount.currency, day))
+            stored = utc_text.get(occurred)
+            if stored is None:
+                if len(utc_text) > 10_000:
+                    utc_text.clear()
+                # As SQLAlchemy stores a UTCDateTime on SQLite, for the direct path's SQL.
+                stored = utc_text[occurred] = occurred.astimezone(dt.timezone.utc).strftime(
+                    "%Y-%m-%d %H:%M:%S.%f")
+            outcome, city_id = classify(item)
             batch.append((item.line, item.external_id, item.amount.minor, item.amount.currency,
                           occurred.isoformat(), item.raw, item.reference, item.donor_name,
                           item.fee_minor, item.refunded_minor,
-                          None if item.meta is None else json.dumps(item.meta)))
+                          None if item.meta is None else json.dumps(item.meta), outcome,
+                          city_id, day.isoformat(), stored))
             if len(batch) >= STAGE_BATCH:
                 self.db.executemany(insert, batch)
                 self.count += len(batch)
@@ -578,6 +612,7 @@ class Staging:
         if batch:
             self.db.executemany(insert, batch)
             self.count += len(batch)
+        self.db.commit()
         self.lines = max(reported, self.db.execute("SELECT max(line) FROM item").fetchone()[0]
                          or 0)
         if progress and self.lines > reported:
@@ -588,7 +623,7 @@ class Staging:
         checked by an index here rather than a set of every id in memory)."""
         if ctx.repeat_error is None or self.count == 0:
             return
-        self.db.execute("CREATE INDEX item_external_id ON item (external_id)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS item_external_id ON item (external_id)")
         repeats = self.db.execute(
             "SELECT line, external_id FROM item WHERE seq NOT IN "
             "(SELECT min(seq) FROM item GROUP BY external_id) ORDER BY line").fetchall()
@@ -597,28 +632,48 @@ class Staging:
                                 [f"line {line}: {ctx.repeat_error(external_id)}"
                                  for line, external_id in repeats])
 
-    def chunks(self, session: Session, size: int,
-               progress: Callable[[int], None] | None) -> Iterator[list[Item]]:
-        """The staged items in file order, ``size`` at a time; asking for the next chunk
-        commits the one before (which the handler has recorded by then). The boards are told
-        once, after the last chunk: the changes each chunk notes are held back till then."""
+    def ranges(self, session: Session, size: int,
+               progress: Callable[[int], None] | None) -> Iterator[tuple[int, int]]:
+        """The staged rows' positions (first, last) in file order, ``size`` at a time; asking
+        for the next range commits the one before (which the caller has recorded by then).
+        The boards are told once, after the last chunk: the changes each chunk notes are held
+        back till then."""
         from ..ledger.totals import CHANGES_KEY
-        cursor = self.db.execute(f"SELECT {', '.join(self.COLUMNS)} FROM item ORDER BY seq")
         reported = 0
         changed: set = set()
-        while rows := cursor.fetchmany(size):
-            yield [Item(line=line, external_id=external_id, amount=Money(minor, currency),
-                        occurred_at=dt.datetime.fromisoformat(occurred), raw=raw,
-                        reference=reference, donor_name=donor, fee_minor=fee,
-                        refunded_minor=refunded, meta=None if meta is None else json.loads(meta))
-                   for (line, external_id, minor, currency, occurred, raw, reference, donor,
-                        fee, refunded, meta) in rows]
+        for first in range(1, self.count + 1, size):
+            last = min(first + size - 1, self.count)
+            yield first, last
             changed |= session.info.pop(CHANGES_KEY, set())
             session.commit()
             if progress:
-                last = max(rows[-1][0], reported)
-                progress(last - reported)
-                reported = last
+                line = max(self.db.execute("SELECT line FROM item WHERE seq = ?",
+                                           (last,)).fetchone()[0], reported)
+                progress(line - reported)
+                reported = line
         session.info.setdefault(CHANGES_KEY, set()).update(changed)
         if progress and self.lines > reported:
             progress(self.lines - reported)
+
+    def items(self, first: int, last: int, outcomes: Iterable[str] | None = None) -> list[Item]:
+        """The staged rows from ``first`` to ``last`` (only those with one of ``outcomes``)."""
+        sql = f"SELECT {', '.join(self.COLUMNS[:13])} FROM item WHERE seq BETWEEN ? AND ?"
+        params: list = [first, last]
+        if outcomes is not None:
+            outcomes = list(outcomes)
+            sql += f" AND outcome IN ({', '.join('?' * len(outcomes))})"
+            params += outcomes
+        return [Item(line=line, external_id=external_id, amount=Money(minor, currency),
+                     occurred_at=dt.datetime.fromisoformat(occurred), raw=raw,
+                     reference=reference, donor_name=donor, fee_minor=fee,
+                     refunded_minor=refunded, meta=None if meta is None else json.loads(meta),
+                     outcome=outcome, city_id=city_id)
+                for (line, external_id, minor, currency, occurred, raw, reference, donor,
+                     fee, refunded, meta, outcome, city_id)
+                in self.db.execute(sql + " ORDER BY seq", params)]
+
+    def chunks(self, session: Session, size: int,
+               progress: Callable[[int], None] | None) -> Iterator[list[Item]]:
+        """The staged items in file order, ``size`` at a time (committed as ``ranges``)."""
+        for first, last in self.ranges(session, size, progress):
+            yield self.items(first, last)

@@ -392,9 +392,24 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
 
 # --- recording ------------------------------------------------------------------------------
 
-def process_ticket_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
-    city_id = ctx.city.id if ctx.city else None
-    for batch in batches:
+class TicketRecorder:
+    """Records ticket orders: one entry per order, set-based SQL for most (``direct``); an
+    order with refunded attendees is recorded here, with its refund entries linked to it."""
+
+    PYTHON = frozenset({"refunds"})
+    archive_meta = False   # the entry keeps the order's meta
+    note_sql = "NULL"
+    fee_sql = "i.fee_minor"
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.city_id = ctx.city.id if ctx.city else None
+
+    def classify(self, item: Item) -> tuple[str, int | None]:
+        return ("refunds" if item.refunded_minor else "entry"), self.city_id
+
+    def record(self, batch: list[Item]) -> None:
+        ctx, city_id = self.ctx, self.city_id
         news = [NewEntry(
             campaign_id=ctx.campaign.id, city_id=city_id, stream=STREAM,
             external_id=item.external_id, amount=item.amount,
@@ -410,6 +425,9 @@ def process_ticket_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             archived.append((item, state))
         _refunds(ctx, [item for item in batch if item.refunded_minor], city_id)
         archive_rows(ctx, archived, with_meta=False)  # the entry keeps the order's meta
+
+    def finish(self) -> None:
+        pass
 
 
 def _refunds(ctx: Context, items: list[Item], city_id: int | None) -> None:

@@ -77,24 +77,50 @@ class _OpenCash:
         return waiting.pop(0) if waiting else None
 
 
-def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
-    cities = list(ctx.session.scalars(select(City).where(City.campaign_id == ctx.campaign.id)))
-    matcher = matching.Matcher(cities)
-    cash = _OpenCash(ctx)
-    undoing: list[Item] = []
-    for batch in batches:
+class BankRecorder:
+    """Classifies each line in the check pass (so the recording pass can run as set-based SQL,
+    ``direct``) and records what needs Python: cash confirmations, reversals, and on databases
+    without the direct path every line."""
+
+    # Line outcomes recorded here rather than by the direct path's SQL.
+    PYTHON = frozenset({"reversal", "cash"})
+    archive_meta = True
+    note_sql = "NULLIF(substr(i.reference, 1, 500), '')"   # the remittance text, as below
+    fee_sql = "NULL"
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        cities = list(ctx.session.scalars(select(City).where(City.campaign_id == ctx.campaign.id)))
+        self.matcher = matching.Matcher(cities)
+        self.cash = _OpenCash(ctx)
+        self.undoing: list[Item] = []
+
+    def classify(self, item: Item) -> tuple[str, int | None]:
+        """(outcome, city id): "entry" for a credit to count, "cash" for one that may confirm
+        a cash entry, "reversal", or the word of a line that is not counted."""
+        outcome = _classify(self.ctx, item, self.matcher)
+        if isinstance(outcome, str):
+            return outcome, None
+        if item.external_id in self.cash.used or (
+                outcome is not None
+                and (outcome, item.amount.currency, item.amount.minor) in self.cash.open):
+            return "cash", outcome
+        return "entry", outcome
+
+    def record(self, batch: list[Item]) -> None:
+        """Record a batch of classified lines (reversals wait for ``finish``)."""
+        ctx, cash = self.ctx, self.cash
         archived: list[tuple[Item, str]] = []
         credits: list[tuple[Item, int | None]] = []
         for item in batch:
-            outcome = _classify(ctx, item, matcher)
-            if outcome == "reversal":
-                undoing.append(item)  # once every credit of the file is recorded
+            if item.outcome == "reversal":
+                self.undoing.append(item)  # once every credit of the file is recorded
                 continue
-            if isinstance(outcome, str):
-                archived.append((item, outcome))
-                ctx.report.count(outcome, item.amount)
+            if item.outcome not in ("entry", "cash"):
+                archived.append((item, item.outcome))
+                ctx.report.count(item.outcome, item.amount)
                 continue
-            city_id = outcome
+            city_id = item.city_id
             if item.external_id in cash.used:
                 archived.append((item, "duplicate"))
                 ctx.report.count("duplicate")
@@ -121,7 +147,9 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             ctx.report.count(state, item.amount)
             archived.append((item, state))
         archive_rows(ctx, archived)
-    archive_rows(ctx, [_undo(ctx, item) for item in undoing])
+
+    def finish(self) -> None:
+        archive_rows(self.ctx, [_undo(self.ctx, item) for item in self.undoing])
 
 
 def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
