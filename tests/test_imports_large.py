@@ -168,3 +168,53 @@ def test_a_large_file_is_archived_compressed_and_replays_from_the_archive(
     result = runner.invoke(args=["replay", "tw", "--stream", "ticketing"])
     assert result.exit_code == 0 and "new ledger entries: 0" in result.output
     assert counts(session) == before
+
+
+def test_credits_for_cities_in_other_currencies_convert_as_one_gift_would(
+        app, session, seed, tmp_path, runner):
+    """A statement longer than a chunk, in two currencies, for cities in others: every entry
+    carries its amount converted at its day's rate with that rate and date, as ``record``
+    converts one gift, the totals move by exactly those amounts, and an id the file repeats
+    is counted once."""
+    from twestival.campaigns.models import Campaign, City
+    from twestival.ledger import fx
+    from twestival.money import Money, convert
+    set_bank_references(app, tokyo="TW-0002", berlin="TW-0003")
+    result = runner.invoke(args=["mapping", "save", "tw", "fxcsv", "--kind", "bank",
+                                 "--date", "Date", "--amount", "Amount", "--currency", "Currency",
+                                 "--reference", "Text", "--external-id", "Id"])
+    assert result.exit_code == 0, result.output
+    rows = [[f"2026-01-{1 + n % 28:02d}", f"{n % 37 + 1}.{n % 100:02d}", ("GBP", "EUR")[n % 2],
+             f"gift {('TW-0002', 'tw 3', 'nobody')[n % 3]} {n}", f"T{n}"] for n in range(1_200)]
+    rows.append(["2026-01-05", "9.99", "GBP", "gift TW-0002 again", "T3"])   # T3 repeated
+    path = write(tmp_path / "fx.csv", rows, ["Date", "Amount", "Currency", "Text", "Id"])
+    result = runner.invoke(args=["import", "tw", str(path), "--format", "csv",
+                                 "--mapping", "fxcsv"])
+    assert result.exit_code == 0, result.output
+    assert "duplicates skipped: 1" in result.output
+    session.expire_all()
+    reporting = session.scalar(select(Campaign.currency).where(Campaign.slug == "tw"))
+    cities = {city.id: city for city in session.scalars(select(City))}
+    entries = list(session.scalars(select(LedgerEntry).where(LedgerEntry.stream == "bank")))
+    assert len(entries) == 1_200
+    raised: dict[int, int] = {}
+    for entry in entries:
+        amount, day = Money(entry.amount_minor, entry.currency), entry.occurred_at.date()
+        rate = fx.rate_for(session, entry.currency, reporting, day)
+        assert (entry.reporting_minor, entry.fx_rate, entry.fx_date) == (
+            convert(amount, rate).minor, rate.text, rate.date)
+        if entry.city_id is None:
+            assert entry.city_minor is None
+            continue
+        quote = cities[entry.city_id].currency
+        if quote == entry.currency:
+            assert (entry.city_minor, entry.city_fx_rate) == (entry.amount_minor, None)
+        else:
+            rate = fx.rate_for(session, entry.currency, quote, day)
+            assert (entry.city_minor, entry.city_fx_rate, entry.city_fx_date) == (
+                convert(amount, rate).minor, rate.text, rate.date)
+        raised[entry.city_id] = raised.get(entry.city_id, 0) + entry.city_minor
+    assert {total.city_id: total.raised_minor for total in session.scalars(select(CityTotal))
+            if total.raised_minor} == raised
+    repeated = session.scalar(select(ImportRow.outcome).where(ImportRow.line == len(rows) + 1))
+    assert repeated == "duplicate"
