@@ -237,10 +237,10 @@ def add_to_totals(session: Session, cities: dict[int, list[int]],
     unassigned queue [amount, reporting, entries]."""
     connection = session.connection()
     for (campaign_id, currency), (amount, reporting, count) in unassigned.items():
-        session.execute(prepared_insert_ignore(session, UnassignedTotal.__table__,
-                                               ("campaign_id", "currency")),
-                        {"campaign_id": campaign_id, "currency": currency, "amount_minor": 0,
-                         "reporting_minor": 0, "entries": 0})
+        connection.execute(prepared_insert_ignore(session, UnassignedTotal.__table__,
+                                                  ("campaign_id", "currency")),
+                           {"campaign_id": campaign_id, "currency": currency,
+                            "amount_minor": 0, "reporting_minor": 0, "entries": 0})
         connection.execute(_ADD_TO_UNASSIGNED, {
             "b_campaign": campaign_id, "b_currency": currency, "b_amount": amount,
             "b_reporting": reporting, "b_entries": count})

@@ -26,7 +26,9 @@ from ..database import utcnow
 from ..ledger import fx, totals
 from ..ledger.bulk import add_to_totals
 from ..money import Money, convert
-from .importing import Context, Staging
+from .importing import Context, Item, Staging
+
+PYTHON_BATCH = 50
 
 # Ledger columns, in the order the SELECT below gives them.
 LEDGER_COLUMNS = (
@@ -49,6 +51,7 @@ def record(ctx: Context, recorder, staged: Staging, size: int,
     base = {"payload": ctx.payload.id, "stream": ctx.payload.stream,
             "campaign": ctx.campaign.id, "reporting": ctx.campaign.currency,
             "created_by": ctx.created_by_id}
+    rest: list[Item] = []
     with _attached(ctx.session, staged.path):
         for first, last in staged.ranges(ctx.session, size, progress):
             # As SQLAlchemy stores a UTCDateTime: the chunk's entries are found by it below.
@@ -59,9 +62,13 @@ def record(ctx: Context, recorder, staged: Staging, size: int,
                 connection.exec_driver_sql(statement, params)
             _count(ctx, connection, sql)
             _move_totals(ctx, connection, sql)
-            rest = staged.items(first, last, python)
-            if rest:
+            # The stream's Python costs a round of look-ups per call, a few rows per chunk
+            # would pay it every chunk: its rows are gathered, then recorded in the chunk
+            # that completes a batch (and in the last one).
+            rest += staged.items(first, last, python)
+            if len(rest) >= PYTHON_BATCH or (rest and last == staged.count):
                 recorder.record(rest)
+                rest = []
 
 
 def _prepare(ctx: Context, recorder, staged: Staging) -> None:

@@ -583,25 +583,27 @@ class Staging:
                   f"VALUES ({', '.join('?' * len(self.COLUMNS))})")
         batch: list[tuple] = []
         days = self.currency_days
-        utc_text: dict[dt.datetime, str] = {}   # times repeat (dates of one order, one day)
+        times: dict[dt.datetime, tuple] = {}   # times repeat (an order's rows, a day's lines)
         reported = 0
         for item in items:
             occurred = item.occurred_at
-            day = occurred.date()
+            texts = times.get(occurred)
+            if texts is None:
+                if len(times) > 10_000:
+                    times.clear()
+                day = occurred.date()   # the local day: the day of the rates, as ``record``
+                # The UTC text is how SQLAlchemy stores a UTCDateTime on SQLite (``direct``).
+                texts = times[occurred] = (
+                    occurred.isoformat(), day.isoformat(), day,
+                    occurred.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
+            iso, day_text, day, utc = texts
             days.add((item.amount.currency, day))
-            stored = utc_text.get(occurred)
-            if stored is None:
-                if len(utc_text) > 10_000:
-                    utc_text.clear()
-                # As SQLAlchemy stores a UTCDateTime on SQLite, for the direct path's SQL.
-                stored = utc_text[occurred] = occurred.astimezone(dt.timezone.utc).strftime(
-                    "%Y-%m-%d %H:%M:%S.%f")
             outcome, city_id = classify(item)
             batch.append((item.line, item.external_id, item.amount.minor, item.amount.currency,
-                          occurred.isoformat(), item.raw, item.reference, item.donor_name,
+                          iso, item.raw, item.reference, item.donor_name,
                           item.fee_minor, item.refunded_minor,
                           None if item.meta is None else json.dumps(item.meta), outcome,
-                          city_id, day.isoformat(), stored))
+                          city_id, day_text, utc))
             if len(batch) >= STAGE_BATCH:
                 self.db.executemany(insert, batch)
                 self.count += len(batch)

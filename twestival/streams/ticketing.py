@@ -104,7 +104,7 @@ def read_csv(source: BinaryIO, delimiter: str = ","
             except UnicodeDecodeError:
                 raise MalformedFile(f"line {start}: {NOT_UTF8}") from None
             raw = lines.pop()
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():   # blank cells only
                 continue
             if len(row) != len(header):
                 raise MalformedFile(f"line {start}: {len(row)} fields where the header has "
