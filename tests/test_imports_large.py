@@ -218,3 +218,42 @@ def test_credits_for_cities_in_other_currencies_convert_as_one_gift_would(
             if total.raised_minor} == raised
     repeated = session.scalar(select(ImportRow.outcome).where(ImportRow.line == len(rows) + 1))
     assert repeated == "duplicate"
+
+
+def test_recording_stopped_half_way_keeps_its_chunks_and_a_replay_finishes_it(
+        app, session, seed, tmp_path, runner):
+    """A failure after the checks (here the database refusing one order's entry, as a full
+    disk would) keeps the chunks committed before it, marks the file failed, and replaying
+    the archived file records the rest: every order counted once, totals exact."""
+    from sqlalchemy import text
+    rows = list(eventbrite_rows(1, 2_500))[:ROWS]
+    orders, gross, refunded = expected(rows)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        session.execute(text(
+            "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.external_id = 'eventbrite:1600' THEN RAISE EXCEPTION 'disk full'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"))
+        session.execute(text("CREATE TRIGGER refuse_one BEFORE INSERT ON ledger_entry "
+                             "FOR EACH ROW EXECUTE FUNCTION refuse_one()"))
+    else:
+        session.execute(text(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON ledger_entry WHEN NEW.external_id = "
+            "'eventbrite:1600' BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
+    session.commit()
+    with pytest.raises(importing.PartlyRecorded, match="disk full"):
+        run_import(app, write(tmp_path / "big.csv", rows), "eventbrite", city="london")
+    session.expire_all()
+    kept = session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.kind == EntryKind.donation))
+    assert importing.CHUNK_ROWS <= kept < 1_600
+    assert session.scalar(select(InboundPayload.status)) == "failed"
+    assert london(session).donations == kept
+    session.execute(text("DROP TRIGGER refuse_one" + (" ON ledger_entry" if postgresql else "")))
+    session.commit()
+    result = runner.invoke(args=["replay", "tw", "--stream", "ticketing"])
+    assert result.exit_code == 0, result.output
+    total = london(session)
+    assert total.raised_minor == gross - refunded and total.donations == orders
+    assert ledger_count(session) == orders + sum(1 for row in rows if row[9] == "Refunded")
+    assert session.scalar(select(InboundPayload.status)) == "processed"

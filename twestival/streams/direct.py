@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
@@ -22,7 +23,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import City
-from ..database import utcnow
+from ..database import read_only, utcnow
 from ..ledger import fx, totals
 from ..ledger.bulk import add_to_totals
 from ..money import Money, convert
@@ -45,7 +46,8 @@ def available(session: Session) -> bool:
 def record(ctx: Context, recorder, staged: Staging, size: int,
            progress: Callable[[int], None] | None) -> None:
     """Record every staged row, ``size`` rows per committed chunk."""
-    _prepare(ctx, recorder, staged)
+    with read_only():   # it reads cities and rates: no write lock while it works
+        _prepare(ctx, recorder, staged)
     python = sorted(recorder.PYTHON)
     sql = _statements(recorder, python)
     base = {"payload": ctx.payload.id, "stream": ctx.payload.stream,
@@ -98,7 +100,7 @@ def _prepare(ctx: Context, recorder, staged: Staging) -> None:
     while rows := wanted.fetchmany(5000):
         db.executemany(insert, [_converted(ctx, *row) for row in rows])
     db.commit()
-    ctx.session.commit()   # the rate look-ups' read transaction
+    ctx.session.commit()   # ends the read transaction of the look-ups
 
 
 def _converted(ctx: Context, currency: str, quote: str, day: str, minor: int) -> tuple:
@@ -202,14 +204,16 @@ def _move_totals(ctx: Context, connection, sql: dict) -> None:
 
 @contextlib.contextmanager
 def _attached(session: Session, path: str) -> Iterator[None]:
-    """The staging file attached as ``stage`` to each connection that begins a transaction
-    meanwhile (ATTACH cannot run inside one: it is done just before BEGIN), detached after."""
+    """The staging file attached as ``stage`` to each connection this thread (or greenlet)
+    begins a transaction on meanwhile, detached after. ATTACH cannot run inside a
+    transaction, so it is done just before BEGIN; other threads' connections are left alone."""
     engine = session.get_bind()
+    owner = threading.get_ident()
     attached: dict[int, object] = {}
 
     def attach(connection) -> None:
         raw = connection.connection.dbapi_connection
-        if id(raw) not in attached:
+        if threading.get_ident() == owner and id(raw) not in attached:
             raw.execute("ATTACH DATABASE ? AS stage", (path,))
             attached[id(raw)] = raw
 
@@ -222,6 +226,5 @@ def _attached(session: Session, path: str) -> Iterator[None]:
     finally:
         event.remove(engine, "begin", attach)
         for raw in attached.values():
-            if not raw.in_transaction:   # another thread's, busy: it goes when that closes
-                raw.execute("DROP TABLE IF EXISTS temp.import_outcome")
-                raw.execute("DETACH DATABASE stage")
+            raw.execute("DROP TABLE IF EXISTS temp.import_outcome")
+            raw.execute("DETACH DATABASE stage")
