@@ -29,7 +29,7 @@ from ..ledger.bulk import add_to_totals
 from ..money import Money, convert
 from .importing import Context, Item, Staging
 
-PYTHON_BATCH = 50
+PYTHON_BATCH = 20
 
 # Ledger columns, in the order the SELECT below gives them.
 LEDGER_COLUMNS = (
