@@ -118,6 +118,9 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
 
 
 COOPERATIVE = "twestival.cooperative_busy_wait"
+# The longest a writer waiting for the lock sleeps between tries (a long import leaves the
+# lock free this long between its chunks, so a waiting webhook gets a turn).
+BUSY_POLL_MAX_SECONDS = 0.005
 
 
 def _gevent_patched() -> bool:
@@ -142,7 +145,7 @@ def _begin_immediate_yielding(conn, busy_timeout_ms: int) -> None:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                 break
         time.sleep(pause)  # patched: the other greenlets run
-        pause = min(pause * 2, 0.005)
+        pause = min(pause * 2, BUSY_POLL_MAX_SECONDS)
     conn.exec_driver_sql("BEGIN IMMEDIATE")  # a last try; its error is raised as SQLAlchemy's
 
 

@@ -29,6 +29,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -38,7 +39,7 @@ from sqlalchemy import (JSON, Enum, ForeignKey, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, Session, defer, mapped_column, scoped_session
 
 from ..campaigns.models import Campaign, City
-from ..database import Base, UTCDateTime, read_only, utcnow
+from ..database import BUSY_POLL_MAX_SECONDS, Base, UTCDateTime, read_only, utcnow
 from ..errors import DomainError, InvalidInput, NotFound
 from ..money import Money
 from .archive import InboundPayload, mark
@@ -649,6 +650,10 @@ class Staging:
             yield first, last
             changed |= session.info.pop(CHANGES_KEY, set())
             session.commit()
+            if last < self.count:
+                # SQLite's writers do not queue: a webhook waiting for the lock polls for
+                # it, and would rarely find it free if the next chunk began at once.
+                time.sleep(BUSY_POLL_MAX_SECONDS)
             if progress:
                 line = max(self.db.execute("SELECT line FROM item WHERE seq = ?",
                                            (last,)).fetchone()[0], reported)
