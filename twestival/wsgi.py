@@ -4,6 +4,8 @@ gevent must patch the standard library before anything else imports it (sockets,
 the Redis and PostgreSQL clients); gunicorn's gevent worker patches too, but only after it
 imported this module when ``--preload`` is used, so we patch first here either way.
 """
+import gc
+
 from gevent import monkey
 
 monkey.patch_all()
@@ -18,3 +20,7 @@ app = create_app()
 if int(app.config.get("PROXIES") or 0):
     hops = int(app.config["PROXIES"])
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+# Everything loaded so far lives as long as the process: out of the collector's sight, a full
+# collection no longer walks it, which shortens the pauses every in-flight request waits out.
+gc.freeze()
