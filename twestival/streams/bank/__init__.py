@@ -16,7 +16,8 @@ A reversal of a credit (money taken back) undoes the counted credit it names wit
 reversal entry, or waits for review when that credit cannot be told (``reversals``). A
 credit that gives back money of a payment of ours (a reversal of a debit, a transfer of ours
 returned by the payee's bank, a direct debit refunded; ``codes``) undid a debit we never
-counted: reported with the debits, not counted.
+counted: reported with the debits, not counted. Interest and dividends the bank pays us (told
+by its codes, ``codes.interest``) are no one's gift either: reported, not counted.
 """
 from __future__ import annotations
 
@@ -157,6 +158,8 @@ def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int 
         # Money back for a payment of ours (a transfer returned, a debit refunded or reversed):
         # it is no one's gift, so it is reported with the debits, not counted.
         return "returned"
+    if (item.meta or {}).get("interest"):
+        return "interest"  # the bank paying us (parsers mark credits only)
     if item.amount.minor < 0:
         return "debit"
     marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)
