@@ -9,7 +9,8 @@ import io
 from sqlalchemy import func, select
 
 from twestival.campaigns.service import get_campaign
-from twestival.ledger import LedgerEntry, UnassignedTotal
+from twestival.ledger import LedgerEntry, NewEntry, UnassignedTotal, record
+from twestival.money import Money
 from twestival.ledger.statement import statement
 from twestival.streams.importing import ImportRow
 
@@ -76,6 +77,27 @@ def test_dividend_in_an_ofx_statement_is_not_counted(app, session, seed, runner)
     assert len(rows) == 1 and rows[0].meta["interest"] == "payee name"
     assert ledger_count(session) == before
     assert unassigned(session, "USD") == 0
+
+
+def test_interest_counted_by_an_earlier_import_is_pointed_out(app, session, seed, runner):
+    """An import from before interest was told apart counted checking.ofx's dividend as a gift
+    (recorded here through the ledger as that import did): importing the statement again counts
+    nothing more and says which entry still counts."""
+    path = BANK / "ofx/ofxparse/checking.ofx"
+    assert runner.invoke(args=["import", "tw", str(path), "--format", "ofx"]).exit_code == 0
+    session.expire_all()
+    row, = interest_rows(session)
+    earlier = record(session, NewEntry(
+        campaign_id=get_campaign(session, "tw").id, city_id=None, stream="bank",
+        external_id=row.external_id, amount=Money(1, "USD"), anonymous=True)).entry.id
+    session.commit()
+    result = runner.invoke(args=["import", "tw", str(path), "--format", "ofx"])
+    assert result.exit_code == 0, result.output
+    assert (f"note: line 1: interest paid by the bank, but an earlier import counted it as a "
+            f"gift (entry {earlier}), which still counts") in result.output
+    assert "new money" not in result.output
+    session.expire_all()
+    assert unassigned(session, "USD") == 1
 
 
 def mt940(*lines: str) -> bytes:

@@ -92,6 +92,8 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
                 undoing.append(item)  # once every credit of the file is recorded
                 continue
             if isinstance(outcome, str):
+                if outcome == "interest":
+                    _counted_before(ctx, item)
                 archived.append((item, outcome))
                 ctx.report.count(outcome, item.amount)
                 continue
@@ -123,6 +125,17 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             archived.append((item, state))
         archive_rows(ctx, archived)
     archive_rows(ctx, [_undo(ctx, item) for item in undoing])
+
+
+def _counted_before(ctx: Context, item: Item) -> None:
+    """Say so when an import from before interest was told apart counted this line as a gift:
+    that entry still counts, and taking money out of a total is a coordinator's decision."""
+    earlier = ctx.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
+    if earlier is not None:
+        ctx.report.notes.append(f"line {item.line}: interest paid by the bank, but an earlier "
+                                f"import counted it as a gift (entry {earlier}), which still "
+                                "counts")
 
 
 def _undo(ctx: Context, item: Item) -> tuple[Item, str]:

@@ -80,10 +80,10 @@ INTEREST_CREDIT_GVC = {
 # SWIFT field 61 transaction type INT (interest). Not DIV ("dividends-warrants"): Dutch banks
 # (ASN Bank in our samples) write NDIV for "diversen", their own charges and sundries.
 INTEREST_SWIFT_TYPES = {"INT"}
-# ISO 20022 bank transaction sub-families: INTR (interest, under ACMT/MCOP etc.) and DVCA
+# ISO 20022 bank transaction sub-families: INTR (interest, e.g. ACMT/ACOP/INTR) and DVCA
 # (cash dividend, a corporate action).
 INTEREST_SUBFAMILIES = {"INTR", "DVCA"}
-# OFX TRNTYPE (OFX 2.3 section 11.4.4.3): INT interest earned or paid, DIV dividend.
+# OFX transaction types (TRNTYPE): INT interest earned or paid, DIV dividend.
 INTEREST_OFX_TYPES = {"INT", "DIV"}
 # The bank's posting text (MT940 86 ?00) for banks that give no such code: German, Polish,
 # English, French.
