@@ -16,7 +16,8 @@ A reversal of a credit (money taken back) undoes the counted credit it names wit
 reversal entry, or waits for review when that credit cannot be told (``reversals``). A
 credit that gives back money of a payment of ours (a reversal of a debit, a transfer of ours
 returned by the payee's bank, a direct debit refunded; ``codes``) undid a debit we never
-counted: reported with the debits, not counted.
+counted: reported with the debits, not counted. Interest and dividends the bank pays us (told
+by its codes, ``codes.interest``) are no one's gift either: reported, not counted.
 """
 from __future__ import annotations
 
@@ -91,6 +92,8 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
                 undoing.append(item)  # once every credit of the file is recorded
                 continue
             if isinstance(outcome, str):
+                if outcome == "interest":
+                    _counted_before(ctx, item)
                 archived.append((item, outcome))
                 ctx.report.count(outcome, item.amount)
                 continue
@@ -122,6 +125,17 @@ def process_bank_items(ctx: Context, batches: Iterator[list[Item]]) -> None:
             archived.append((item, state))
         archive_rows(ctx, archived)
     archive_rows(ctx, [_undo(ctx, item) for item in undoing])
+
+
+def _counted_before(ctx: Context, item: Item) -> None:
+    """Say so when an import from before interest was told apart counted this line as a gift:
+    that entry still counts, and taking money out of a total is a coordinator's decision."""
+    earlier = ctx.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
+    if earlier is not None:
+        ctx.report.notes.append(f"line {item.line}: interest paid by the bank, but an earlier "
+                                f"import counted it as a gift (entry {earlier}), which still "
+                                "counts")
 
 
 def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
@@ -157,6 +171,8 @@ def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int 
         # Money back for a payment of ours (a transfer returned, a debit refunded or reversed):
         # it is no one's gift, so it is reported with the debits, not counted.
         return "returned"
+    if (item.meta or {}).get("interest"):
+        return "interest"  # the bank paying us (parsers mark credits only)
     if item.amount.minor < 0:
         return "debit"
     marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)
