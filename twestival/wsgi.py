@@ -12,9 +12,12 @@ monkey.patch_all()
 
 from werkzeug.middleware.proxy_fix import ProxyFix  # noqa: E402  (after patching, on purpose)
 
-from twestival import create_app  # noqa: E402
+from twestival import checkpoints, create_app  # noqa: E402
+from twestival.extensions import db  # noqa: E402
 
 app = create_app()
+with app.app_context():
+    checkpoints.start(db.engine)   # SQLite only: WAL checkpoints off the request path
 # Behind nginx (docs/deploy/nginx.conf) the client address is in X-Forwarded-For: rate limits
 # and logs need it. TWESTIVAL_PROXIES is how many proxies in front of us to trust.
 if int(app.config.get("PROXIES") or 0):
