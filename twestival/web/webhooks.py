@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 
 from ..errors import DomainError
 from ..extensions import csrf, db, limiter
-from ..metrics import observe_webhook
 from ..groupcommit import GroupCommit
+from ..metrics import observe_webhook
 from ..streams import intake, stripe_batch  # noqa: F401 (stripe_batch: Stripe's batch path)
 from ..streams import paypal as paypal_stream
 from ..streams import stripe as stripe_stream
