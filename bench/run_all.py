@@ -95,6 +95,12 @@ def report(results: dict, args) -> str:
                 p = r["per_request"][kind]
                 lines.append(f"| {label} | {fmt(p['cpu_ms_per_request'], 2)} | "
                              f"{fmt(p['statements_per_request'], 0)} |")
+            g = r["per_request"].get("stripe_grouped")
+            if g:
+                lines.append(f"| POST /webhooks/stripe, the write only (archive and process) for "
+                             f"{g['group']} deliveries that arrived together (group commit), "
+                             f"per delivery | {fmt(g['cpu_ms_per_request'], 2)} | "
+                             f"{fmt(g['statements_per_request'], 1)} |")
             lines.append("")
         if r.get("profile"):
             lines += ["py-spy on the app worker during the run (share of samples, inclusive):", "",

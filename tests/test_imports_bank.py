@@ -34,6 +34,11 @@ MT940_NO_CURRENCY = {"cmxl/statement_line.sta": ("D", "1.62"),
                      "self-provided/sparkassen.sta": ("C", "30.00")}
 # Deutsche Mark statements: converted at the fixed euro rate (tested below).
 MT940_DEM = {"cmxl/mt940.sta", "self-provided/raphaelm.sta"}
+# Credits that are the bank paying interest, not gifts: reported, never counted
+# (test_bank_interest.py). cmxl/mt940.sta's PLN 40.00 "Interest credit", posting text
+# "Uznanie kwotą odsetek"; checking.ofx's USD 0.01 "DIVIDEND EARNED FOR PERIOD OF 03".
+INTEREST_CREDITS = {"cmxl/mt940.sta": [(Decimal("40.00"), "PLN")],
+                    "checking.ofx": [(Decimal("0.01"), "USD")]}
 MT940_ALL = sorted(str(p.relative_to(BANK / "mt940")) for p in (BANK / "mt940").glob("*/*")
                    if p.suffix in (".sta", ".txt"))
 MT940_GOOD = [name for name in MT940_ALL
@@ -78,7 +83,8 @@ def test_camt053_sample_lands_with_its_amounts(app, session, seed, name):
     assert all(e.city_id is None and e.kind is EntryKind.donation for e in entries)
     assert report.unmatched == len(entries) and report.imported == 0
     assert report.rows == (report.unmatched + report.debits + report.payouts + report.skipped
-                           + report.reversals + report.review + report.returns)
+                           + report.reversals + report.review + report.returns
+                           + report.interest)
     expected = path.with_suffix(".json")
     if expected.exists():
         data = json.loads(expected.read_text())
@@ -135,8 +141,9 @@ def test_mt940_sample_lands_with_its_amounts(app, session, seed, name):
         payout_rows = session.scalars(select(ImportRow).where(
             ImportRow.payload_id == report.payload_id, ImportRow.outcome == "payout")).all()
         credits = sorted(a for a in amounts if a > 0)
-        assert len(counted) == len(credits) - len(payout_rows) - report.skipped - report.returns
-        if not payout_rows and not report.skipped and not report.returns:
+        assert len(counted) == (len(credits) - len(payout_rows) - report.skipped
+                                - report.returns - report.interest)
+        if not payout_rows and not report.skipped and not report.returns and not report.interest:
             assert counted == [Decimal(a) for a in credits]
         assert report.debits + report.reversals + report.review == len(
             [a for a in amounts if a < 0])
@@ -233,6 +240,9 @@ def test_deutsche_mark_statements_convert_at_the_fixed_euro_rate(app, session, s
     report = run_import(app, path, "mt940")
     entries = payload_entries(session, report.payload_id)
     credits = [(a, currency) for mark, a, currency in mt940_lines(path, True) if mark == "C"]
+    for interest in INTEREST_CREDITS.get(name, []):
+        credits.remove(interest)
+    assert report.interest == len(INTEREST_CREDITS.get(name, []))
     assert sorted((Money(e.amount_minor, e.currency).decimal, e.currency) for e in entries) == \
         sorted(credits)
     assert any(currency == "DEM" for _, currency in credits)
@@ -274,8 +284,11 @@ def test_ofx_sample_lands_with_its_amounts(app, session, seed, name):
         return
     amounts = [Decimal(a.strip()) for a in re.findall(r"<TRNAMT>([^<\r\n]+)", text)]
     assert report.rows == len(amounts)
-    assert sorted(Money(e.amount_minor, e.currency).decimal for e in entries) == \
-        sorted(a for a in amounts if a > 0)
+    credits = [a for a in amounts if a > 0]
+    for interest, _currency in INTEREST_CREDITS.get(name, []):
+        credits.remove(interest)
+    assert report.interest == len(INTEREST_CREDITS.get(name, []))
+    assert sorted(Money(e.amount_minor, e.currency).decimal for e in entries) == sorted(credits)
     assert report.debits == len([a for a in amounts if a < 0])
 
 

@@ -7,6 +7,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .. import checkpoints
 from ..extensions import db, socketio
 from ..planning.scheduler import start as start_scheduler
 
@@ -19,6 +20,8 @@ def prepare_database(app: Flask) -> None:
 
 
 def _serve(app: Flask, host: str, port: int) -> None:
+    with app.app_context():
+        checkpoints.start(db.engine)   # SQLite only: WAL checkpoints off the request path
     click.echo(f" * twestival on http://{host}:{port}/  (websockets: {socketio.async_mode})")
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
 

@@ -151,6 +151,7 @@ class Report:
     confirmed: int = 0
     debits: int = 0
     returns: int = 0                   # bank credits giving back money of ours (not counted)
+    interest: int = 0                  # bank credits of interest or dividends (not counted)
     payouts: int = 0
     skipped: int = 0
     reversals: int = 0                 # bank reversals linked to the credit they undo
@@ -161,6 +162,7 @@ class Report:
     imported_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
     reversed_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
     returned_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
+    interest_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def count(self, outcome: str, amount: Money | None = None) -> None:
         self.count_many(outcome, 1, amount.currency if amount else None,
@@ -172,12 +174,13 @@ class Report:
         self.rows += rows
         field = {"imported": "imported", "unassigned": "unmatched", "duplicate": "duplicates",
                  "confirmed": "confirmed", "debit": "debits", "returned": "returns",
+                 "interest": "interest",
                  "payout": "payouts",
                  "skipped": "skipped", "reversal": "reversals", "review": "review"}[outcome]
         setattr(self, field, getattr(self, field) + rows)
         sums = {"imported": self.imported_by_currency, "unassigned": self.imported_by_currency,
-                "reversal": self.reversed_by_currency,
-                "returned": self.returned_by_currency}.get(outcome)
+                "reversal": self.reversed_by_currency, "returned": self.returned_by_currency,
+                "interest": self.interest_by_currency}.get(outcome)
         if sums is not None and currency is not None:
             sums[currency] = sums.get(currency, 0) + minor
 
@@ -192,6 +195,9 @@ class Report:
         if self.returns:
             out.append("returned payments of ours (money back, not gifts), not counted: "
                        f"{self.returns}")
+        if self.interest:
+            out.append("interest and dividends paid by the bank (not gifts), not counted: "
+                       f"{self.interest}")
         if self.confirmed:
             out.append(f"cash entries confirmed by the bank: {self.confirmed}")
         if self.skipped:
@@ -208,6 +214,9 @@ class Report:
             out.append(f"taken back by reversals: {format_money(Money(minor, currency))}")
         for currency, minor in sorted(self.returned_by_currency.items()):
             out.append(f"returned to us, not counted: {format_money(Money(minor, currency))}")
+        for currency, minor in sorted(self.interest_by_currency.items()):
+            out.append("interest and dividends, not counted: "
+                       f"{format_money(Money(minor, currency))}")
         out.extend(f"note: {note}" for note in self.notes)
         out.extend(f"error: {error}" for error in self.errors)
         return out

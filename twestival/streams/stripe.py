@@ -188,15 +188,8 @@ def _checkout(session: Session, payload: InboundPayload, event: dict, obj: dict)
         return "processed", None
     if obj.get("payment_status") != "paid":
         return ("pending" if checkout.status == "pending" else "processed"), None
-    donor = _text(metadata, "donor_name", 200)
-    entry = record(session, NewEntry(
-        campaign_id=campaign.id, city_id=city.id if city else None, stream=STREAM,
-        external_id=f"checkout:{checkout.session_id}", amount=amount,
-        occurred_at=_time(event.get("created")), donor_name=donor,
-        message=_text(metadata, "message", 2000), anonymous=donor is None,
-        payload_id=payload.id,
-        meta={"checkout_session": checkout.session_id, "payment_intent": checkout.payment_intent_id,
-              "event": event["id"]})).entry
+    entry = record(session, donation(event, metadata, campaign, city, amount, checkout.session_id,
+                                     checkout.payment_intent_id, payload.id)).entry
     checkout.status, checkout.entry_id, checkout.updated_at = "paid", entry.id, utcnow()
     charges = session.scalars(select(StripeCharge).where(
         StripeCharge.payment_intent_id == checkout.payment_intent_id)).all() \
@@ -206,6 +199,20 @@ def _checkout(session: Session, payload: InboundPayload, event: dict, obj: dict)
     waiting.wake(session, [_key("pi", checkout.payment_intent_id)]
                  + [_key("ch", charge.charge_id) for charge in charges], process)
     return "processed", None
+
+
+def donation(event: dict, metadata: dict, campaign: CampaignRef, city: CityRef | None, amount,
+             session_id: str, payment_intent_id: str | None, payload_id: int) -> NewEntry:
+    """The ledger entry of a paid Checkout Session."""
+    donor = _text(metadata, "donor_name", 200)
+    return NewEntry(
+        campaign_id=campaign.id, city_id=city.id if city else None, stream=STREAM,
+        external_id=f"checkout:{session_id}", amount=amount,
+        occurred_at=_time(event.get("created")), donor_name=donor,
+        message=_text(metadata, "message", 2000), anonymous=donor is None,
+        payload_id=payload_id,
+        meta={"checkout_session": session_id, "payment_intent": payment_intent_id,
+              "event": event["id"]})
 
 
 def _checkout_row(session: Session, obj: dict, campaign: CampaignRef, city: CityRef | None, amount,

@@ -4,31 +4,37 @@ Only deliveries whose signature verifies are stored: an unauthenticated sender m
 to write to our database (a rejected delivery is logged with its hash instead). A verified
 body is committed to the archive before processing, so a failure never loses it. A database
 that is busy answers 503, so the provider retries; processing is idempotent, so the retry
-counts once.
+counts once. Deliveries that arrive together are archived and processed together (group
+commit, see ``groupcommit`` and ``streams.intake``); each still gets its own answer.
 """
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import logging
-from collections.abc import Callable
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 
-from ..database import commit_keeping_loaded
 from ..errors import DomainError
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
+from ..groupcommit import GroupCommit
 from ..metrics import observe_webhook
+from ..streams import intake, stripe_batch  # noqa: F401 (stripe_batch: Stripe's batch path)
 from ..streams import paypal as paypal_stream
 from ..streams import stripe as stripe_stream
-from ..streams.archive import InboundPayload, archive, mark
 from .errors import error_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)
+
+
+@limiter.request_filter
+def _signed_delivery() -> bool:
+    """Deliveries are signed by the provider, which retries what we refuse: a limit would only
+    delay them. (A filter, not ``exempt``: it stops the limiter before it resolves any limit.)"""
+    return request.blueprint == bp.name
 
 
 def _body() -> bytes | None:
@@ -40,7 +46,6 @@ def _body() -> bytes | None:
 
 
 def _busy():
-    db.session.rollback()
     response = error_response(503, "the database is busy; please retry")
     return response[0], 503, {"Retry-After": "5"}
 
@@ -51,34 +56,53 @@ def _rejected(stream: str, body: bytes, exc: DomainError):
     return error_response(exc.status, exc.message)
 
 
-def _receive(stream: str, body: bytes, external_id: str, hint: Callable[[], int | None],
-             process: Callable[[object, InboundPayload], None]):
+BUSY = intake.Outcome("failed")
+BUSY_REASON = "database busy; left for the provider's retry"
+
+
+def _write(deliveries: list[intake.Delivery]) -> list[intake.Outcome]:
+    """One group of deliveries (see groupcommit): archive and commit, process and commit."""
+    session = db.session
     try:
-        payload = archive(db.session, stream, body, headers=request.headers,
-                          content_type=request.content_type, external_id=external_id,
-                          campaign_id=hint())
-        commit_keeping_loaded(db.session)
+        intake.archive_many(session, deliveries)
+        session.commit()
     except OperationalError:
-        return _busy()
+        session.rollback()
+        return [BUSY] * len(deliveries)
     try:
-        process(db.session, payload)
-        status = payload.status  # read before the commit expires it
-        db.session.commit()
+        outcomes = intake.process_many(session, deliveries)
+        session.commit()
     except OperationalError:
-        # Busy or gone for a moment: the delivery is archived; the provider retries it.
-        response = _busy()
+        # Busy or gone for a moment: the deliveries are archived; the provider retries them.
+        session.rollback()
         try:
-            mark(payload, "failed", "database busy; left for the provider's retry")
-            db.session.commit()
+            intake.mark_failed(session, deliveries, BUSY_REASON)
+            session.commit()
         except OperationalError:
-            db.session.rollback()
-        return response
-    except DomainError as exc:
-        db.session.rollback()
-        mark(payload, "rejected", exc.message)
-        db.session.commit()
-        return error_response(exc.status, exc.message)
-    return jsonify(received=True, status=status), 200
+            session.rollback()
+        return [BUSY] * len(deliveries)
+    return outcomes
+
+
+# Deliveries per group at most: enough to share a transaction's fixed costs, few enough that
+# one group's write transaction stays short (on SQLite it holds the write lock).
+GROUP_LIMIT = 64
+
+
+@bp.record_once
+def _set_up(state) -> None:
+    state.app.extensions["twestival.intake"] = GroupCommit(_write, limit=GROUP_LIMIT)
+
+
+def _receive(stream: str, body: bytes, event: dict, hint):
+    delivery = intake.delivery(stream, body, request.headers, request.content_type, event["id"],
+                               event, hint)
+    outcome = current_app.extensions["twestival.intake"].submit(delivery)
+    if outcome is BUSY:
+        return _busy()
+    if outcome.error is not None:
+        return error_response(outcome.error.status, outcome.error.message)
+    return jsonify(received=True, status=outcome.status), 200
 
 
 def timed(stream: str):
@@ -105,8 +129,7 @@ def stripe_webhook():
         event = stripe_stream.verify(body, request.headers.get("Stripe-Signature"), secret)
     except DomainError as exc:
         return _rejected("stripe", body, exc)
-    return _receive(stripe_stream.STREAM, body, event["id"],
-                    lambda: stripe_stream.campaign_hint(db.session, event), stripe_stream.process)
+    return _receive(stripe_stream.STREAM, body, event, stripe_stream.campaign_hint)
 
 
 @bp.post("/paypal")
@@ -128,5 +151,4 @@ def paypal_webhook():
         return response[0], 503, {"Retry-After": "30"}
     except DomainError as exc:
         return _rejected("paypal", body, exc)
-    return _receive(paypal_stream.STREAM, body, event["id"],
-                    lambda: paypal_stream.campaign_hint(db.session, event), paypal_stream.process)
+    return _receive(paypal_stream.STREAM, body, event, paypal_stream.campaign_hint)

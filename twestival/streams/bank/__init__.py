@@ -16,7 +16,8 @@ A reversal of a credit (money taken back) undoes the counted credit it names wit
 reversal entry, or waits for review when that credit cannot be told (``reversals``). A
 credit that gives back money of a payment of ours (a reversal of a debit, a transfer of ours
 returned by the payee's bank, a direct debit refunded; ``codes``) undid a debit we never
-counted: reported with the debits, not counted.
+counted: reported with the debits, not counted. Interest and dividends the bank pays us (told
+by its codes, ``codes.interest``) are no one's gift either: reported, not counted.
 """
 from __future__ import annotations
 
@@ -82,8 +83,9 @@ class BankRecorder:
     ``direct``) and records what needs Python: cash confirmations, reversals, and on databases
     without the direct path every line."""
 
-    # Line outcomes recorded here rather than by the direct path's SQL.
-    PYTHON = frozenset({"reversal", "cash"})
+    # Line outcomes recorded here rather than by the direct path's SQL (interest: to say when
+    # an earlier import counted the line).
+    PYTHON = frozenset({"reversal", "cash", "interest"})
     archive_meta = True
     note_sql = "NULLIF(substr(i.reference, 1, 500), '')"   # the remittance text, as below
     fee_sql = "NULL"
@@ -117,6 +119,8 @@ class BankRecorder:
                 self.undoing.append(item)  # once every credit of the file is recorded
                 continue
             if item.outcome not in ("entry", "cash"):
+                if item.outcome == "interest":
+                    _counted_before(ctx, item)
                 archived.append((item, item.outcome))
                 ctx.report.count(item.outcome, item.amount)
                 continue
@@ -152,6 +156,17 @@ class BankRecorder:
         archive_rows(self.ctx, [_undo(self.ctx, item) for item in self.undoing])
 
 
+def _counted_before(ctx: Context, item: Item) -> None:
+    """Say so when an import from before interest was told apart counted this line as a gift:
+    that entry still counts, and taking money out of a total is a coordinator's decision."""
+    earlier = ctx.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
+    if earlier is not None:
+        ctx.report.notes.append(f"line {item.line}: interest paid by the bank, but an earlier "
+                                f"import counted it as a gift (entry {earlier}), which still "
+                                "counts")
+
+
 def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
     """Record the reversal of the credit ``item`` takes back, or leave it for review."""
     existing = ctx.session.scalar(select(LedgerEntry.id).where(
@@ -185,6 +200,8 @@ def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int 
         # Money back for a payment of ours (a transfer returned, a debit refunded or reversed):
         # it is no one's gift, so it is reported with the debits, not counted.
         return "returned"
+    if (item.meta or {}).get("interest"):
+        return "interest"  # the bank paying us (parsers mark credits only)
     if item.amount.minor < 0:
         return "debit"
     marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)

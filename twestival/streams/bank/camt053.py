@@ -124,14 +124,16 @@ def _entry(account: str, entry: Element, index: int) -> Iterator[BankLine]:
         yield BankLine.error(index, str(exc), raw)
         return
     status = _text(entry, "{*}Sts") or _text(entry, "{*}Sts/{*}Cd")
+    gvc = codes.gvc_from_proprietary(_text(entry, ".//{*}BkTxCd/{*}Prtry/{*}Cd"))
+    subfamily = _text(entry, ".//{*}BkTxCd/{*}Domn/{*}Fmly/{*}SubFmlyCd")
     # A reversal, or a payment returned (RtrInf, or a return by its bank transaction code): a
     # debit takes back a credit, a credit gives back money of a debit.
     reversal = ((_text(entry, "{*}RvslInd") or "").lower() == "true"
                 or entry.find(".//{*}RtrInf") is not None
-                or codes.is_return(
-                    credit=sign == "CRDT",
-                    gvc=codes.gvc_from_proprietary(_text(entry, ".//{*}BkTxCd/{*}Prtry/{*}Cd")),
-                    subfamily=_text(entry, ".//{*}BkTxCd/{*}Domn/{*}Fmly/{*}SubFmlyCd")))
+                or codes.is_return(credit=sign == "CRDT", gvc=gvc, subfamily=subfamily))
+    # Interest or a dividend the bank pays, by the same codes.
+    interest = None if reversal else codes.interest(credit=sign == "CRDT", gvc=gvc,
+                                                    subfamily=subfamily)
     own_ref = _text(entry, "{*}AcctSvcrRef") or _text(entry, "{*}NtryRef")
     signed = amount if sign == "CRDT" else -amount
     details = entry.findall("{*}NtryDtls/{*}TxDtls")
@@ -149,7 +151,8 @@ def _entry(account: str, entry: Element, index: int) -> Iterator[BankLine]:
                     tx, "Dbtr" if sign == "CRDT" else "Cdtr"),
                 bank_ref=f"{own_ref}:{_text(tx, '{*}Refs/{*}AcctSvcrRef') or n}"
                 if own_ref else None,
-                raw=tostring(tx, encoding="unicode"), status=status, reversal=reversal)
+                raw=tostring(tx, encoding="unicode"), status=status, reversal=reversal,
+                interest=interest)
         return
     text = " ".join(extra + _remittance(entry))
     counterparty = next((name for tx in details
@@ -157,7 +160,7 @@ def _entry(account: str, entry: Element, index: int) -> Iterator[BankLine]:
                         None)
     yield BankLine(line=index, account=account, booked=booked, amount=signed, text=text,
                    counterparty=counterparty, bank_ref=own_ref, raw=raw, status=status,
-                   reversal=reversal)
+                   reversal=reversal, interest=interest)
 
 
 def _tx_amount(tx: Element):

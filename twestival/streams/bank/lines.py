@@ -22,6 +22,7 @@ class BankLine:
     bank_ref: str | None = None  # the bank's own id for the entry, when it gives one
     status: str | None = None
     reversal: bool = False
+    interest: str | None = None  # the code that says the bank pays it (interest, a dividend)
     problem: str | None = None
 
     @classmethod
@@ -74,4 +75,6 @@ def _meta(bank_line: BankLine) -> dict:
         meta.update(status=bank_line.status, reversal=bank_line.reversal)
     if bank_line.reversal and bank_line.bank_ref:
         meta["bank_ref"] = bank_line.bank_ref  # to find the credit a reversal undoes
+    if bank_line.interest:
+        meta["interest"] = bank_line.interest
     return meta

@@ -143,7 +143,10 @@ def _lines(transactions, blocks, fallback: str | None) -> Iterator[BankLine]:
         reversal = status in ("RC", "RD") or codes.is_return(
             credit=money.minor > 0, gvc=data.get("transaction_code"),
             swift_type=data.get("id"), posting_text=data.get("posting_text"))
+        interest = None if reversal else codes.interest(
+            credit=money.minor > 0, gvc=data.get("transaction_code"), swift_type=data.get("id"),
+            posting_text=data.get("posting_text"))
         yield BankLine(
             line=number, account=account or "unknown", booked=booked, amount=money, text=text,
             raw=raw, counterparty=data.get("applicant_name"),
-            bank_ref=reference, status=data.get("status"), reversal=reversal)
+            bank_ref=reference, status=data.get("status"), reversal=reversal, interest=interest)

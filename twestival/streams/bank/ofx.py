@@ -37,6 +37,7 @@ from ofxparse.ofxparse import OfxParserException
 from ...errors import InvalidInput
 from ...money import MoneyError, check_currency, from_decimal
 from ..importing import MalformedFile
+from . import codes
 from .lines import BankLine
 
 
@@ -165,4 +166,6 @@ def _lines(ofx, notes: list[str], default_currency: str) -> Iterator[BankLine]:
                             if v)
             yield BankLine(line=index, account=account_id, booked=tx.date.date(), amount=money,
                            text=text, raw=raw, counterparty=(tx.payee or None),
-                           bank_ref=tx.id or None, status=tx.type)
+                           bank_ref=tx.id or None, status=tx.type,
+                           interest=codes.interest(credit=money.minor > 0, ofx_type=tx.type,
+                                                   payee=tx.payee))

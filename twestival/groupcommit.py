@@ -1,0 +1,80 @@
+"""Group commit: requests that arrive while a batch is being written go together in the next.
+
+One request at a time leads: it writes everything queued so far (its own item included) as one
+batch, answers each waiting request, and hands the lead to the oldest request still queued, so
+no request waits for more than the batch ahead of it and its own. Alone, a request is a batch
+of one and waits for nothing. Works with threads and, monkey-patched, with gevent's greenlets
+(the locks and events below are then gevent's).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class BatchFailed(RuntimeError):
+    """The batch this request's item was in failed with an unexpected error."""
+
+
+class _Slot(Generic[T, R]):
+    __slots__ = ("item", "result", "error", "ready", "lead")
+
+    def __init__(self, item: T):
+        self.item = item
+        self.result: R | None = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.lead = False
+
+
+class GroupCommit(Generic[T, R]):
+    def __init__(self, write: Callable[[Sequence[T]], Sequence[R]], limit: int = 64):
+        self._write = write
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._queue: list[_Slot[T, R]] = []
+        self._leading = False
+
+    def submit(self, item: T) -> R:
+        slot: _Slot[T, R] = _Slot(item)
+        with self._lock:
+            self._queue.append(slot)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            slot.ready.wait()
+        if lead or slot.lead:
+            self._lead()
+        if slot.error is not None:
+            raise BatchFailed("the batch this request was in failed") from slot.error
+        return slot.result
+
+    def _lead(self) -> None:
+        # Let the requests that are ready to run reach the queue first (under gevent nothing
+        # else runs until this greenlet yields, so without it every batch would be of one).
+        time.sleep(0)
+        with self._lock:
+            batch, self._queue = self._queue[:self._limit], self._queue[self._limit:]
+        try:
+            results = self._write([slot.item for slot in batch])
+            for slot, result in zip(batch, results, strict=True):
+                slot.result = result
+        except BaseException as exc:  # every waiting request must be answered
+            for slot in batch:
+                slot.error = exc
+            raise
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].ready.set()
+                else:
+                    self._leading = False
+            for slot in batch:
+                slot.lead = False
+                slot.ready.set()
