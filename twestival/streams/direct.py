@@ -78,12 +78,13 @@ def _prepare(ctx: Context, recorder, staged: Staging) -> None:
     duplicates (as ``record_many`` counts only the first), and every amount that goes to
     another currency is converted, into the staging file's ``conv`` table."""
     db = staged.db
-    recordable = ["entry", *sorted(recorder.PYTHON)]
-    marks = ", ".join("?" * len(recordable))
-    db.execute("CREATE INDEX IF NOT EXISTS item_external_id ON item (external_id)")
-    db.execute(f"UPDATE item SET outcome = 'repeat' WHERE outcome = 'entry' AND EXISTS ("
-               f"SELECT 1 FROM item AS earlier WHERE earlier.external_id = item.external_id "
-               f"AND earlier.seq < item.seq AND earlier.outcome IN ({marks}))", recordable)
+    if ctx.repeat_error is None:   # else the check pass has refused any repeat already
+        claiming = sorted(recorder.CLAIMS_ID)
+        marks = ", ".join("?" * len(claiming))
+        db.execute("CREATE INDEX item_external_id ON item (external_id)")
+        db.execute(f"UPDATE item SET outcome = 'repeat' WHERE outcome = 'entry' AND EXISTS ("
+                   f"SELECT 1 FROM item AS earlier WHERE earlier.external_id = item.external_id "
+                   f"AND earlier.seq < item.seq AND earlier.outcome IN ({marks}))", claiming)
     db.execute("CREATE TABLE city (id INTEGER PRIMARY KEY, currency TEXT NOT NULL)")
     db.executemany("INSERT INTO city VALUES (?, ?)", ctx.session.execute(
         select(City.id, City.currency).where(City.campaign_id == ctx.campaign.id)).all())

@@ -397,6 +397,7 @@ class TicketRecorder:
     order with refunded attendees is recorded here, with its refund entries linked to it."""
 
     PYTHON = frozenset({"refunds"})
+    CLAIMS_ID = frozenset({"entry", "refunds"})   # every order takes its id (see ``direct``)
     archive_meta = False   # the entry keeps the order's meta
     note_sql = "NULL"
     fee_sql = "i.fee_minor"

@@ -86,6 +86,9 @@ class BankRecorder:
     # Line outcomes recorded here rather than by the direct path's SQL (interest: to say when
     # an earlier import counted the line).
     PYTHON = frozenset({"reversal", "cash", "interest"})
+    # Outcomes of lines that take their id in file order: a later line with the same id is a
+    # duplicate (a reversal is recorded after every credit, interest records nothing).
+    CLAIMS_ID = frozenset({"entry", "cash"})
     archive_meta = True
     note_sql = "NULLIF(substr(i.reference, 1, 500), '')"   # the remittance text, as below
     fee_sql = "NULL"
