@@ -16,7 +16,9 @@ import os
 import sqlite3
 from collections.abc import Callable
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
+
+from .database import CHECKPOINTED
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 0.5
@@ -36,11 +38,7 @@ def start(engine: Engine, interval: float = INTERVAL_SECONDS) -> Callable[[], No
     if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
         return None
     stopped: list[bool] = []
-
-    @event.listens_for(engine, "connect")
-    def _no_autocheckpoint(dbapi_connection, _record):
-        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
-
+    CHECKPOINTED.add(engine)   # its connections turn SQLite's own checkpoints off
     engine.dispose()  # connections opened before this would still checkpoint in their commits
 
     def spawn():
@@ -49,7 +47,10 @@ def start(engine: Engine, interval: float = INTERVAL_SECONDS) -> Callable[[], No
     # A thread does not survive fork (gunicorn --preload forks workers from a loaded app): the
     # child starts its own, or its log would grow without end.
     os.register_at_fork(after_in_child=spawn)
-    return lambda: stopped.append(True)
+    def stop():
+        stopped.append(True)
+        CHECKPOINTED.discard(engine)
+    return stop
 
 
 def _run(path: str, interval: float, stopped: list[bool]) -> None:

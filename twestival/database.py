@@ -9,7 +9,9 @@ import contextlib
 import contextvars
 import datetime as dt
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
@@ -105,10 +107,13 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
             # while another process holds the write lock; the wait for it is ours instead.
             cursor.execute("PRAGMA busy_timeout=0")
             record.info[COOPERATIVE] = True
+        if engine in CHECKPOINTED:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")   # see twestival.checkpoints
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
+        _attach_wanted(conn)
         if _read_only.get():
             conn.exec_driver_sql("BEGIN")
         elif conn.info.get(COOPERATIVE):
@@ -117,7 +122,46 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, record):
+        attached = record.info.pop(ATTACHED, None)
+        if attached is not None:
+            name, cleanup = attached
+            for statement in cleanup:
+                dbapi_connection.execute(statement)
+            dbapi_connection.execute(f"DETACH DATABASE {name}")
+
+
 COOPERATIVE = "twestival.cooperative_busy_wait"
+# Engines whose WAL a thread of this process checkpoints (twestival.checkpoints)
+CHECKPOINTED: weakref.WeakSet[Engine] = weakref.WeakSet()
+ATTACHED = "twestival.attached"
+# thread (or greenlet) -> (file, schema name, statements to run before it is detached)
+_attach_for: dict[int, tuple[str, str, tuple[str, ...]]] = {}
+
+
+@contextlib.contextmanager
+def attached(path: str, name: str, cleanup: tuple[str, ...] = ()) -> Iterator[None]:
+    """SQLite: ``path`` attached as schema ``name`` to every connection this thread (or
+    greenlet) begins a transaction on inside the block. ATTACH and DETACH cannot run inside a
+    transaction, so a connection gets it just before its BEGIN and loses it when it goes back to
+    the pool (after ``cleanup``): no other thread ever sees it, and the listeners that do it are
+    installed once, with the engine, not added while other threads use the engine."""
+    owner = threading.get_ident()
+    _attach_for[owner] = (path, name, cleanup)
+    try:
+        yield
+    finally:
+        del _attach_for[owner]
+
+
+def _attach_wanted(conn) -> None:
+    wanted = _attach_for.get(threading.get_ident()) if _attach_for else None
+    if wanted is None or ATTACHED in conn.info:
+        return
+    path, name, cleanup = wanted
+    conn.connection.dbapi_connection.execute(f"ATTACH DATABASE ? AS {name}", (path,))
+    conn.info[ATTACHED] = (name, cleanup)
 # The longest a writer waiting for the lock sleeps between tries (a long import leaves the
 # lock free this long between its chunks, so a waiting webhook gets a turn).
 BUSY_POLL_MAX_SECONDS = 0.005

@@ -236,6 +236,10 @@ def add_to_totals(session: Session, cities: dict[int, list[int]],
     provisional reporting, donations, campaign id]; per (campaign id, currency) in the
     unassigned queue [amount, reporting, entries]."""
     connection = session.connection()
+    # Rows in one order (ids, then keys) in every transaction: two processes moving the same
+    # totals on PostgreSQL wait for each other instead of deadlocking.
+    unassigned = dict(sorted(unassigned.items()))
+    cities = dict(sorted(cities.items()))
     for (campaign_id, currency), (amount, reporting, count) in unassigned.items():
         connection.execute(prepared_insert_ignore(session, UnassignedTotal.__table__,
                                                   ("campaign_id", "currency")),

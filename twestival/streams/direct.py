@@ -13,17 +13,15 @@ confirm a cash entry, a reversal) are recorded by the stream's own Python in the
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
-import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import City
-from ..database import read_only, utcnow
+from ..database import attached, read_only, utcnow
 from ..ledger import fx, totals
 from ..ledger.bulk import add_to_totals
 from ..money import Money, convert
@@ -54,7 +52,7 @@ def record(ctx: Context, recorder, staged: Staging, size: int,
             "campaign": ctx.campaign.id, "reporting": ctx.campaign.currency,
             "created_by": ctx.created_by_id}
     rest: list[Item] = []
-    with _attached(ctx.session, staged.path):
+    with attached(staged.path, "stage", cleanup=("DROP TABLE IF EXISTS temp.import_outcome",)):
         for first, last in staged.ranges(ctx.session, size, progress):
             # As SQLAlchemy stores a UTCDateTime: the chunk's entries are found by it below.
             now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -201,31 +199,3 @@ def _move_totals(ctx: Context, connection, sql: dict) -> None:
             sums[1] += reporting
             sums[4] += rows if kind == "donation" else 0
     add_to_totals(ctx.session, cities, unassigned)
-
-
-@contextlib.contextmanager
-def _attached(session: Session, path: str) -> Iterator[None]:
-    """The staging file attached as ``stage`` to each connection this thread (or greenlet)
-    begins a transaction on meanwhile, detached after. ATTACH cannot run inside a
-    transaction, so it is done just before BEGIN; other threads' connections are left alone."""
-    engine = session.get_bind()
-    owner = threading.get_ident()
-    attached: dict[int, object] = {}
-
-    def attach(connection) -> None:
-        raw = connection.connection.dbapi_connection
-        if threading.get_ident() == owner and id(raw) not in attached:
-            raw.execute("ATTACH DATABASE ? AS stage", (path,))
-            attached[id(raw)] = raw
-
-    event.listen(engine, "begin", attach, insert=True)
-    try:
-        yield
-    except BaseException:
-        session.rollback()   # the chunk that failed: DETACH cannot run inside a transaction
-        raise
-    finally:
-        event.remove(engine, "begin", attach)
-        for raw in attached.values():
-            raw.execute("DROP TABLE IF EXISTS temp.import_outcome")
-            raw.execute("DETACH DATABASE stage")
