@@ -47,6 +47,7 @@ def start(engine: Engine, interval: float = INTERVAL_SECONDS) -> Callable[[], No
     # A thread does not survive fork (gunicorn --preload forks workers from a loaded app): the
     # child starts its own, or its log would grow without end.
     os.register_at_fork(after_in_child=spawn)
+
     def stop():
         stopped.append(True)
         CHECKPOINTED.discard(engine)
