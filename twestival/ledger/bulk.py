@@ -15,7 +15,7 @@ import operator
 from collections import defaultdict
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
@@ -212,24 +212,6 @@ def _move_totals(session: Session, rows: list[dict],
     add_to_totals(session, cities, unassigned)
 
 
-# Built once: building a statement costs more than running it, once per chunk of an import.
-_city = CityTotal.__table__.c
-_ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("b_city")).values(
-    raised_minor=_city.raised_minor + bindparam("b_raised"),
-    raised_reporting_minor=_city.raised_reporting_minor + bindparam("b_reporting"),
-    provisional_minor=_city.provisional_minor + bindparam("b_prov"),
-    provisional_reporting_minor=_city.provisional_reporting_minor + bindparam("b_prov_reporting"),
-    donations=_city.donations + bindparam("b_donations"),
-    updated_at=bindparam("b_now", type_=_city.updated_at.type))
-_unassigned = UnassignedTotal.__table__.c
-_ADD_TO_UNASSIGNED = update(UnassignedTotal.__table__).where(
-    _unassigned.campaign_id == bindparam("b_campaign"),
-    _unassigned.currency == bindparam("b_currency")).values(
-    amount_minor=_unassigned.amount_minor + bindparam("b_amount"),
-    reporting_minor=_unassigned.reporting_minor + bindparam("b_reporting"),
-    entries=_unassigned.entries + bindparam("b_entries"))
-
-
 def add_to_totals(session: Session, cities: dict[int, list[int]],
                   unassigned: dict[tuple[int, str], list[int]]) -> None:
     """Move the running totals by a batch's sums: per city [raised, reporting, provisional,
@@ -245,16 +227,17 @@ def add_to_totals(session: Session, cities: dict[int, list[int]],
                                                   ("campaign_id", "currency")),
                            {"campaign_id": campaign_id, "currency": currency,
                             "amount_minor": 0, "reporting_minor": 0, "entries": 0})
-        connection.execute(_ADD_TO_UNASSIGNED, {
-            "b_campaign": campaign_id, "b_currency": currency, "b_amount": amount,
-            "b_reporting": reporting, "b_entries": count})
+        connection.execute(totals.ADD_TO_UNASSIGNED, {
+            "p_campaign_id": campaign_id, "p_currency": currency, "p_minor": amount,
+            "p_reporting": reporting, "p_entries": count})
         totals.expire_loaded(session, UnassignedTotal, (campaign_id, currency))
         totals.note_change(session, campaign_id, None)
     if cities:
         # One executemany for every city the batch touched.
-        connection.execute(_ADD_TO_CITY, [
-            {"b_city": city_id, "b_raised": raised, "b_reporting": reporting, "b_prov": prov,
-             "b_prov_reporting": prov_reporting, "b_donations": donations, "b_now": utcnow()}
+        connection.execute(totals.ADD_TO_CITY, [
+            {"p_city_id": city_id, "p_minor": raised, "p_reporting": reporting,
+             "p_provisional": prov, "p_provisional_reporting": prov_reporting,
+             "p_donations": donations, "p_now": utcnow()}
             for city_id, (raised, reporting, prov, prov_reporting, donations, _c)
             in cities.items()])
     for city_id, (*_sums, campaign_id) in cities.items():

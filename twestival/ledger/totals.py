@@ -35,10 +35,11 @@ def note_change(session: Session, campaign_id: int, city_id: int | None) -> None
     session.info.setdefault(CHANGES_KEY, set()).add((campaign_id, city_id))
 
 
-# Built once (building a statement costs more than running it). Plain table statements, so a
-# CityTotal loaded in this session is expired by hand below rather than evaluated in Python.
+# Built once (building a statement costs more than running it); ledger.bulk moves a batch's
+# sums with them too. Plain table statements, so a CityTotal loaded in this session is expired
+# by hand below rather than evaluated in Python.
 _city = CityTotal.__table__.c
-_ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("p_city_id")).values(
+ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("p_city_id")).values(
     raised_minor=_city.raised_minor + bindparam("p_minor"),
     raised_reporting_minor=_city.raised_reporting_minor + bindparam("p_reporting"),
     provisional_minor=_city.provisional_minor + bindparam("p_provisional"),
@@ -47,12 +48,12 @@ _ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("p_c
     donations=_city.donations + bindparam("p_donations"),
     updated_at=bindparam("p_now", type_=_city.updated_at.type))
 _unassigned = UnassignedTotal.__table__.c
-_ADD_TO_UNASSIGNED = update(UnassignedTotal.__table__).where(
+ADD_TO_UNASSIGNED = update(UnassignedTotal.__table__).where(
     _unassigned.campaign_id == bindparam("p_campaign_id"),
     _unassigned.currency == bindparam("p_currency")).values(
     amount_minor=_unassigned.amount_minor + bindparam("p_minor"),
     reporting_minor=_unassigned.reporting_minor + bindparam("p_reporting"),
-    entries=_unassigned.entries + 1)
+    entries=_unassigned.entries + bindparam("p_entries"))
 
 
 def apply(session: Session, entry: LedgerEntry, reversed_kind: EntryKind | None) -> None:
@@ -61,13 +62,13 @@ def apply(session: Session, entry: LedgerEntry, reversed_kind: EntryKind | None)
                                                ("campaign_id", "currency")),
                         {"campaign_id": entry.campaign_id, "currency": entry.currency,
                          "amount_minor": 0, "reporting_minor": 0, "entries": 0})
-        session.execute(_ADD_TO_UNASSIGNED, {
+        session.execute(ADD_TO_UNASSIGNED, {
             "p_campaign_id": entry.campaign_id, "p_currency": entry.currency,
-            "p_minor": entry.amount_minor, "p_reporting": entry.reporting_minor})
+            "p_minor": entry.amount_minor, "p_reporting": entry.reporting_minor, "p_entries": 1})
         expire_loaded(session, UnassignedTotal, (entry.campaign_id, entry.currency))
     else:
         provisional = entry.provisional
-        session.execute(_ADD_TO_CITY, {
+        session.execute(ADD_TO_CITY, {
             "p_city_id": entry.city_id, "p_minor": entry.city_minor,
             "p_reporting": entry.reporting_minor,
             "p_provisional": entry.city_minor if provisional else 0,
