@@ -214,8 +214,9 @@ with app.app_context():
     db.session.commit()
 print(json.dumps(tokens))
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"preparing {url} failed:\n{out.stderr}")
     return out.stdout.strip().splitlines()[-1]
 
 

@@ -118,27 +118,36 @@ def report(results: dict, args) -> str:
                   "watchers. Updates are coalesced to LIVE_UPDATES_PER_SECOND per campaign (4 by "
                   "default, issue #2), so at the default a donation waits up to 250 ms for its "
                   "update by design (about 125 ms on average when every window is busy); the "
-                  "last row raises the setting, to show what delivery itself achieves. Delivery "
+                  "raised rows raise the setting, to show what delivery itself achieves. Delivery "
                   "CPU: the window's server CPU less the donations' (measured alone after it), "
-                  "per message.",
+                  "per message. *Lean* rows: the same, but only the 200 sampled watchers are "
+                  "python-socketio clients; the others are `bench.drain` websockets that speak "
+                  "the same protocol (upgrade, namespace connect, `watch`, pongs) and only count "
+                  "frames, so the server sends them exactly what it sends any watcher while the "
+                  "watchers take far less of the box's CPU (the clients' column: their share of "
+                  "a core in the window).",
                   "",
                   "| watchers | updates/s | donations posted | messages delivered | p50 ms | "
                   "p99 ms | server CPU ms/message | delivery CPU ms/message | "
-                  "KB/watcher (server RSS) | connect s |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "KB/watcher (server RSS) | server CPU share | clients' CPU share | connect s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for size, s in results["screen"].items():
-            lines.append(f"| {s['watchers']} | {s.get('updates_per_second', 4)} | "
+            lean = " (lean)" if s.get("lean_watchers") else ""
+            lines.append(f"| {s['watchers']}{lean} | {s.get('updates_per_second', 4)} | "
                          f"{s['donations_posted']} | "
                          f"{s['messages_delivered']:,} | {fmt(s['p50_ms'])} | {fmt(s['p99_ms'])} | "
                          f"{fmt(s['server_cpu_ms_per_message'], 3)} | "
                          f"{fmt(s.get('delivery_cpu_ms_per_message'), 3)} | "
-                         f"{fmt(s['kb_per_watcher'])} | {fmt(s['connect_seconds'])} |")
+                         f"{fmt(s['kb_per_watcher'])} | {fmt(s['server_cpu_share'], 2)} | "
+                         f"{fmt(s.get('watcher_clients_cpu_share'), 2)} | "
+                         f"{fmt(s['connect_seconds'])} |")
         lines.append("")
         biggest = max(s["watchers"] for s in results["screen"].values())
         for s in results["screen"].values():
             if s["watchers"] != biggest:
                 continue
-            lines.append(f"Targets at {s['watchers']}, {s.get('updates_per_second', 4)} "
+            lean = " (lean watchers)" if s.get("lean_watchers") else ""
+            lines.append(f"Targets at {s['watchers']}{lean}, {s.get('updates_per_second', 4)} "
                          f"updates/s: p50 < 100 ms: {verdict(s['p50_ms'], 100)}; p99 < 250 ms: "
                          f"{verdict(s['p99_ms'], 250)}; ≤ 50 KB/watcher: "
                          f"{verdict(s['kb_per_watcher'], 50)}.")

@@ -11,7 +11,7 @@ the delivery share alone, net of the CPU per donation measured afterwards with n
 LIVE_UPDATES_PER_SECOND (4), and the largest size once more at 10 (see ``run``); each row says
 which targets it meets.
 
-    python -m bench.screen --sizes 5000 --seconds 10 [--raised 10] [--only-raised]"""
+    python -m bench.screen --sizes 5000 --seconds 10 [--raised 10] [--only-raised] [--no-lean]"""
 from __future__ import annotations
 
 import asyncio
@@ -69,23 +69,53 @@ def _cpu(workers) -> float:
     return sum(w.cpu_times().user + w.cpu_times().system for w in workers)
 
 
+def _settle(workers, limit: float = 60.0) -> None:
+    """Wait until the server is idle (closing thousands of websockets takes it seconds), so
+    that what follows measures only itself."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = _cpu(workers)
+        time.sleep(0.5)
+        if _cpu(workers) - before < 0.05:
+            return
+
+
+SAMPLED = 200   # watchers whose receipts are timed
+
+
+def _clients(apps, tokens, watchers: int, processes: int, lean: bool) -> list[subprocess.Popen]:
+    """Watcher processes. Lean: the sampled watchers are python-socketio clients in one process,
+    the rest ``bench.drain``'s frame-counting websockets in the others."""
+    common_args = ["--urls", ",".join(a.base for a in apps),
+                   "--campaigns", ",".join(c for c, _ in tokens)]
+    plan = []   # (module, offset, n, extra args)
+    if lean:
+        plan.append(("bench.watchers", 0, min(SAMPLED, watchers),
+                     ["--sample", str(SAMPLED), "--deflate"]))
+        rest, drains = watchers - SAMPLED, max(1, processes - 2)
+        per = -(-rest // drains) if rest > 0 else 0
+        plan += [("bench.drain", SAMPLED + d * per, min(per, rest - d * per), [])
+                 for d in range(drains)]
+    else:
+        per = -(-watchers // processes)
+        plan += [("bench.watchers", p * per, min(per, watchers - p * per),
+                  ["--sample", str(max(1, SAMPLED // processes)), "--deflate"])
+                 for p in range(processes)]
+    return [subprocess.Popen([sys.executable, "-m", module, *common_args, "--n", str(n),
+                              "--offset", str(offset), *extra],
+                             cwd=common.ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+            for module, offset, n, extra in plan if n > 0]
+
+
 def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes: int = 4,
-            calibration=None) -> dict:
-    """``calibration``: (campaign, token) nobody watches, for the CPU of donations alone."""
+            calibration=None, lean: bool = False) -> dict:
+    """``calibration``: (campaign, token) nobody watches, for the CPU of donations alone.
+    ``lean``: most watchers are ``bench.drain`` websockets (see ``_clients``)."""
     import psutil
     workers = [psutil.Process(a.worker_pid()) for a in apps]
     rss_before = sum(w.memory_info().rss for w in workers)
-    per = -(-watchers // processes)
-    clients = []
-    for p in range(processes):
-        n = min(per, watchers - p * per)
-        if n <= 0:
-            break
-        clients.append(subprocess.Popen(
-            [sys.executable, "-m", "bench.watchers", "--urls", ",".join(a.base for a in apps),
-             "--campaigns", ",".join(c for c, _ in tokens), "--n", str(n),
-             "--offset", str(p * per), "--sample", str(max(1, 200 // processes)), "--deflate"],
-            cwd=common.ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    clients = _clients(apps, tokens, watchers, processes, lean)
     connect_started = time.perf_counter()
     connected = sum(json.loads(c.stdout.readline())["connected"] for c in clients)
     connect_seconds = time.perf_counter() - connect_started
@@ -94,12 +124,12 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
     for c in clients:
         c.stdin.write("start\n")
         c.stdin.flush()
-    cpu_before = [w.cpu_times() for w in workers]
+    watching = [psutil.Process(c.pid) for c in clients]
+    cpu_before, clients_before = _cpu(workers), _cpu(watching)
     commits: dict = {}
     posted = asyncio.run(_donate(apps, tokens, rate, seconds, commits))
     time.sleep(2)  # let the last coalesced updates arrive
-    cpu = sum((w.cpu_times().user + w.cpu_times().system) - (b.user + b.system)
-              for w, b in zip(workers, cpu_before))
+    cpu, clients_cpu = _cpu(workers) - cpu_before, _cpu(watching) - clients_before
     received, latencies = 0, []
     for c in clients:
         c.stdin.write("stop\n")
@@ -116,7 +146,7 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
                     latencies.append(t - times[index])
     cpu_per_donation = None
     if calibration:  # after the window: the server is warm, the watchers have gone
-        time.sleep(2)
+        _settle(workers)
         before = _cpu(workers)
         alone = asyncio.run(_donate(apps, [calibration], rate, CALIBRATION_SECONDS, {}))
         time.sleep(1)
@@ -129,6 +159,7 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
         "p99_ms": common.percentile(latencies, 99) * 1e3, "latency_samples": len(latencies),
         "server_cpu_ms_per_message": cpu * 1e3 / max(1, received),
         "server_cpu_share": cpu / (seconds + 2),
+        "watcher_clients_cpu_share": clients_cpu / (seconds + 2), "lean_watchers": lean,
         "server_cpu_ms_per_donation_alone": None if cpu_per_donation is None
         else cpu_per_donation * 1e3,
         "delivery_cpu_ms_per_message": None if delivery is None
@@ -149,23 +180,32 @@ def verdicts(result: dict) -> dict:
 
 
 def run(workdir: Path, sizes=(1000, 5000), seconds: float = 30, rate: float = 50,
-        raised: float | None = RAISED_UPDATES_PER_SECOND, default_rows: bool = True) -> dict:
+        raised: float | None = RAISED_UPDATES_PER_SECOND, default_rows: bool = True,
+        lean: bool = True) -> dict:
     """One row per size at the default coalescing (4 updates a second per campaign: a donation
     then waits ~125 ms on average for its update by design, so p50 < 100 ms cannot be met at
     that setting), and, for the largest size, one more row (key "SIZE@N/s") with
-    LIVE_UPDATES_PER_SECOND raised to ``raised``, which shows what delivery itself achieves."""
+    LIVE_UPDATES_PER_SECOND raised to ``raised``, which shows what delivery itself achieves.
+    ``lean``: the largest size's rows again with lean watchers (key "... lean", see
+    ``_clients``): the server's figures when the watchers are not on its cores."""
     runs = [(size, DEFAULT_UPDATES_PER_SECOND) for size in sizes] if default_rows else []
     if raised:
         runs.append((max(sizes), raised))
+    runs = [(size, updates, False) for size, updates in runs]
+    if lean:
+        runs += [(size, updates, True) for size, updates, _ in runs if size == max(sizes)]
     results = {}
-    for size, updates in runs:
+    for size, updates, lean_row in runs:
         key = str(size) if updates == DEFAULT_UPDATES_PER_SECOND else f"{size}@{updates:g}/s"
-        url = f"sqlite:///{workdir / f'screen-{size}-{updates:g}.db'}"
+        key += " lean" if lean_row else ""
+        name = f"screen-{size}-{updates:g}" + ("-lean" if lean_row else "")
+        url = f"sqlite:///{workdir / f'{name}.db'}"
         *tokens, calibration = common.tokens(common.prepare_database(url, campaigns=CAMPAIGNS + 1))
         app = common.App(common.app_env(url, LIVE_UPDATES_PER_SECOND=updates),
-                         workdir / f"screen-{size}-{updates:g}.log")
+                         workdir / f"{name}.log")
         try:
-            result = run_one([app], tokens, size, rate, seconds, calibration=calibration)
+            result = run_one([app], tokens, size, rate, seconds, calibration=calibration,
+                             lean=lean_row)
         finally:
             app.stop()
         result["updates_per_second"] = updates
@@ -185,8 +225,10 @@ if __name__ == "__main__":
                              "(0: no extra row)")
     parser.add_argument("--only-raised", action="store_true",
                         help="the raised row alone (keeps a latency run short)")
+    parser.add_argument("--no-lean", action="store_true",
+                        help="no rows with lean watchers (bench.drain)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         print(json.dumps(run(Path(tmp), sizes, args.seconds, raised=args.raised or None,
-                             default_rows=not args.only_raised), indent=2))
+                             default_rows=not args.only_raised, lean=not args.no_lean), indent=2))
