@@ -4,7 +4,7 @@ each campaign room RATE times a second, with no donations, so the process CPU pe
 message is the push path only (robust on a shared machine, unlike latency). Prints one JSON
 line: messages received and expected, server CPU ms per message, server RSS KB per watcher.
 
-    python -m bench.delivery --watchers 1000 --seconds 10 [--deflate] [--py-spy out.txt]
+    python -m bench.delivery --watchers 1000 --seconds 10 [--deflate] [--lean] [--py-spy out.txt]
 """
 from gevent import monkey
 
@@ -43,10 +43,11 @@ def main(args) -> dict:
     me = psutil.Process()
     rss_before = me.memory_info().rss
     per = -(-args.watchers // 4)
+    module = ["bench.drain"] if args.lean else ["bench.watchers", "--sample", "0"]
     clients = [subprocess.Popen(
-        [sys.executable, "-m", "bench.watchers", "--urls", f"http://127.0.0.1:{server.server_port}",
+        [sys.executable, "-m", *module, "--urls", f"http://127.0.0.1:{server.server_port}",
          "--campaigns", ",".join(campaigns), "--n", str(min(per, args.watchers - p * per)),
-         "--offset", str(p * per), "--sample", "0"] + (["--deflate"] if args.deflate else []),
+         "--offset", str(p * per)] + (["--deflate"] if args.deflate else []),
         cwd=common.ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for p in range(4) if args.watchers - p * per > 0]
     connected = sum(json.loads(c.stdout.readline())["connected"] for c in clients)
@@ -65,15 +66,17 @@ def main(args) -> dict:
                                 "-d", str(int(args.seconds)), "--nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu_before = me.cpu_times()
-    started, seq, emits = time.monotonic(), 0, 0
+    started, seq, emits, emitting = time.monotonic(), 0, 0, 0.0
     while time.monotonic() - started < args.seconds:
         seq += 1
+        round_started = time.monotonic()
         for c in campaigns:   # an update of two rows, the size a busy night sends
             socketio.emit("leaderboard_update", {
                 "campaign": c, "seq": seq, "cities": boards[c]["cities"][:2],
                 "total_raised_minor": seq, "total_provisional_minor": 0,
                 "unassigned_reporting_minor": 0}, namespace="/live", to=room(c))
             emits += 1
+        emitting += time.monotonic() - round_started
         gevent.sleep(1 / args.rate)
     gevent.sleep(args.drain)   # the last updates reach slow watchers
     cpu_after = me.cpu_times()
@@ -90,6 +93,7 @@ def main(args) -> dict:
     shutil.rmtree(workdir, ignore_errors=True)
     return {"watchers": connected, "received": received,
             "expected": emits * connected // len(campaigns), "deflate_offered": args.deflate,
+            "lean_watchers": args.lean, "rounds": seq, "emit_ms_per_round": emitting * 1e3 / seq,
             "server_cpu_ms_per_message": cpu * 1e3 / max(1, received),
             "kb_per_watcher": (rss_after - rss_before) / 1024 / max(1, connected)}
 
@@ -101,5 +105,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=4, help="updates per second per room")
     parser.add_argument("--drain", type=float, default=1.5, help="seconds to wait after the last emit")
     parser.add_argument("--deflate", action="store_true", help="watchers offer permessage-deflate")
+    parser.add_argument("--lean", action="store_true",
+                        help="lean watchers (bench.drain) instead of python-socketio clients")
     parser.add_argument("--py-spy", help="record the server with py-spy (raw format) into this file")
     print(json.dumps(main(parser.parse_args())))
