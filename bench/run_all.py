@@ -226,6 +226,7 @@ def report(results: dict, args) -> str:
             lines += ["", f"Ratio (2 processes / 1): **{i2['events_per_s'] / one['events_per_s']:.2f}**", ""]
         lines += ["", "| watchers | topology | p50 ms | p99 ms | server CPU ms/message | KB/watcher |",
                   "|---|---|---|---|---|---|"]
+        # keys: "5000", or "5000 lean" for the lean watchers' row (see benchmark 2)
         for size, two in s["screen"].items():
             base = results.get("screen", {}).get(size)
             if base:
