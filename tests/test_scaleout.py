@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -159,6 +160,41 @@ def test_two_app_processes_on_postgresql_and_redis_agree(postgres_db, processes)
     assert board_first["total_raised_minor"] == body["reporting_minor"] > 0
     pushed = watcher.updates[-1]
     assert pushed["total_raised_minor"] == board_first["total_raised_minor"]
+
+
+def test_the_update_rate_is_per_campaign_not_per_process(tmp_path, processes):
+    """LIVE_UPDATES_PER_SECOND caps a campaign's updates: with two processes each taking
+    donations, a watcher still gets at most that many a second (not twice as many), and the
+    last update carries every donation."""
+    env = {"TWESTIVAL_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+           "TWESTIVAL_REDIS_URL": services.redis_url(), "TWESTIVAL_SECRET_KEY": "s",
+           "TWESTIVAL_LIVE_UPDATES_PER_SECOND": "2"}
+    subprocess.run([sys.executable, "-c", "from twestival.cli import main; main()", "db",
+                    "upgrade"], check=True, env={**os.environ, **env}, cwd=services.ROOT,
+                   capture_output=True, timeout=120)
+    token = seed_campaign(env["TWESTIVAL_DATABASE_URL"])
+    first = processes({**env, "TWESTIVAL_SCHEDULER": "on"})
+    second = processes({**env, "TWESTIVAL_SCHEDULER": "off"})
+    watcher = Watcher(second.base, "tw")
+    try:
+        started = time.monotonic()
+        for n in range(60):   # both processes have changes to push in every window
+            base = (first, second)[n % 2].base
+            assert http_json(base + "/api/v1/campaigns/tw/cities/london/donations", "POST",
+                             {"amount": "1.00", "currency": "GBP"},
+                             {"Authorization": f"Bearer {token}",
+                              "Idempotency-Key": f"rate-{n}"})[0] == 201
+            time.sleep(0.05)
+        watcher.wait(lambda: watcher.updates
+                     and watcher.updates[-1]["total_raised_minor"] == 6000)
+        elapsed = time.monotonic() - started
+    finally:
+        watcher.close()
+    # Two windows a second for the whole campaign, plus the one open when the posts began;
+    # per process, it would be about twice this.
+    assert len(watcher.updates) <= 2 * elapsed + 1, (len(watcher.updates), elapsed)
+    seqs = [u["seq"] for u in watcher.updates]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
 def test_a_command_that_does_not_serve_pushes_through_redis(tmp_path, processes):

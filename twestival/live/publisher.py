@@ -21,6 +21,7 @@ from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
 from . import transport
 from .board import add_progress_point, next_seq, room
+from .queue import SharedWindows
 
 log = logging.getLogger(__name__)
 EXTENSION = "twestival.live"
@@ -28,9 +29,10 @@ PROGRESS_EVERY = 60.0   # seconds between stored points of the progress chart
 
 
 class Publisher:
-    def __init__(self, app: Flask, socketio, db, rate: float = 4.0):
+    def __init__(self, app: Flask, socketio, db, rate: float = 4.0, windows=None):
         self.app, self.socketio, self.db = app, socketio, db
         self.interval = 1.0 / rate
+        self.windows = windows   # queue.SharedWindows when several processes push
         self._dirty: dict[int, set[int | None]] = {}
         self._last_sent: dict[int, float] = {}
         self._last_rows: dict[int, dict[str, dict]] = {}
@@ -90,6 +92,15 @@ class Publisher:
                     due.append(campaign_id)
                 else:
                     wait = remaining if wait is None else min(wait, remaining)
+        if self.windows is not None:   # outside the lock: this asks Redis
+            granted = []
+            for campaign_id in due:
+                remaining = self.windows.claim(campaign_id, self.interval)
+                if remaining <= 0:
+                    granted.append(campaign_id)
+                else:
+                    wait = remaining if wait is None else min(wait, remaining)
+            due = granted
         return due, wait
 
     def _flush(self, campaign_id: int) -> None:
@@ -161,6 +172,8 @@ def init_app(app: Flask, socketio, db) -> Publisher:
         event.listen(Session, "after_rollback", _after_rollback)
         _listening = True
     transport.install(socketio)
-    publisher = Publisher(app, socketio, db, rate=float(app.config["LIVE_UPDATES_PER_SECOND"]))
+    redis_url = app.config.get("REDIS_URL")
+    publisher = Publisher(app, socketio, db, rate=float(app.config["LIVE_UPDATES_PER_SECOND"]),
+                          windows=SharedWindows(redis_url) if redis_url else None)
     app.extensions[EXTENSION] = publisher
     return publisher

@@ -45,6 +45,36 @@ class StrictRedisManager(socketio.RedisManager):
         return receivers
 
 
+class SharedWindows:
+    """Update windows per campaign shared by every process on one Redis, so that "at most
+    LIVE_UPDATES_PER_SECOND a second per campaign" holds for the campaign, not per process
+    (each process pushes its own commits; a push reads the whole board, so whichever process
+    holds the window sends everyone's changes)."""
+
+    PREFIX = "twestival:live:window:"
+
+    def __init__(self, url: str):
+        import redis
+        self.redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+    def claim(self, campaign_id: int, interval: float) -> float:
+        """0 when this process may push now (the window is then its own), otherwise the
+        seconds until the current window ends. Redis down: 0 (the push fails and is retried
+        as always; waiting on a window nobody can read would only delay it)."""
+        import redis
+        key, ms = f"{self.PREFIX}{campaign_id}", max(1, round(interval * 1000))
+        try:
+            for _ in range(2):   # the window may end between the two calls: then try again
+                if self.redis.set(key, b"1", nx=True, px=ms):
+                    return 0.0
+                left = self.redis.pttl(key)
+                if left > 0:
+                    return left / 1000
+        except redis.RedisError:
+            pass
+        return 0.0
+
+
 def socketio_options(url: str | None) -> dict:
     """Socket.IO server options for TWESTIVAL_REDIS_URL (unset: in-process, no queue).
 
