@@ -12,6 +12,19 @@ def test_exponents_come_from_cldr(code, places):
     assert exponent(code) == places
 
 
+@pytest.mark.parametrize("code", ["HUF", "IDR", "COP", "RSD"])
+def test_exponents_stay_iso_4217_where_cldr_moved(code):
+    """CLDR 48 (Babel 2.19) quotes HUF, IDR and COP without decimals and changed RSD; stored
+    minor units must mean what they meant, whichever Babel is installed."""
+    assert exponent(code) == 2
+    assert parse("-3892.77", code, allow_negative=True) == Money(-389277, code)
+
+
+def test_format_never_rounds_a_stored_digit_away():
+    assert format_money(Money(389277, "HUF"), "en") == "HUF3,892.77"
+    assert format_money(Money(100, "GBP"), "en_GB") == "£1.00"
+
+
 @pytest.mark.parametrize("text,code,minor", [
     ("12.50", "GBP", 1250), ("12.5", "GBP", 1250), ("12", "GBP", 1200), ("0.01", "GBP", 1),
     ("1000", "JPY", 1000), ("1000.", "JPY", 1000), ("1.250", "KWD", 1250), ("0.001", "KWD", 1),

@@ -1,6 +1,7 @@
 """Exact money: integer minor units with an ISO 4217 code.
 
-Exponents come from Babel's CLDR data (JPY 0, GBP 2, KWD 3). Nothing here uses floats.
+Exponents come from Babel's CLDR data (JPY 0, GBP 2, KWD 3), except where CLDR has moved
+away from ISO 4217's minor unit (see ISO_MINOR_UNITS). Nothing here uses floats.
 """
 from __future__ import annotations
 
@@ -38,10 +39,18 @@ def check_currency(code: object) -> str:
     return code
 
 
+# A stored amount is an integer of minor units, so a currency's exponent must never change under
+# it. CLDR 48 (Babel 2.19) gives HUF, IDR and COP no decimals (how prices are quoted) and RSD
+# two (zero before); ISO 4217, which banks, Stripe charges and the rest of this code follow,
+# gives all four two decimals: a Hungarian bank statement books -3892.77 HUF.
+ISO_MINOR_UNITS = {"HUF": 2, "IDR": 2, "COP": 2, "RSD": 2}
+
+
 @functools.cache
 def exponent(currency: str) -> int:
     """Number of digits after the decimal point of the currency's minor unit."""
-    return get_currency_precision(check_currency(currency))
+    currency = check_currency(currency)
+    return ISO_MINOR_UNITS.get(currency) or get_currency_precision(currency)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,8 +120,9 @@ def from_decimal(value: Decimal, currency: str) -> Money:
 
 
 def format_money(money: Money, locale: str = "en") -> str:
+    # Never round a stored minor digit away (CLDR shows HUF without decimals, say).
     return format_currency(money.decimal, money.currency, locale=locale,
-                           currency_digits=True)
+                           currency_digits=True, decimal_quantization=False)
 
 
 # --- FX -----------------------------------------------------------------------------------
