@@ -89,3 +89,27 @@ def test_a_file_whose_archiving_stopped_part_way_is_never_processed_or_replayed(
     report = run_import(app, path, "eventbrite", city="london")
     assert report.imported == 300 and report.payload_id != payload.id
     assert session.scalar(select(func.count()).select_from(InboundPayload)) == 2
+
+
+def test_a_downgrade_puts_the_pieces_back_and_old_bodies_still_read(app, session, seed,
+                                                                       tmp_path, monkeypatch):
+    """Downgrading 0008 keeps every archived file (in its payload's body, where files were
+    kept before pieces); after upgrading again such a file still reads and replays."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+    monkeypatch.setattr(filearchive, "PIECE", PIECE)
+    path = write(tmp_path / "orders.csv", list(eventbrite_rows(1, 300)))
+    report = run_import(app, path, "eventbrite", city="london")
+    session.close()
+    downgrade(revision="0007_fee_fx")
+    assert "inbound_file_piece" not in inspect(session.get_bind()).get_table_names()
+    assert session.scalar(text("SELECT body FROM inbound_payload WHERE id = :id"),
+                          {"id": report.payload_id}) == path.read_bytes()
+    session.close()
+    upgrade()
+    payload = session.get(InboundPayload, report.payload_id)
+    assert pieces(session, payload.id) == []
+    assert importing.archived_file(payload).read() == path.read_bytes()
+    session.close()
+    again = importing.process(session, session.get(InboundPayload, report.payload_id))
+    assert (again.rows, again.imported, again.duplicates) == (report.rows, 0, report.imported)
