@@ -108,17 +108,24 @@ def probe_main() -> None:
     from sqlalchemy.engine import Engine
     from twestival import database
     from twestival.cli import main
-    held: list[tuple[float, float]] = []   # (wall, CPU of the import) per write transaction
-    began: dict[int, tuple[float, float]] = {}
+    import traceback
+    # (wall, CPU of the import, where it began) per write transaction
+    held: list[tuple[float, float, str]] = []
+    began: dict[int, tuple[float, float, str]] = {}
 
     def begin(conn):
         if not database._read_only.get():
-            began[id(conn)] = (time.perf_counter(), time.thread_time())
+            # The innermost calls of ours, so the longest transactions say what they were
+            # (taken before the clock starts; empty when the ORM's flush began it deep down).
+            ours = [f"{frame.name}:{frame.lineno}" for frame in traceback.extract_stack(limit=30)
+                    if "/twestival/" in frame.filename and "database.py" not in frame.filename]
+            began[id(conn)] = (time.perf_counter(), time.thread_time(), "<".join(ours[:-4:-1]))
 
     def end(conn):
         start = began.pop(id(conn), None)
         if start is not None:
-            held.append((time.perf_counter() - start[0], time.thread_time() - start[1]))
+            held.append((time.perf_counter() - start[0], time.thread_time() - start[1],
+                         start[2]))
 
     event.listen(Engine, "begin", begin)
     event.listen(Engine, "commit", end)
@@ -251,8 +258,11 @@ def import_once(env: dict, path: Path, args: list[str], rows: int,
     # Wall time is what a waiting webhook sees; the CPU the import spent inside the
     # transaction is the same figure without the other jobs of a shared machine.
     return {"write_transactions": len(held),
-            "write_lock_held_ms": spread([wall for wall, _cpu in held]),
-            "write_lock_cpu_ms": spread([cpu for _wall, cpu in held]),
+            "write_lock_held_ms": spread([wall for wall, _cpu, _where in held]),
+            "write_lock_cpu_ms": spread([cpu for _wall, cpu, _where in held]),
+            "longest_write_transactions_ms": [
+                (round(wall * 1e3, 1), round(cpu * 1e3, 1), where)
+                for wall, cpu, where in sorted(held, reverse=True)[:5]],
             "rows": rows, "exit_status": proc.returncode, "seconds": elapsed,
             "rows_per_s": rows / elapsed, "peak_rss_mb": peak[0] / 2**20,
             "cpu_seconds": cpu, "rows_per_cpu_s": rows / cpu if cpu else None,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from twestival.errors import DomainError
 from twestival.ledger import CityTotal, EntryKind, LedgerEntry, NewEntry, UnassignedTotal, record
 from twestival.money import Money, parse as parse_money
+from twestival.streams import importing
 from twestival.streams.archive import InboundPayload
 from twestival.streams.importing import ImportRow, MalformedFile
 
@@ -69,7 +70,7 @@ def assert_refused(app, session, path, fmt, needle=None):
     assert session.scalar(select(func.count()).select_from(ImportRow)) == rows_before
     payload = session.scalars(select(InboundPayload).order_by(InboundPayload.id.desc())).first()
     assert payload.status == "rejected" and payload.error == caught.value.message
-    assert payload.body == path.read_bytes()
+    assert importing.archived_file(payload).read() == path.read_bytes()
 
 
 # --- CAMT.053 --------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from twestival.ledger import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
-from twestival.streams import importing
+from twestival.streams import filearchive, importing
 from twestival.streams.archive import InboundPayload
+from twestival.streams.filearchive import InboundFilePiece
 from twestival.streams.importing import ImportRow, MalformedFile
 
 from .imports_helpers import ledger_count, run_import, set_bank_references
@@ -154,14 +155,18 @@ def test_a_long_bank_csv_matches_cities_and_counts_exactly(app, session, seed, t
 def test_a_large_file_is_archived_compressed_and_replays_from_the_archive(
         app, session, seed, tmp_path, runner, monkeypatch):
     import hashlib
-    monkeypatch.setattr(importing, "COMPRESS_FROM", 64 * 1024)
+    monkeypatch.setattr(filearchive, "COMPRESS_FROM", 64 * 1024)
+    monkeypatch.setattr(filearchive, "PIECE", 4 * 1024)
     rows = list(eventbrite_rows(1, 1_000))
     path = write(tmp_path / "big.csv", rows)
-    assert path.stat().st_size > importing.COMPRESS_FROM
+    assert path.stat().st_size > filearchive.COMPRESS_FROM
     report = run_import(app, path, "eventbrite", city="london")
     payload = session.get(InboundPayload, report.payload_id)
-    assert payload.headers == {"Content-Encoding": "gzip"}
-    assert len(payload.body) < path.stat().st_size / 3
+    assert payload.headers == {"Content-Encoding": "gzip"} and payload.body == b""
+    pieces = session.scalars(select(InboundFilePiece.data).where(
+        InboundFilePiece.payload_id == payload.id).order_by(InboundFilePiece.seq)).all()
+    assert len(pieces) > 1 and all(len(piece) <= 4 * 1024 for piece in pieces)
+    assert sum(map(len, pieces)) < path.stat().st_size / 3
     assert importing.archived_file(payload).read() == path.read_bytes()
     assert payload.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     before = counts(session)

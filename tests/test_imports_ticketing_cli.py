@@ -135,6 +135,7 @@ def test_replay_after_a_failed_processing_counts_once(app, session, seed, runner
     camp = get_campaign(session, "tw")
     body = (FIXTURES / "bank/derived/city_credits.camt053.xml").read_bytes()
     # As if the process had died after archiving: the file is kept, nothing was recorded.
+    # Its bytes are in the payload's body, as files were kept before pieces: still read.
     payload = archive(session, "bank", body, external_id="sha256:x", campaign_id=camp.id,
                       meta={"format": "camt053", "filename": "statement.xml"})
     mark(payload, "failed", "worker crashed")

@@ -10,4 +10,4 @@ from .planning import models as planning  # noqa: F401
 from .campaigns import applications  # noqa: F401
 from .streams import cash  # noqa: F401
 from .streams import paypal, stripe, waiting  # noqa: F401
-from .streams import importing  # noqa: F401
+from .streams import filearchive, importing  # noqa: F401

@@ -78,6 +78,8 @@ def replay_command(campaign, stream, since):
     click.echo(f"processed: {counts.processed}")
     click.echo(f"refused (bad input, unchanged): {counts.refused}")
     click.echo(f"failed: {counts.failed}")
+    if counts.incomplete:
+        click.echo(f"incomplete files skipped (import them again): {counts.incomplete}")
     click.echo(f"new ledger entries: {counts.new_entries}")
     for failure in counts.failures:
         click.echo(failure, err=True)

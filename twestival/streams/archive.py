@@ -13,6 +13,9 @@ from ..database import Base, UTCDateTime, as_loaded, utcnow
 REDACTED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-csrftoken"}
 # meta key: the slug of a campaign the payload names but that was unknown when it came
 CLAIMED_CAMPAIGN = "claimed_campaign"
+# status of a payload whose bytes are still being stored (an imported file, piece by piece,
+# ``filearchive``); one left so never became whole and is never processed.
+RECEIVING = "receiving"
 
 
 class InboundPayload(Base):
@@ -26,6 +29,7 @@ class InboundPayload(Base):
     external_id: Mapped[str | None] = mapped_column(String(200), index=True)
     content_type: Mapped[str | None] = mapped_column(String(200))
     headers: Mapped[dict | None] = mapped_column(JSON)
+    # Empty for an imported file: its bytes are in ``inbound_file_piece`` (``filearchive``).
     body: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -40,7 +44,7 @@ def clean_headers(headers) -> dict[str, str]:
     return {k: ("[redacted]" if k.lower() in REDACTED_HEADERS else v) for k, v in headers.items()}
 
 
-# Everything but the body comes back (the body can be a large file; we hold it already).
+# Everything but the body comes back (we hold it already).
 _INSERT = insert(InboundPayload.__table__).returning(
     *(c for c in InboundPayload.__table__.columns if c.key != "body"))
 

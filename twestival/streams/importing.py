@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gzip
-import hashlib
 import io
 import json
 import os
@@ -30,19 +28,18 @@ import shutil
 import sqlite3
 import tempfile
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from sqlalchemy import (JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, func,
-                        select, update)
-from sqlalchemy.orm import Mapped, Session, defer, mapped_column, scoped_session
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from ..campaigns.models import Campaign, City
 from ..database import BUSY_POLL_MAX_SECONDS, Base, UTCDateTime, read_only, utcnow
 from ..errors import DomainError, InvalidInput, NotFound
 from ..money import Money
 from .archive import InboundPayload, mark
+from .filearchive import archive_file, archived_file
 
 FORMATS = ("eventbrite", "camt053", "mt940", "ofx", "csv")
 BANK_FORMATS = ("camt053", "mt940", "ofx")
@@ -366,63 +363,6 @@ def check_fallback_currency(fmt: str, currency: str | None) -> str | None:
     return check_currency(currency.strip().upper())
 
 
-CHUNK = 1 << 20
-COMPRESS_FROM = 8 << 20
-
-
-def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id: int,
-                 meta: dict) -> InboundPayload:
-    """``archive`` for a file that may be large: read and hashed in chunks.
-
-    A file of ``COMPRESS_FROM`` bytes or more is kept gzip-compressed (losslessly: the row's
-    headers say ``Content-Encoding: gzip``, its sha256 is the received file's), because SQLite
-    rewrites a row whole when its status changes and holds the old and new row in memory
-    meanwhile: a 120 MB export would cost 240 MB at that moment, its gzip a tenth of that.
-    On SQLite the body goes into the row through the blob API (no driver or statement copies).
-    """
-    # The file is read before the session is touched: no transaction is open meanwhile.
-    digest, size = hashlib.sha256(), 0
-    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)   # gzip framing
-    packed = io.BytesIO()
-    source.seek(0)
-    while chunk := source.read(CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-        packed.write(packer.compress(chunk))
-    packed.write(packer.flush())
-    source.seek(0)   # the parser reads the same handle next
-    if size == 0:
-        raise InvalidInput("the file is empty")
-    body, headers = (packed, {"Content-Encoding": "gzip"}) if size >= COMPRESS_FROM \
-        else (source, {})
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    length = packed.tell() if body is packed else size
-    body.seek(0)
-    payload = InboundPayload(
-        stream=stream, body=b"" if sqlite else body.read(), sha256=digest.hexdigest(),
-        headers=headers, external_id=f"sha256:{digest.hexdigest()}", campaign_id=campaign_id,
-        meta=meta)
-    session.add(payload)
-    session.flush()
-    if sqlite:
-        session.execute(update(InboundPayload).where(InboundPayload.id == payload.id)
-                        .values(body=func.zeroblob(length)))
-        raw = session.connection().connection.dbapi_connection
-        body.seek(0)
-        with raw.blobopen("inbound_payload", "body", payload.id) as blob:
-            while chunk := body.read(CHUNK):
-                blob.write(chunk)
-    source.seek(0)
-    return payload
-
-
-def archived_file(payload: InboundPayload) -> BinaryIO:
-    """The file as it was received, from its archive row (decompressed as it is read)."""
-    if (payload.headers or {}).get("Content-Encoding") == "gzip":
-        return gzip.GzipFile(fileobj=io.BytesIO(payload.body), mode="rb")
-    return io.BytesIO(payload.body)
-
-
 def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, fmt: str, *,
                 city: City | None = None, mapping_name: str | None = None,
                 filename: str | None = None, created_by_id: int | None = None,
@@ -447,22 +387,17 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
         meta["currency"] = currency
     campaign_id = campaign.id
     # The lookups above opened a transaction (on SQLite it holds the write lock): end it, so
-    # the file is read, hashed and compressed (seconds for a large one) holding no lock.
+    # the file is read, hashed and compressed (seconds for a large one) holding no lock but
+    # for the moments its pieces are written.
     session.commit()
-    payload = archive_file(session, stream, source, campaign_id=campaign_id, meta=meta)
-    payload_id = payload.id
-    session.commit()
-    # Work from the file we hold; the archive row is reloaded without its body (raiseload: a
-    # refresh after a commit must not pull a 100 MB body back into memory).
-    session.expunge(payload)
-    payload = session.get(InboundPayload, payload_id,
-                          options=[defer(InboundPayload.body, raiseload=True)])
+    payload_id = archive_file(session, stream, source, campaign_id=campaign_id, meta=meta)
+    # Work from the file we hold (the archive row keeps no body: it is cheap to load).
+    payload = session.get(InboundPayload, payload_id)
     try:
         report = process(session, payload, progress=progress, source=source)
     except Exception as exc:
         session.rollback()
-        payload = session.get(InboundPayload, payload_id,
-                              options=[defer(InboundPayload.body, raiseload=True)])
+        payload = session.get(InboundPayload, payload_id)
         if isinstance(exc, DomainError):
             mark(payload, "rejected", exc.message)
         else:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..campaigns.models import Campaign, City
 from ..errors import DomainError, InvalidInput, NotFound
 from . import registry
-from .archive import CLAIMED_CAMPAIGN, InboundPayload, mark
+from .archive import CLAIMED_CAMPAIGN, RECEIVING, InboundPayload, mark
 
 
 def load_processors() -> dict:
@@ -34,6 +34,7 @@ class ReplayCounts:
     processed: int = 0
     refused: int = 0     # bad input, refused again (e.g. a malformed file): expected
     failed: int = 0      # an unexpected error: the payload is marked failed
+    incomplete: int = 0  # a file whose archiving never finished: skipped, left as it is
     entries_before: int = 0
     entries_after: int = 0
     by_stream: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -75,6 +76,15 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
     for payload_id in ids:
         payload = session.get(InboundPayload, payload_id)
         processor = processors.get(payload.stream)
+        if payload.status == RECEIVING:
+            # Its bytes are not all there (or are still arriving): processing part of a file
+            # would count part of it, and marking it would hide that it is incomplete.
+            counts.incomplete += 1
+            counts.failures.append(f"payload {payload.id} ({payload.stream}) skipped: its file "
+                                   "was not archived whole (still arriving, or the upload "
+                                   "stopped part-way); import the file again")
+            session.commit()
+            continue
         counts.payloads += 1
         if processor is None:
             counts.failures.append(f"payload {payload.id}: no processor for {payload.stream!r}")
