@@ -65,6 +65,14 @@ def _ecb_history() -> dict[str, list[tuple[dt.date, str]]]:
     return history
 
 
+def without_rates(session: Session, currencies) -> list[str]:
+    """Those of ``currencies`` (the euro aside) whose shipped history is not copied in yet."""
+    wanted = {check_currency(c) for c in currencies} - {"EUR"}
+    have = set(session.scalars(select(FxRate.currency).where(FxRate.currency.in_(wanted))
+                               .distinct())) if wanted else set()
+    return sorted(wanted - have)
+
+
 def ensure_rates(session: Session, currency: str) -> int:
     """Copy the shipped history of one currency into fx_rate if it is not there yet."""
     currency = check_currency(currency)

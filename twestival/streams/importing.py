@@ -443,8 +443,7 @@ def process(session: Session, payload: InboundPayload, *,
                 staged.fill(parsers[fmt](body, ctx), recorder.classify, progress)
                 staged.check_repeats(ctx)
                 session.commit()
-            _check_rates(ctx, staged)   # may copy a currency's rates in: not read-only
-            session.commit()
+            _check_rates(ctx, staged)
             try:
                 if direct.available(session):
                     direct.record(ctx, recorder, staged, CHUNK_ROWS, progress)
@@ -483,17 +482,28 @@ def _context(session: Session, payload: InboundPayload, meta: dict) -> Context:
 
 def _check_rates(ctx: Context, staged: "Staging") -> None:
     """Every amount must be convertible to the campaign's currency and to any city's it may
-    go to, on its day: found now, not half-way through recording."""
+    go to, on its day: found now, not half-way through recording. Only a currency's first
+    money copies its rates in (a write); the look-ups, one per currency, day and quote, are
+    reads and hold no write lock while they run."""
     from ..ledger import fx
-    quotes = {ctx.campaign.currency}
-    if ctx.city is not None:
-        quotes.add(ctx.city.currency)
-    elif ctx.payload.stream == "bank":   # a credit may match any city's reference
-        quotes.update(ctx.session.scalars(select(City.currency).where(
-            City.campaign_id == ctx.campaign.id)))
-    for currency, day in staged.currency_days:
-        for quote in quotes:
-            fx.rate_for(ctx.session, currency, quote, day)
+    with read_only():
+        quotes = {ctx.campaign.currency}
+        if ctx.city is not None:
+            quotes.add(ctx.city.currency)
+        elif ctx.payload.stream == "bank":   # a credit may match any city's reference
+            quotes.update(ctx.session.scalars(select(City.currency).where(
+                City.campaign_id == ctx.campaign.id)))
+        missing = fx.without_rates(ctx.session, quotes | {c for c, _ in staged.currency_days})
+        ctx.session.commit()
+    if missing:
+        for currency in missing:
+            fx.ensure_rates(ctx.session, currency)
+        ctx.session.commit()
+    with read_only():
+        for currency, day in staged.currency_days:
+            for quote in quotes:
+                fx.rate_for(ctx.session, currency, quote, day)
+        ctx.session.commit()
 
 
 class Staging:
