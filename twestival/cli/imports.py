@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..campaigns.service import get_campaign, get_city
+from ..database import read_only
 from ..extensions import db
 from ..streams import importing
 from ..streams.replay import replay
@@ -37,9 +38,13 @@ def _estimate_rows(handle) -> int:
 def import_command(campaign, file, fmt, city, mapping, currency):
     """Import a ticket-sale export or bank statement FILE into CAMPAIGN."""
     with open(file, "rb") as handle:
-        lines = _estimate_rows(handle)   # before the lookups open a (write) transaction
-    camp = get_campaign(db.session, campaign)
-    place = get_city(db.session, camp, city) if city else None
+        lines = _estimate_rows(handle)
+    # Looked up in a read transaction: a new process's first queries are slow (SQL compiled
+    # for the first time), and a write transaction would keep webhooks waiting meanwhile.
+    # It lasts until import_file commits it, before archiving.
+    with read_only():
+        camp = get_campaign(db.session, campaign)
+        place = get_city(db.session, camp, city) if city else None
     with open(file, "rb") as handle, click.progressbar(
             length=2 * lines, label="checking, then recording",
             file=sys.stderr) as bar:
