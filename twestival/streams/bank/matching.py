@@ -17,6 +17,13 @@ PAYOUT_RE = re.compile(r"(?<![A-Za-z])(stripe|paypal)(?![A-Za-z])|\bpo_[A-Za-z0-
 
 
 def reference_pattern(reference: str | None) -> re.Pattern | None:
+    parts = _parts(reference)
+    return None if parts is None else re.compile("".join(parts), re.IGNORECASE)
+
+
+def _parts(reference: str | None) -> tuple[str, str, str] | None:
+    """The pattern of a reference as (its first part, with what may not come before it; the
+    rest; what may not come after), or None for a reference with no letters or digits."""
     parts = re.findall(r"[A-Za-z]+|\d+", reference or "")
     if not parts:
         return None
@@ -25,18 +32,47 @@ def reference_pattern(reference: str | None) -> re.Pattern | None:
         pieces.append("0*" + (part.lstrip("0") or "0") if part.isdigit() else re.escape(part))
     before = r"(?<![0-9])" if parts[0].isdigit() else r"(?<![A-Za-z])"
     after = r"(?![0-9])" if parts[-1].isdigit() else r"(?![A-Za-z])"
-    return re.compile(before + r"[\W_]*".join(pieces) + after, re.IGNORECASE)
+    return before + pieces[0], "".join(r"[\W_]*" + piece for piece in pieces[1:]), after
 
 
 class Matcher:
+    """The cities whose references a text names, found by one regex rather than a search per
+    city on every line of a statement."""
+
     def __init__(self, cities: list[City]):
-        self.patterns = [(city, pattern) for city in cities
-                         if (pattern := reference_pattern(city.bank_reference)) is not None]
+        self.patterns: list[tuple[City, re.Pattern]] = []
+        heads: dict[str, None] = {}
+        wholes: list[str] = []
+        for city in cities:
+            parts = _parts(city.bank_reference)
+            if parts is not None:
+                self.patterns.append((city, re.compile("".join(parts), re.IGNORECASE)))
+                heads[parts[0]] = None
+                wholes.append("".join(parts))
+        # Stops where some reference's first part is (few places in a line: cheap to look
+        # for), and there tries every whole reference, each a capturing lookahead (group n+1
+        # for city n) that may match nothing; a city named further on is found by searching
+        # again after that place.
+        self._named = re.compile(
+            "(?=" + "|".join(heads) + ")" + "".join(f"(?:(?=({whole}))|)" for whole in wholes),
+            re.IGNORECASE) if wholes else None
 
     def cities(self, text: str | None) -> list[City]:
-        if not text:
+        if not text or self._named is None:
             return []
-        return [city for city, pattern in self.patterns if pattern.search(text)]
+        found = self._named.search(text)
+        named: set[int] = set()
+        while found is not None:
+            groups = found.groups()
+            unnamed = groups.count(None)
+            if unnamed == len(groups) - 1:   # one city named here: the usual case
+                named.add(found.lastindex - 1)
+            elif unnamed < len(groups):
+                named.update(n for n, group in enumerate(groups) if group is not None)
+            found = self._named.search(text, found.start() + 1)
+        if len(named) == 1:
+            return [self.patterns[named.pop()][0]]
+        return [city for n, (city, _pattern) in enumerate(self.patterns) if n in named]
 
 
 def payout_marker(text: str | None) -> str | None:
