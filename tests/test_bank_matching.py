@@ -93,3 +93,15 @@ def test_payout_markers_outrank_a_city_reference(app, session, bank_csv):
     payouts = session.scalars(select(ImportRow.meta).where(ImportRow.outcome == "payout")
                               .order_by(ImportRow.line)).all()
     assert [meta["payout"] for meta in payouts] == ["stripe", "paypal", "po_1234567890ab"]
+
+
+def test_payout_markers_in_text_beyond_ascii(app, session, bank_csv):
+    # The long s is an s to a case-insensitive match.
+    report, found = import_lines(
+        app, session,
+        ("Auszahlung STRIPE \u2013 Februar TW42", "A", "10.00"),
+        ("\u017ftripe TW42", "B", "11.00"),
+        ("TW42 gr\u00fc\u00dfe", "PAYPAL \u00e9", "12.00"),
+        ("TW42 gr\u00fc\u00dfe", "Zahlung \u2013 Mai", "13.00"))
+    assert found == [("payout", None), ("payout", None), ("payout", None),
+                     ("imported", "london")]
