@@ -105,3 +105,17 @@ def test_payout_markers_in_text_beyond_ascii(app, session, bank_csv):
         ("TW42 gr\u00fc\u00dfe", "Zahlung \u2013 Mai", "13.00"))
     assert found == [("payout", None), ("payout", None), ("payout", None),
                      ("imported", "london")]
+
+
+def test_references_of_other_shapes(app, session, bank_csv):
+    # Starting with digits, a single run of letters, three runs.
+    set_bank_references(app, london="0042", berlin="BER", tokyo="TW-9-JP")
+    report, found = import_lines(
+        app, session,
+        ("Spende 42 danke", "A", "10.00"), ("x0042", "B", "11.00"), ("1042", "C", "12.00"),
+        ("ber", "D", "13.00"), ("Berlin", "E", "14.00"), ("TW 9 jp", "F", "15.00"),
+        ("TW-9-J", "G", "16.00"), ("0042 BER", "H", "17.00"))
+    assert found == [("imported", "london"), ("imported", "london"), ("unassigned", None),
+                     ("imported", "berlin"), ("unassigned", None), ("imported", "tokyo"),
+                     ("unassigned", None), ("unassigned", None)]
+    assert [note.split(":")[0] for note in report.notes] == ["line 9"]

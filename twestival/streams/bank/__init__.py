@@ -139,13 +139,15 @@ class BankRecorder:
         if marker:
             item.meta = {**(meta or {}), "payout": marker}
             return "payout"
-        found = self.matcher.cities(item.reference)
-        if not found:
+        matcher = self.matcher
+        named = matcher.named(item.reference)
+        if not named:
             return self.default_city_id
-        if len(found) == 1:
-            return found[0].id
+        if len(named) == 1:
+            return matcher.ids[named[0]]
         self.ctx.report.notes.append(f"line {item.line}: the reference names several cities ("
-                                     + ", ".join(c.slug for c in found) + "); left unassigned")
+                                     + ", ".join(matcher.patterns[n][0].slug for n in named)
+                                     + "); left unassigned")
         return None
 
     def record(self, batch: list[Item]) -> None:

@@ -18,21 +18,32 @@ PAYOUT_RE = re.compile(r"(?<![A-Za-z])(stripe|paypal)(?![A-Za-z])|\bpo_[A-Za-z0-
 
 def reference_pattern(reference: str | None) -> re.Pattern | None:
     parts = _parts(reference)
-    return None if parts is None else re.compile("".join(parts), re.IGNORECASE)
+    return None if parts is None else re.compile(_whole(*parts), re.IGNORECASE)
 
 
-def _parts(reference: str | None) -> tuple[str, str, str] | None:
-    """The pattern of a reference as (its first part, with what may not come before it; the
-    rest; what may not come after), or None for a reference with no letters or digits."""
+def _parts(reference: str | None) -> tuple[str, list[str], list[set[str]], str] | None:
+    """A reference's pattern in parts: what may not come before it, the pattern of each of
+    its runs of letters or digits, the characters each run can start with, what may not come
+    after it. None for a reference with no letters or digits."""
     parts = re.findall(r"[A-Za-z]+|\d+", reference or "")
     if not parts:
         return None
-    pieces = []
+    pieces, starts = [], []
     for part in parts:
-        pieces.append("0*" + (part.lstrip("0") or "0") if part.isdigit() else re.escape(part))
+        if part.isdigit():
+            number = part.lstrip("0") or "0"
+            pieces.append("0*" + number)
+            starts.append({"0", number[0]})
+        else:
+            pieces.append(re.escape(part))
+            starts.append({part[0]})
     before = r"(?<![0-9])" if parts[0].isdigit() else r"(?<![A-Za-z])"
     after = r"(?![0-9])" if parts[-1].isdigit() else r"(?![A-Za-z])"
-    return before + pieces[0], "".join(r"[\W_]*" + piece for piece in pieces[1:]), after
+    return before, pieces, starts, after
+
+
+def _whole(before: str, pieces: list[str], _starts: list[set[str]], after: str) -> str:
+    return before + r"[\W_]*".join(pieces) + after
 
 
 class Matcher:
@@ -41,23 +52,38 @@ class Matcher:
 
     def __init__(self, cities: list[City]):
         self.patterns: list[tuple[City, re.Pattern]] = []
-        heads: dict[str, None] = {}
         wholes: list[str] = []
+        # What a reference's text must begin with, by first run: that run and the first
+        # character of the next run (or the end of the reference).
+        heads: dict[str, tuple[set[str], set[str]]] = {}
         for city in cities:
             parts = _parts(city.bank_reference)
-            if parts is not None:
-                self.patterns.append((city, re.compile("".join(parts), re.IGNORECASE)))
-                heads[parts[0]] = None
-                wholes.append("".join(parts))
-        # Stops where some reference's first part is (few places in a line: cheap to look
-        # for), and there tries every whole reference, each a capturing lookahead (group n+1
-        # for city n) that may match nothing; a city named further on is found by searching
-        # again after that place.
+            if parts is None:
+                continue
+            before, pieces, starts, after = parts
+            self.patterns.append((city, re.compile(_whole(*parts), re.IGNORECASE)))
+            wholes.append(_whole(*parts))
+            nexts, ends = heads.setdefault(before + pieces[0], (set(), set()))
+            if len(pieces) > 1:
+                nexts.update(starts[1])
+            else:
+                ends.add(after)
+        self.ids = [city.id for city, _pattern in self.patterns]
+        starts = "|".join(
+            first + "(?:" + "|".join(
+                ([r"[\W_]*[" + "".join(re.escape(c) for c in sorted(nexts)) + "]"]
+                 if nexts else []) + sorted(ends)) + ")"
+            for first, (nexts, ends) in heads.items())
+        # Stops only where a reference may begin (few places in a line: cheap to look for),
+        # and there tries every whole reference, each a capturing lookahead (group n+1 for
+        # city n) that may match nothing; a city named further on is found by searching again
+        # after that place.
         self._named = re.compile(
-            "(?=" + "|".join(heads) + ")" + "".join(f"(?:(?=({whole}))|)" for whole in wholes),
+            "(?=" + starts + ")" + "".join(f"(?:(?=({whole}))|)" for whole in wholes),
             re.IGNORECASE) if wholes else None
 
-    def cities(self, text: str | None) -> list[City]:
+    def named(self, text: str | None) -> list[int]:
+        """Which cities (their positions in ``patterns``) the text names."""
         if not text or self._named is None:
             return []
         found = self._named.search(text)
@@ -70,9 +96,10 @@ class Matcher:
             elif unnamed < len(groups):
                 named.update(n for n, group in enumerate(groups) if group is not None)
             found = self._named.search(text, found.start() + 1)
-        if len(named) == 1:
-            return [self.patterns[named.pop()][0]]
-        return [city for n, (city, _pattern) in enumerate(self.patterns) if n in named]
+        return [named.pop()] if len(named) == 1 else sorted(named)
+
+    def cities(self, text: str | None) -> list[City]:
+        return [self.patterns[n][0] for n in self.named(text)]
 
 
 def payout_marker(text: str | None) -> str | None:
