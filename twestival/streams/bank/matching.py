@@ -86,17 +86,18 @@ class Matcher:
         """Which cities (their positions in ``patterns``) the text names."""
         if not text or self._named is None:
             return []
-        found = self._named.search(text)
-        named: set[int] = set()
+        search = self._named.search
+        found = search(text)
+        named: list[int] = []
         while found is not None:
             groups = found.groups()
-            unnamed = groups.count(None)
-            if unnamed == len(groups) - 1:   # one city named here: the usual case
-                named.add(found.lastindex - 1)
-            elif unnamed < len(groups):
-                named.update(n for n, group in enumerate(groups) if group is not None)
-            found = self._named.search(text, found.start() + 1)
-        return [named.pop()] if len(named) == 1 else sorted(named)
+            hits = len(groups) - groups.count(None)
+            if hits == 1:   # one city named here: the usual case
+                named.append(found.lastindex - 1)
+            elif hits:
+                named.extend(n for n, group in enumerate(groups) if group is not None)
+            found = search(text, found.start() + 1)
+        return named if len(named) < 2 else sorted(set(named))
 
     def cities(self, text: str | None) -> list[City]:
         return [self.patterns[n][0] for n in self.named(text)]
