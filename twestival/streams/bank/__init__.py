@@ -146,7 +146,7 @@ class BankRecorder:
         if len(named) == 1:
             return matcher.ids[named[0]]
         self.ctx.report.notes.append(f"line {item.line}: the reference names several cities ("
-                                     + ", ".join(matcher.patterns[n][0].slug for n in named)
+                                     + ", ".join(matcher.known[n].slug for n in named)
                                      + "); left unassigned")
         return None
 

@@ -7,6 +7,7 @@ but not inside a longer word or number ("TW-421", "XTW42").
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from ...campaigns.models import City
 
@@ -16,16 +17,21 @@ PAYOUT_RE = re.compile(r"(?<![A-Za-z])(stripe|paypal)(?![A-Za-z])|\bpo_[A-Za-z0-
                        re.IGNORECASE)
 
 
-def reference_pattern(reference: str | None) -> re.Pattern | None:
-    parts = _parts(reference)
-    return None if parts is None else re.compile(_whole(*parts), re.IGNORECASE)
+class _Reference(NamedTuple):
+    """A city's reference as a pattern, in parts."""
+    before: str              # what may not come before it
+    pieces: list[str]        # the pattern of each of its runs of letters or digits
+    starts: list[set[str]]   # the characters each run can start with
+    after: str               # what may not come after it
+
+    @property
+    def pattern(self) -> str:
+        return self.before + r"[\W_]*".join(self.pieces) + self.after
 
 
-def _parts(reference: str | None) -> tuple[str, list[str], list[set[str]], str] | None:
-    """A reference's pattern in parts: what may not come before it, the pattern of each of
-    its runs of letters or digits, the characters each run can start with, what may not come
-    after it. None for a reference with no letters or digits."""
-    parts = re.findall(r"[A-Za-z]+|\d+", reference or "")
+def _reference(text: str | None) -> _Reference | None:
+    """None for a reference with no letters or digits."""
+    parts = re.findall(r"[A-Za-z]+|\d+", text or "")
     if not parts:
         return None
     pieces, starts = [], []
@@ -39,11 +45,7 @@ def _parts(reference: str | None) -> tuple[str, list[str], list[set[str]], str] 
             starts.append({part[0]})
     before = r"(?<![0-9])" if parts[0].isdigit() else r"(?<![A-Za-z])"
     after = r"(?![0-9])" if parts[-1].isdigit() else r"(?![A-Za-z])"
-    return before, pieces, starts, after
-
-
-def _whole(before: str, pieces: list[str], _starts: list[set[str]], after: str) -> str:
-    return before + r"[\W_]*".join(pieces) + after
+    return _Reference(before, pieces, starts, after)
 
 
 class Matcher:
@@ -51,24 +53,23 @@ class Matcher:
     city on every line of a statement."""
 
     def __init__(self, cities: list[City]):
-        self.patterns: list[tuple[City, re.Pattern]] = []
+        self.known: list[City] = []   # the cities with a reference, in the order given
         wholes: list[str] = []
-        # What a reference's text must begin with, by first run: that run and the first
+        # What a reference's text must begin with, by first run: that run, then the first
         # character of the next run (or the end of the reference).
         heads: dict[str, tuple[set[str], set[str]]] = {}
         for city in cities:
-            parts = _parts(city.bank_reference)
-            if parts is None:
+            reference = _reference(city.bank_reference)
+            if reference is None:
                 continue
-            before, pieces, starts, after = parts
-            self.patterns.append((city, re.compile(_whole(*parts), re.IGNORECASE)))
-            wholes.append(_whole(*parts))
-            nexts, ends = heads.setdefault(before + pieces[0], (set(), set()))
-            if len(pieces) > 1:
-                nexts.update(starts[1])
+            self.known.append(city)
+            wholes.append(reference.pattern)
+            nexts, ends = heads.setdefault(reference.before + reference.pieces[0], (set(), set()))
+            if len(reference.pieces) > 1:
+                nexts.update(reference.starts[1])
             else:
-                ends.add(after)
-        self.ids = [city.id for city, _pattern in self.patterns]
+                ends.add(reference.after)
+        self.ids = [city.id for city in self.known]
         starts = "|".join(
             first + "(?:" + "|".join(
                 ([r"[\W_]*[" + "".join(re.escape(c) for c in sorted(nexts)) + "]"]
@@ -83,7 +84,7 @@ class Matcher:
             re.IGNORECASE) if wholes else None
 
     def named(self, text: str | None) -> list[int]:
-        """Which cities (their positions in ``patterns``) the text names."""
+        """Which cities (their positions in ``known``) the text names."""
         if not text or self._named is None:
             return []
         search = self._named.search
@@ -100,15 +101,16 @@ class Matcher:
         return named if len(named) < 2 else sorted(set(named))
 
     def cities(self, text: str | None) -> list[City]:
-        return [self.patterns[n][0] for n in self.named(text)]
+        return [self.known[n] for n in self.named(text)]
 
 
 def payout_marker(text: str | None) -> str | None:
     """'stripe', 'paypal' or a Stripe payout id when the text names one, else None."""
     if not text:
         return None
-    # Most texts name none, and for ASCII text (no letter that folds into a-z) the lowered text
-    # must contain one of the words for the regex to match: cheaper than the regex's search.
+    # Most texts name none. In ASCII text the regex's case-insensitive match is the lowered
+    # text's plain one, so it can only match where the lowered text contains one of the words:
+    # cheaper to ask than to run the regex.
     if text.isascii():
         lowered = text.lower()
         if "stripe" not in lowered and "paypal" not in lowered and "po_" not in lowered:
