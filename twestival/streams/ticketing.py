@@ -51,35 +51,26 @@ EVENTBRITE_DATE_FORMATS = ("%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %
                            "%m/%d/%y", "%m/%d/%Y", "%Y-%m-%d")
 
 
-class _Lines:
-    """Feeds a csv reader line by line and remembers the physical lines of the last record."""
-
-    def __init__(self, text: io.TextIOBase):
-        self._text = text
-        self.taken: list[str] = []
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> str:
-        line = self._text.readline()
-        if not line:
-            raise StopIteration
-        self.taken.append(line)
-        return line
-
-    def pop(self) -> str:
-        raw, self.taken = "".join(self.taken), []
-        return raw.rstrip("\r\n")
-
-
 def read_csv(source: BinaryIO, delimiter: str = ","
-             ) -> tuple[list[str], Iterator[tuple[int, dict[str, str], str]]]:
-    """The header, and (line number, row by header, the row verbatim) for each record.
+             ) -> tuple[list[str], Iterator[tuple[int, list[str], str]]]:
+    """The header, and (line number, the row's cells in the header's order, the row verbatim)
+    for each record.
 
     The text is decoded as it is read (a large file is never held twice)."""
-    lines = _Lines(io.TextIOWrapper(source, encoding="utf-8-sig", newline=""))
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    taken: list[str] = []   # the physical lines of the record the reader is on
+
+    def lines() -> Iterator[str]:
+        for line in text:
+            taken.append(line)
+            yield line
+
+    def pop() -> str:
+        raw = "".join(taken)
+        taken.clear()
+        return raw.rstrip("\r\n")
+
+    reader = csv.reader(lines(), delimiter=delimiter, strict=True)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -88,33 +79,36 @@ def read_csv(source: BinaryIO, delimiter: str = ","
         raise MalformedFile(f"line 1: {exc}") from None
     except UnicodeDecodeError:
         raise MalformedFile(NOT_UTF8) from None
-    lines.pop()
+    pop()
     if len(set(header)) != len(header):
         raise MalformedFile("the header row names a column twice")
+    width = len(header)
 
     def rows():
+        read = reader.__next__
         while True:
             start = reader.line_num + 1
             try:
-                row = next(reader)
+                row = read()
             except StopIteration:
                 return
             except csv.Error as exc:
                 raise MalformedFile(f"line {start}: {exc}") from None
             except UnicodeDecodeError:
                 raise MalformedFile(f"line {start}: {NOT_UTF8}") from None
-            raw = lines.pop()
+            raw = pop()
             if not "".join(row).strip():   # blank cells only
                 continue
-            if len(row) != len(header):
+            if len(row) != width:
                 raise MalformedFile(f"line {start}: {len(row)} fields where the header has "
-                                    f"{len(header)}")
-            yield start, dict(zip(header, row)), raw
+                                    f"{width}")
+            yield start, row, raw
     return header, rows()
 
 
-def _column(header: list[str], names: tuple[str, ...]) -> str | None:
-    folded = {h.strip().lower(): h for h in header}
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    """Where the first of ``names`` found in the header is, whatever its case."""
+    folded = {h.strip().lower(): n for n, h in enumerate(header)}
     for name in names:
         if name.lower() in folded:
             return folded[name.lower()]
@@ -248,10 +242,13 @@ def _eventbrite_builders(ctx, cols, first, rows):
     state = {"order": None}
     dates: dict[str, dt.datetime] = {}
     skipped_free = [0]
+    order_col, currency_col, date_col = cols["order"], cols["currency"], cols["date"]
+    first_col, last_col = cols["first"], cols["last"]
+    add_attendee = _attendees(cols)
 
-    def add(line: int, row: dict, raw: str):
+    def add(line: int, row: list[str], raw: str):
         def build() -> Item | None:
-            order_id = (row[cols["order"]] or "").strip()
+            order_id = (row[order_col] or "").strip()
             if not order_id:
                 raise RowError("no order number")
             current = state["order"]
@@ -260,16 +257,16 @@ def _eventbrite_builders(ctx, cols, first, rows):
                 if current is not None:
                     finished = _finish(current)
                 buyer = " ".join(filter(None, (
-                    (row.get(cols["first"]) or "").strip() if cols["first"] else "",
-                    (row.get(cols["last"]) or "").strip() if cols["last"] else ""))) or None
+                    (row[first_col] or "").strip() if first_col is not None else "",
+                    (row[last_col] or "").strip() if last_col is not None else ""))) or None
                 try:
-                    currency = check_currency((row[cols["currency"]] or "").strip())
+                    currency = check_currency((row[currency_col] or "").strip())
                 except MoneyError as exc:
                     raise RowError(exc.message) from None
-                current = _Order(order_id, line, _eventbrite_date(row[cols["date"]], ctx, dates),
+                current = _Order(order_id, line, _eventbrite_date(row[date_col], ctx, dates),
                                  currency, buyer)
                 state["order"] = current
-            _add_attendee(current, row, raw, line, cols)
+            add_attendee(current, row, raw, line)
             return finished
         return build
 
@@ -293,21 +290,29 @@ def _eventbrite_builders(ctx, cols, first, rows):
     yield 0, last
 
 
-def _add_attendee(order: _Order, row: dict, raw: str, line: int, cols: dict) -> None:
-    attendee = (row[cols["attendee"]].strip() if cols["attendee"] else "") or f"line{line}"
-    if attendee in order.attendees:
-        raise RowError(f"attendee {attendee} of order {order.order_id} is listed twice")
-    order.attendees.add(attendee)
-    order.raw.append(raw)
-    paid = minor_units(row[cols["gross"]] or "0", order.currency)
-    order.gross += paid
-    for key in ("eb_fee", "processing"):
-        text = row[cols[key]] if cols[key] else None
-        if text is not None and text.strip():
-            order.fee += minor_units(text, order.currency)
-            order.fee_known = True
-    if cols["status"] and row[cols["status"]].strip().lower() in REFUNDED_STATUSES and paid:
-        order.refunds.append([attendee, paid])
+def _attendees(cols: dict[str, int | None]):
+    """Adds an attendee row to its order (the columns looked up once, not on every row)."""
+    attendee_col, gross_col, status_col = cols["attendee"], cols["gross"], cols["status"]
+    fee_cols = [cols[key] for key in ("eb_fee", "processing") if cols[key] is not None]
+
+    def add(order: _Order, row: list[str], raw: str, line: int) -> None:
+        attendee = (row[attendee_col].strip() if attendee_col is not None else "") \
+            or f"line{line}"
+        if attendee in order.attendees:
+            raise RowError(f"attendee {attendee} of order {order.order_id} is listed twice")
+        order.attendees.add(attendee)
+        order.raw.append(raw)
+        paid = minor_units(row[gross_col] or "0", order.currency)
+        order.gross += paid
+        for col in fee_cols:
+            text = row[col]
+            if text is not None and text.strip():
+                order.fee += minor_units(text, order.currency)
+                order.fee_known = True
+        if status_col is not None and row[status_col].strip().lower() in REFUNDED_STATUSES \
+                and paid:
+            order.refunds.append([attendee, paid])
+    return add
 
 
 # --- any CSV through a saved mapping ----------------------------------------------------------
@@ -315,12 +320,12 @@ def _add_attendee(order: _Order, row: dict, raw: str, line: int, cols: dict) -> 
 def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
     mapping: ImportMapping = ctx.mapping
     names, rows = read_csv(source, mapping.delimiter or ",")
-    header = {h.strip().lower(): h for h in names}
+    header = {h.strip().lower(): n for n, h in enumerate(names)}
     wanted = {"date": mapping.date_column, "amount": mapping.amount_column,
               "currency": mapping.currency_column, "reference": mapping.reference_column,
               "donor": mapping.donor_column, "external_id": mapping.external_id_column,
               "fee": mapping.fee_column}
-    cols: dict[str, str | None] = {}
+    cols: dict[str, int | None] = {}
     for key, name in wanted.items():
         if not name:
             cols[key] = None
@@ -333,44 +338,57 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
         first = next(rows)
     except StopIteration:
         raise MalformedFile("the file has a header but no rows") from None
+    # The mapping's settings, read once (attributes of a mapped object cost on every row).
+    default_currency, separator = mapping.default_currency, mapping.decimal_separator
+    date_format, id_column = mapping.date_format, mapping.external_id_column
+    prefix = f"csv:{mapping.name}:"
+    date_col, amount_col, currency_col = cols["date"], cols["amount"], cols["currency"]
+    reference_col, donor_col, fee_col = cols["reference"], cols["donor"], cols["fee"]
+    id_col = cols["external_id"]
     seen: dict[str, int] = {}
     dates: dict[str, dt.datetime] = {}   # statements repeat a day on many lines
+    amounts: dict[tuple, Money] = {}     # and amounts, by (currency, amount) as written
 
-    def builder(line: int, row: dict, raw: str):
+    def builder(line: int, row: list[str], raw: str):
         def build() -> Item:
-            currency = mapping.default_currency
-            if cols["currency"] and (row[cols["currency"]] or "").strip():
-                currency = row[cols["currency"]].strip()
-            try:
-                currency = check_currency(currency)
-            except MoneyError as exc:
-                raise RowError(exc.message) from None
-            text = row[cols["amount"]] or ""
-            minor = minor_units(text, currency, mapping.decimal_separator, allow_negative=True)
-            if minor == 0:
-                to_money(text, currency, mapping.decimal_separator)   # says why zero is refused
-            amount = Money(minor, currency)
-            text = (row[cols["date"]] or "").strip()
+            currency = default_currency
+            if currency_col is not None and (row[currency_col] or "").strip():
+                currency = row[currency_col].strip()
+            text = row[amount_col] or ""
+            amount = amounts.get((currency, text))
+            if amount is None:
+                try:
+                    checked = check_currency(currency)
+                except MoneyError as exc:
+                    raise RowError(exc.message) from None
+                minor = minor_units(text, checked, separator, allow_negative=True)
+                if minor == 0:
+                    to_money(text, checked, separator)   # says why zero is refused
+                amount = Money(minor, checked)
+                if len(amounts) > 10_000:
+                    amounts.clear()
+                amounts[(currency, text)] = amount
+            currency = amount.currency
+            text = (row[date_col] or "").strip()
             when = dates.get(text)
             if when is None:
                 try:
-                    when = localise(dt.datetime.strptime(text, mapping.date_format), ctx)
+                    when = localise(dt.datetime.strptime(text, date_format), ctx)
                 except ValueError:
-                    raise RowError(f"date {text[:40]!r} does not match "
-                                   f"{mapping.date_format}") from None
+                    raise RowError(f"date {text[:40]!r} does not match {date_format}") from None
                 if len(dates) > 10_000:
                     dates.clear()
                 dates[text] = when
-            reference = (row[cols["reference"]] or "").strip() if cols["reference"] else None
-            donor = (row[cols["donor"]] or "").strip()[:200] if cols["donor"] else None
+            reference = (row[reference_col] or "").strip() if reference_col is not None else None
+            donor = (row[donor_col] or "").strip()[:200] if donor_col is not None else None
             fee = None
-            if cols["fee"] and (row[cols["fee"]] or "").strip():
-                fee = abs(to_money(row[cols["fee"]], currency, mapping.decimal_separator,
+            if fee_col is not None and (row[fee_col] or "").strip():
+                fee = abs(to_money(row[fee_col], currency, separator,
                                    allow_negative=True, allow_zero=True).minor)
-            if cols["external_id"]:
-                own = (row[cols["external_id"]] or "").strip()
+            if id_col is not None:
+                own = (row[id_col] or "").strip()
                 if not own:
-                    raise RowError(f"no value in the id column {mapping.external_id_column!r}")
+                    raise RowError(f"no value in the id column {id_column!r}")
                 key = own
             else:
                 # No id of their own: the row's content, and which repeat of it this is.
@@ -378,7 +396,7 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
                                         donor or ""))
                 seen[fingerprint] = seen.get(fingerprint, 0) + 1
                 key = hashlib.sha256(f"{fingerprint}|{seen[fingerprint]}".encode()).hexdigest()[:40]
-            return Item(line=line, external_id=f"csv:{mapping.name}:{key}"[:200], amount=amount,
+            return Item(line=line, external_id=(prefix + key)[:200], amount=amount,
                         occurred_at=when, raw=raw, reference=reference, donor_name=donor or None,
                         fee_minor=fee)
         return build

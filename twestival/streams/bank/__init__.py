@@ -99,18 +99,56 @@ class BankRecorder:
         self.matcher = matching.Matcher(cities)
         self.cash = _OpenCash(ctx)
         self.undoing: list[Item] = []
+        # Credits that name no city go to the import's city, if it names one.
+        self.default_city_id = ctx.city.id if ctx.city is not None else None
 
     def classify(self, item: Item) -> tuple[str, int | None]:
         """(outcome, city id): "entry" for a credit to count, "cash" for one that may confirm
         a cash entry, "reversal", or the word of a line that is not counted."""
-        outcome = _classify(self.ctx, item, self.matcher)
+        outcome = self._classify(item)
         if isinstance(outcome, str):
             return outcome, None
-        if item.external_id in self.cash.used or (
+        cash = self.cash
+        if item.external_id in cash.used or (
                 outcome is not None
-                and (outcome, item.amount.currency, item.amount.minor) in self.cash.open):
+                and (outcome, item.amount.currency, item.amount.minor) in cash.open):
             return "cash", outcome
         return "entry", outcome
+
+    def _classify(self, item: Item) -> str | int | None:
+        """An outcome word for lines that are not counted, else the city id (None:
+        unassigned)."""
+        meta, minor = item.meta, item.amount.minor
+        if meta:
+            if minor == 0 or (meta.get("status") or "").upper() in SKIPPED_STATUSES:
+                return "skipped"
+            if meta.get("reversal"):
+                if minor < 0:
+                    return "reversal"  # money taken back: undo the credit it reverses
+                # Money back for a payment of ours (a transfer returned, a debit refunded or
+                # reversed): it is no one's gift, so it is reported with the debits, not
+                # counted.
+                return "returned"
+            if meta.get("interest"):
+                return "interest"  # the bank paying us (parsers mark credits only)
+        elif minor == 0:
+            return "skipped"
+        if minor < 0:
+            return "debit"
+        marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)
+        if marker:
+            item.meta = {**(meta or {}), "payout": marker}
+            return "payout"
+        matcher = self.matcher
+        named = matcher.named(item.reference)
+        if not named:
+            return self.default_city_id
+        if len(named) == 1:
+            return matcher.ids[named[0]]
+        self.ctx.report.notes.append(f"line {item.line}: the reference names several cities ("
+                                     + ", ".join(matcher.known[n].slug for n in named)
+                                     + "); left unassigned")
+        return None
 
     def record(self, batch: list[Item]) -> None:
         """Record a batch of classified lines (reversals wait for ``finish``)."""
@@ -190,35 +228,6 @@ def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
     item.meta = entry.meta
     ctx.report.count("reversal", item.amount)
     return item, "reversal"
-
-
-def _classify(ctx: Context, item: Item, matcher: matching.Matcher) -> str | int | None:
-    """An outcome word for lines that are not counted, else the city id (None: unassigned)."""
-    status = (item.meta or {}).get("status")
-    if item.amount.minor == 0 or (status or "").upper() in SKIPPED_STATUSES:
-        return "skipped"
-    if (item.meta or {}).get("reversal"):
-        if item.amount.minor < 0:
-            return "reversal"  # money taken back: undo the credit it reverses
-        # Money back for a payment of ours (a transfer returned, a debit refunded or reversed):
-        # it is no one's gift, so it is reported with the debits, not counted.
-        return "returned"
-    if (item.meta or {}).get("interest"):
-        return "interest"  # the bank paying us (parsers mark credits only)
-    if item.amount.minor < 0:
-        return "debit"
-    marker = matching.payout_marker(item.reference) or matching.payout_marker(item.donor_name)
-    if marker:
-        item.meta = {**(item.meta or {}), "payout": marker}
-        return "payout"
-    found = matcher.cities(item.reference)
-    if len(found) == 1:
-        return found[0].id
-    if len(found) > 1:
-        ctx.report.notes.append(f"line {item.line}: the reference names several cities ("
-                                + ", ".join(c.slug for c in found) + "); left unassigned")
-        return None
-    return ctx.city.id if ctx.city is not None else None
 
 
 @register(STREAM)
