@@ -38,6 +38,8 @@ def summary(raw: Path, top: int = 12) -> list[tuple[float, str]]:
     total, inclusive = 0, collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():   # a frame's text broken over lines: not a sample line
+            continue
         total += int(count)
         for frame in set(stack.split(";")):
             inclusive[frame] += int(count)
