@@ -282,3 +282,52 @@ def test_a_follower_of_a_failed_batch_is_told_its_batch_failed():
     errors = sorted((outcome["a"], outcome["b"]), key=lambda e: type(e).__name__)
     assert isinstance(errors[0], BatchFailed) and isinstance(errors[0].__cause__, ValueError)
     assert isinstance(errors[1], ValueError)
+
+
+def test_requests_arriving_while_the_leader_waits_to_write_go_in_its_batch():
+    waiting, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def ready():   # as the webhooks' leader waits for another process's write lock
+        if not batches:
+            waiting.set()
+            release.wait(5)
+
+    def write(items):
+        batches.append(sorted(items))
+        return [item * 10 for item in items]
+
+    group = GroupCommit(write, ready=ready)
+    answers: dict[int, int] = {}
+    threads = [threading.Thread(target=lambda n=n: answers.setdefault(n, group.submit(n)))
+               for n in range(4)]
+    threads[0].start()
+    assert waiting.wait(5)
+    for thread in threads[1:]:
+        thread.start()
+    while len(group._queue) < 4:   # the leader's own request and three that came meanwhile
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert batches == [[0, 1, 2, 3]]
+    assert answers == {n: n * 10 for n in range(4)}
+
+
+def test_a_leader_that_cannot_get_ready_fails_its_batch_and_the_next_still_runs():
+    calls = {"ready": 0, "write": 0}
+
+    def ready():
+        calls["ready"] += 1
+        if calls["ready"] == 1:
+            raise ValueError("boom")
+
+    def write(items):
+        calls["write"] += 1
+        return [f"ok {item}" for item in items]
+
+    group = GroupCommit(write, ready=ready)
+    with pytest.raises(ValueError):
+        group.submit("first")
+    assert group.submit("second") == "ok second"
+    assert calls == {"ready": 2, "write": 1}

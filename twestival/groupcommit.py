@@ -33,8 +33,10 @@ class _Slot(Generic[T, R]):
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, write: Callable[[Sequence[T]], Sequence[R]], limit: int = 64):
+    def __init__(self, write: Callable[[Sequence[T]], Sequence[R]], limit: int = 64,
+                 ready: Callable[[], None] | None = None):
         self._write = write
+        self._ready = ready
         self._limit = limit
         self._lock = threading.Lock()
         self._queue: list[_Slot[T, R]] = []
@@ -58,9 +60,17 @@ class GroupCommit(Generic[T, R]):
         # Let the requests that are ready to run reach the queue first (under gevent nothing
         # else runs until this greenlet yields, so without it every batch would be of one).
         time.sleep(0)
+        failure: BaseException | None = None
+        if self._ready is not None:
+            try:
+                self._ready()
+            except BaseException as exc:  # answered like a failed write, below
+                failure = exc
         with self._lock:
             batch, self._queue = self._queue[:self._limit], self._queue[self._limit:]
         try:
+            if failure is not None:
+                raise failure
             results = self._write([slot.item for slot in batch])
             for slot, result in zip(batch, results, strict=True):
                 slot.result = result

@@ -60,9 +60,26 @@ BUSY = intake.Outcome("failed")
 BUSY_REASON = "database busy; left for the provider's retry"
 
 
+_LOCK_NOT_TAKEN = "twestival.webhooks.lock_not_taken"
+
+
+def _take_lock() -> None:
+    """The group's leader begins its write transaction before it takes the group (on SQLite
+    that waits for the write lock another process may hold), so the deliveries that arrive
+    while it waits go in its group (see groupcommit)."""
+    session = db.session
+    try:
+        session.connection()
+    except OperationalError:
+        session.rollback()
+        session.info[_LOCK_NOT_TAKEN] = True
+
+
 def _write(deliveries: list[intake.Delivery]) -> list[intake.Outcome]:
     """One group of deliveries (see groupcommit): archive and commit, process and commit."""
     session = db.session
+    if session.info.pop(_LOCK_NOT_TAKEN, False):
+        return [BUSY] * len(deliveries)
     try:
         intake.archive_many(session, deliveries)
         session.commit()
@@ -91,7 +108,8 @@ GROUP_LIMIT = 64
 
 @bp.record_once
 def _set_up(state) -> None:
-    state.app.extensions["twestival.intake"] = GroupCommit(_write, limit=GROUP_LIMIT)
+    state.app.extensions["twestival.intake"] = GroupCommit(_write, limit=GROUP_LIMIT,
+                                                                 ready=_take_lock)
 
 
 def _receive(stream: str, body: bytes, event: dict, hint):
