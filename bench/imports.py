@@ -270,7 +270,7 @@ def import_once(env: dict, path: Path, args: list[str], rows: int,
             "started": started, "ended": started + elapsed}
 
 
-def run(workdir: Path, rows: int = 1_000_000, quiet_seconds: float = 10,
+def run(workdir: Path, rows: int = 1_000_000, quiet_seconds: float = 30,
         profile_imports: bool = False) -> dict:
     url = f"sqlite:///{workdir / 'import.db'}"
     common.prepare_database(url)
@@ -315,7 +315,7 @@ if __name__ == "__main__":
     import tempfile
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--quiet-seconds", type=float, default=10)
+    parser.add_argument("--quiet-seconds", type=float, default=30)
     parser.add_argument("--profile", action="store_true", help="py-spy each import")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="twestival-bench-import.") as tmp:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
@@ -18,6 +16,8 @@ from typing import TypeVar
 from sqlalchemy import DateTime, Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, scoped_session
 from sqlalchemy.types import TypeDecorator
+
+from . import writelock
 
 T = TypeVar("T")
 
@@ -92,6 +92,7 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
     """Pragmas and transaction handling that every connection needs."""
     if engine.dialect.name != "sqlite":
         return
+    flag = writelock.flag_path(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):
@@ -116,11 +117,20 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
         _attach_wanted(conn)
         if _read_only.get():
             conn.exec_driver_sql("BEGIN")
-        elif conn.info.get(COOPERATIVE):
-            _begin_immediate_yielding(conn, busy_timeout_ms)
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+            return
+        dbapi_connection = conn.connection.dbapi_connection
+        if conn.info.get(COOPERATIVE):
+            if not writelock.begin_immediate(dbapi_connection, busy_timeout_ms, flag):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")   # a last try; raises SQLAlchemy's error
+            return
+        # Threads wait the same way (SQLite's own wait cannot signal it, see writelock), and
+        # keep the busy timeout for everything else.
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+        try:
+            if not writelock.begin_immediate(dbapi_connection, busy_timeout_ms, flag):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection, record):
@@ -162,35 +172,12 @@ def _attach_wanted(conn) -> None:
     path, name, cleanup = wanted
     conn.connection.dbapi_connection.execute(f"ATTACH DATABASE ? AS {name}", (path,))
     conn.info[ATTACHED] = (name, cleanup)
-# The longest a writer waiting for the lock sleeps between tries (a long import leaves the
-# lock free this long between its chunks, so a waiting webhook gets a turn).
-BUSY_POLL_MAX_SECONDS = 0.005
-
-
 def _gevent_patched() -> bool:
     try:
         from gevent import monkey
     except ImportError:  # pragma: no cover - gevent is a dependency
         return False
     return monkey.is_module_patched("time")
-
-
-def _begin_immediate_yielding(conn, busy_timeout_ms: int) -> None:
-    """BEGIN IMMEDIATE, waiting for another process's write lock with gevent's sleep, so this
-    process goes on serving meanwhile. After the busy timeout the error stands (503)."""
-    dbapi_connection = conn.connection.dbapi_connection
-    deadline = time.monotonic() + busy_timeout_ms / 1000
-    pause = 0.0002
-    while time.monotonic() < deadline:
-        try:
-            dbapi_connection.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
-                break
-        time.sleep(pause)  # patched: the other greenlets run
-        pause = min(pause * 2, BUSY_POLL_MAX_SECONDS)
-    conn.exec_driver_sql("BEGIN IMMEDIATE")  # a last try; its error is raised as SQLAlchemy's
 
 
 def commit_keeping_loaded(session: Session) -> None:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import time
 import zlib
 from typing import BinaryIO
 
 from sqlalchemy import ForeignKey, LargeBinary, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
-from ..database import BUSY_POLL_MAX_SECONDS, Base, utcnow
+from .. import writelock
+from ..database import Base, utcnow
 from ..errors import DomainError, InvalidInput
 from .archive import RECEIVING, InboundPayload
 
@@ -76,6 +76,7 @@ def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id
         headers={"Content-Encoding": "gzip"} if packer else {}, content_type=None, meta=meta,
         received_at=utcnow(), status=RECEIVING, error=None, processed_at=None)).scalar_one()
     session.commit()
+    turns = writelock.Turns.of(session.get_bind())
     try:
         digest, pending, seq = hashlib.sha256(), bytearray(), 0
 
@@ -87,8 +88,7 @@ def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id
                 del pending[:PIECE]
                 seq += 1
                 session.commit()
-                # SQLite's writers do not queue: a webhook polling for the lock gets it now.
-                time.sleep(BUSY_POLL_MAX_SECONDS)
+                turns.after_commit()
 
         while chunk := source.read(CHUNK):
             digest.update(chunk)

@@ -27,7 +27,6 @@ import re
 import shutil
 import sqlite3
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
@@ -35,7 +34,8 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from ..campaigns.models import Campaign, City
-from ..database import BUSY_POLL_MAX_SECONDS, Base, UTCDateTime, read_only, utcnow
+from .. import writelock
+from ..database import Base, UTCDateTime, read_only, utcnow
 from ..errors import DomainError, InvalidInput, NotFound
 from ..money import Money
 from .archive import InboundPayload, mark
@@ -599,15 +599,13 @@ class Staging:
         from ..ledger.totals import CHANGES_KEY
         reported = 0
         changed: set = set()
+        turns = writelock.Turns.of(session.get_bind())
         for first in range(1, self.count + 1, size):
             last = min(first + size - 1, self.count)
             yield first, last
             changed |= session.info.pop(CHANGES_KEY, set())
             session.commit()
-            if last < self.count:
-                # SQLite's writers do not queue: a webhook waiting for the lock polls for
-                # it, and would rarely find it free if the next chunk began at once.
-                time.sleep(BUSY_POLL_MAX_SECONDS)
+            turns.after_commit()   # a webhook waiting for the lock gets it before the next chunk
             if progress:
                 line = max(self.db.execute("SELECT line FROM item WHERE seq = ?",
                                            (last,)).fetchone()[0], reported)
