@@ -112,6 +112,22 @@ class Postgres:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def cpu_seconds(self) -> float:
+        """CPU used so far by the server: the postmaster, its live backends, and the backends
+        that have ended (the postmaster reaps them)."""
+        import psutil
+        pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        main = psutil.Process(pid)
+        times = main.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in main.children(recursive=True):
+            try:
+                t = child.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def stop(self) -> None:
         self._as_postgres(f"{self.bin}/pg_ctl -D {self.dir}/data -m fast -w stop >/dev/null")
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -214,14 +214,20 @@ def report(results: dict, args) -> str:
                   "the other) on one PostgreSQL database with TWESTIVAL_REDIS_URL set; the load "
                   "generator spreads connections over both (as a load balancer would). Baseline: "
                   "benchmarks 1 and 2 above (one process, SQLite), same run.", "",
-                  "| | events/s | p50 ms | p99 ms | server CPU ms/event |", "|---|---|---|---|---|"]
-        if one:
-            lines.append(f"| ingest, 1 process, SQLite | {fmt(one['events_per_s'])} | "
-                         f"{fmt(one['p50_ms'])} | {fmt(one['p99_ms'])} | "
-                         f"{fmt(one['server_cpu_s_per_event'] * 1e3)} |")
+                  "| | events/s | p50 ms | p99 ms | app CPU ms/event | PostgreSQL CPU ms/event |",
+                  "|---|---|---|---|---|---|"]
+        sqlite_rows = [("1 process, SQLite", one),
+                       ("2 processes, SQLite (+ Redis)", results.get("ingest", {}).get("http_2"))]
+        for label, row in sqlite_rows:
+            if row:
+                lines.append(f"| ingest, {label} | {fmt(row['events_per_s'])} | "
+                             f"{fmt(row['p50_ms'])} | {fmt(row['p99_ms'])} | "
+                             f"{fmt(row['server_cpu_s_per_event'] * 1e3)} | (SQLite: in the app) |")
+        db_cpu = i2.get("database_cpu_s_per_event")
         lines.append(f"| ingest, 2 processes, PostgreSQL + Redis | {fmt(i2['events_per_s'])} | "
                      f"{fmt(i2['p50_ms'])} | {fmt(i2['p99_ms'])} | "
-                     f"{fmt(i2['server_cpu_s_per_event'] * 1e3)} |")
+                     f"{fmt(i2['server_cpu_s_per_event'] * 1e3)} | "
+                     f"{fmt(db_cpu * 1e3) if db_cpu is not None else ''} |")
         if one:
             lines += ["", f"Ratio (2 processes / 1): **{i2['events_per_s'] / one['events_per_s']:.2f}**", ""]
         lines += ["", "| watchers | topology | p50 ms | p99 ms | server CPU ms/message | KB/watcher |",

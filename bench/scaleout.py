@@ -21,7 +21,11 @@ def run(workdir: Path, ingest_seconds: float, screen_sizes, screen_seconds: floa
         token = common.tokens(common.prepare_database(url))[0][1]
         apps = start(url, "scale-ingest")
         try:
+            before = postgres.cpu_seconds()
             results["ingest"] = ingest.http_ingest(apps, token, ingest_seconds)
+            # PostgreSQL's own CPU, on the same cores (SQLite's is inside the app's).
+            results["ingest"]["database_cpu_s_per_event"] = (
+                (postgres.cpu_seconds() - before) / max(1, results["ingest"]["acknowledged"]))
         finally:
             for app in apps:
                 app.stop()
