@@ -172,6 +172,8 @@ def _attach_wanted(conn) -> None:
     path, name, cleanup = wanted
     conn.connection.dbapi_connection.execute(f"ATTACH DATABASE ? AS {name}", (path,))
     conn.info[ATTACHED] = (name, cleanup)
+
+
 def _gevent_patched() -> bool:
     try:
         from gevent import monkey
