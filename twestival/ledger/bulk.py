@@ -174,8 +174,10 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
             created_by_id=new.created_by_id, note=new.note, meta=new.meta))
 
     inserted = fast_insert(session, LedgerEntry.__table__, rows, ["stream", "external_id"])
-    if inserted == len(rows) and session.get_bind().dialect.name == "sqlite":
-        created = set(first)   # every row went in (SQLite counts exactly)
+    if inserted == len(rows):
+        # Every row went in: SQLite and psycopg count an executemany's rows (a driver that
+        # counted only the last statement's, or none, could not reach len(rows) here).
+        created = set(first)
     elif inserted == 0 and session.get_bind().dialect.name == "sqlite":
         created = set()        # all were there already (a re-imported file)
     else:
