@@ -73,6 +73,7 @@ def test_a_webhook_waiting_during_an_import_gets_in_within_a_chunk_or_two(db_pat
     assert total > ORDERS - 1   # every order, and refunds besides
     # Each webhook waited for the chunk in progress (and, should it have begun waiting just as
     # that chunk ended or been slow to wake, the next one or two), never for the rest of the
-    # import. A chunk is CHUNK_ROWS orders, and a refund entry for one attendee in 97.
+    # import. A chunk is CHUNK_ROWS attendee rows (at most as many orders), and a refund
+    # entry for one attendee in 97.
     chunk = importing.CHUNK_ROWS * 1.05
     assert all(wait <= 3 * chunk for wait in waits), (waits, total)
