@@ -119,18 +119,17 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_
             conn.exec_driver_sql("BEGIN")
             return
         dbapi_connection = conn.connection.dbapi_connection
-        if conn.info.get(COOPERATIVE):
-            if not writelock.begin_immediate(dbapi_connection, busy_timeout_ms, flag):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")   # a last try; raises SQLAlchemy's error
-            return
-        # Threads wait the same way (SQLite's own wait cannot signal it, see writelock), and
-        # keep the busy timeout for everything else.
-        dbapi_connection.execute("PRAGMA busy_timeout=0")
+        # Threads wait the same way as greenlets (SQLite's own wait cannot signal it, see
+        # writelock), and keep the busy timeout for everything else.
+        threaded = not conn.info.get(COOPERATIVE)
+        if threaded:
+            dbapi_connection.execute("PRAGMA busy_timeout=0")
         try:
             if not writelock.begin_immediate(dbapi_connection, busy_timeout_ms, flag):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")   # a last try; raises SQLAlchemy's error
         finally:
-            dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if threaded:
+                dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection, record):

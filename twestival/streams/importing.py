@@ -7,9 +7,10 @@ temporary SQLite file (not in memory), so a million-row file costs no more memor
 one. Any malformed row refuses the whole file with every bad line named, and the ledger is
 untouched (the archived file is kept, marked ``rejected``). Only a file that passed is recorded,
 from the staged rows (on SQLite by INSERT .. SELECT straight from the staging file, ``direct``;
-elsewhere through the stream's recorder in Python), in chunks of ``CHUNK_ROWS`` committed one
-by one: SQLite has one writer, and a chunk holds the write lock for about ten milliseconds, so
-webhooks keep flowing during a long import. A chunk is all-or-nothing; should the process die between chunks (a crash, not bad
+elsewhere through the stream's recorder in Python), in chunks of about ``CHUNK_ROWS`` file rows
+committed one by one: SQLite has one writer, a chunk holds the write lock for 5-10 ms, and a
+webhook waiting for it gets it before the next chunk (``writelock``), so webhooks keep flowing
+during a long import. A chunk is all-or-nothing; should the process die between chunks (a crash, not bad
 input, which the first pass has already excluded), the file is marked ``failed`` and ``twestival
 replay`` or a re-import finishes it, because recording is idempotent: every row has a stable
 external id and the ledger's unique (stream, external id) makes INSERT .. ON CONFLICT DO NOTHING
