@@ -190,9 +190,10 @@ def test_the_update_rate_is_per_campaign_not_per_process(tmp_path, processes):
         elapsed = time.monotonic() - started
     finally:
         watcher.close()
-    # Two windows a second for the whole campaign, plus the one open when the posts began;
-    # per process, it would be about twice this.
-    assert len(watcher.updates) <= 2 * elapsed + 1, (len(watcher.updates), elapsed)
+    # Two windows a second for the whole campaign, plus the one open when the posts began and
+    # one of slack (a fresh-clone CI run once saw 9 in 3.57 s); per process it is about twice
+    # this (15 in 3.6 s before the window was shared).
+    assert len(watcher.updates) <= 2 * elapsed + 2, (len(watcher.updates), elapsed)
     seqs = [u["seq"] for u in watcher.updates]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
