@@ -35,7 +35,7 @@ def run_import(app, path, fmt, *, city=None, mapping=None, body=None, currency=N
 
     from twestival.campaigns.service import get_campaign, get_city
     from twestival.extensions import db
-    from twestival.streams.importing import import_file
+    from twestival.streams.files.run import import_file
     with contextlib.nullcontext() if has_app_context() else app.app_context():
         camp = get_campaign(db.session, "tw")
         place = get_city(db.session, camp, city) if city else None

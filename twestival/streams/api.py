@@ -13,13 +13,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..accounts.models import ApiToken
 from ..campaigns.directory import CampaignRef, CityRef
-from ..database import Base, UTCDateTime, utcnow
-from ..errors import BadRequest, DomainError, InvalidInput
+from ..campaigns.models import Campaign, City
+from ..storage.database import Base, UTCDateTime, utcnow
+from ..errors import BadRequest, DomainError, InvalidInput, NotFound
 from ..ledger import NewEntry, record
 from ..ledger.models import LedgerEntry
-from ..ledger.sql import prepared_insert_ignore
+from ..storage.sql import prepared_insert_ignore
 from ..money import Money, MoneyError, parse
-from .archive import InboundPayload, mark
+from .inbox.archive import InboundPayload, mark
 from .jsonbody import parse_object, text_field
 
 STREAM = "api"
@@ -146,3 +147,17 @@ def submit_donation(session: Session, token: ApiToken, campaign: CampaignRef, ci
              entry_id=entry.id, created_at=utcnow())).scalar()
     mark(payload, "processed")
     return (201, body) if stored is not None else (200, body)
+
+
+def process(session: Session, payload: InboundPayload) -> None:
+    """Replay an archived API call: its Idempotency-Key answers a repeat with the first result."""
+    meta = payload.meta or {}
+    token = session.get(ApiToken, meta.get("token_id"))
+    campaign = session.get(Campaign, payload.campaign_id)
+    if token is None or campaign is None:
+        raise NotFound("the archived API call names a token or campaign that no longer exists")
+    city = session.scalar(select(City).where(City.campaign_id == campaign.id,
+                                             City.slug == meta.get("city")))
+    if city is None:
+        raise NotFound(f"the archived API call names no known city ({meta.get('city')!r})")
+    submit_donation(session, token, campaign, city, payload.external_id, payload)

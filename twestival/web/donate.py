@@ -14,19 +14,17 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
 from sqlalchemy.exc import OperationalError
 
 from ..campaigns.service import get_campaign, get_city
-from ..database import reset_read_only, set_read_only
+from ..storage.database import reset_read_only, set_read_only
 from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
 from ..streams import checkout
-from ..streams import paypal as paypal_stream
-from ..streams.archive import mark
+from ..streams.paypal import events as paypal_stream
 from ..streams.checkout import PaymentProviderError
-from ..streams.paypal import CertFetcher
-from ..streams.paypal_api import Settings as PaypalSettings
+from ..streams.paypal.signature import CERTS_KEY, CertFetcher
+from ..streams.paypal.client import Settings as PaypalSettings
 
 log = logging.getLogger(__name__)
 bp = Blueprint("donate", __name__)
-CERTS_EXTENSION = "twestival.paypal_certs"
 
 
 def _paypal() -> PaypalSettings | None:
@@ -35,7 +33,7 @@ def _paypal() -> PaypalSettings | None:
 
 def _http():
     """The httpx client shared with the PayPal certificate fetcher."""
-    return current_app.extensions.setdefault(CERTS_EXTENSION, CertFetcher()).client
+    return current_app.extensions.setdefault(CERTS_KEY, CertFetcher()).client
 
 
 @bp.app_context_processor
@@ -104,15 +102,9 @@ def _record_capture(order: dict) -> None:
     db.session.rollback()  # end the read-only transaction of this GET
     token = set_read_only(False)
     try:
-        payload = paypal_stream.record_order_capture(db.session, order)
-        db.session.commit()
-        try:
-            paypal_stream.process(db.session, payload)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            mark(payload, "rejected", exc.message)
-            db.session.commit()
+        paypal_stream.receive_order_capture(db.session, order)
+    except DomainError:
+        pass   # rejected and kept in the archive; the webhook still brings the money
     except OperationalError:
         db.session.rollback()
         log.warning("PayPal capture of order %s not recorded now; its webhook will bring it",

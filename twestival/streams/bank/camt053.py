@@ -15,7 +15,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ...money import MoneyError, from_decimal
-from ..importing import MalformedFile, RowError
+from ..files.rows import MalformedFile, RowError
 from . import codes
 from .lines import BankLine
 

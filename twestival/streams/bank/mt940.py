@@ -22,7 +22,7 @@ import mt940
 
 from ...errors import InvalidInput
 from ...money import MoneyError, from_decimal
-from ..importing import MalformedFile
+from ..files.rows import MalformedFile
 from . import codes
 from .lines import BankLine
 

@@ -36,7 +36,7 @@ from ofxparse.ofxparse import OfxParserException
 
 from ...errors import InvalidInput
 from ...money import MoneyError, check_currency, from_decimal
-from ..importing import MalformedFile
+from ..files.rows import MalformedFile
 from . import codes
 from .lines import BankLine
 
