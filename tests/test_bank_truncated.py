@@ -168,6 +168,22 @@ def test_camt_cut_short_is_refused(app, session, seed, runner, tmp_path):
     assert count(session, LedgerEntry) == 0 and count(session, ImportRow) == 0
 
 
+def test_camt_entries_that_do_not_add_up_are_refused(app, session, seed, runner, tmp_path):
+    """camt_parser's valid_example.xml: previous closing balance (PRCD) EUR 33.06, four
+    booked entries (-2, -3, +1, -6), closing (CLBD) 23.06. One entry's amount changed: refused."""
+    body = (BANK / "camt053/camt_parser/valid_example.xml").read_bytes()
+    assert b"<Cd>PRCD</Cd>" in body and b"<Cd>CLBD</Cd>" in body
+    path = tmp_path / "changed.xml"
+    path.write_bytes(body.replace(b'<Amt Ccy="EUR">6.00</Amt>', b'<Amt Ccy="EUR">60.00</Amt>'))
+    refused = runner.invoke(args=["import", "tw", str(path), "--format", "camt053"])
+    assert refused.exit_code == 2
+    assert "statement 1 does not add up" in reason(refused)
+    assert count(session, LedgerEntry) == 0 and count(session, ImportRow) == 0
+    whole = runner.invoke(args=["import", "tw", str(BANK / "camt053/camt_parser/valid_example.xml"),
+                                "--format", "camt053"])
+    assert whole.exit_code == 0, whole.output
+
+
 def test_the_import_form_says_why_a_cut_statement_is_refused(app, client, session, seed,
                                                              tmp_path):
     from .test_money_desk_web import CAMPAIGN_URL, csrf_token, sign_in_coordinator, upload

@@ -18,11 +18,22 @@ from twestival.streams import importing
 from twestival.streams.archive import InboundPayload
 from twestival.streams.importing import ImportRow, MalformedFile
 
-from .imports_helpers import (FIXTURES, balanced_mt940, ledger_count, run_import,
-                              set_bank_references)
+from .imports_helpers import (FIXTURES, balanced_camt, balanced_mt940, ledger_count,
+                              run_import, set_bank_references)
 
 BANK = FIXTURES / "bank"
 CAMT_BAD = {"genkgo/camt053.v2.wrong.xml", "camt_parser/valid_namespace.xml"}
+# Samples whose balances their publishers made up: the booked entries do not take the opening
+# balance (OPBD/PRCD) to the closing one (CLBD), so they are refused as damaged; read with
+# their closing balances made to add up (imports_helpers.balanced_camt), they land.
+CAMT_UNBALANCED = {"camt_parser/valid_example_v8.xml", "camt_parser/valid_example_with_batch.xml",
+                   "camt_parser/valid_example_with_debit.xml",
+                   "camt_parser/valid_example_with_instdamt.xml",
+                   "genkgo/camt053.v2.all-balance-types.xml",
+                   "genkgo/camt053.v2.five.decimals.xml",
+                   "genkgo/camt053.v2.minimal.ultimate.xml", "genkgo/camt053.v2.minimal.xml",
+                   "genkgo/camt053.v2.with-party-ids.xml", "genkgo/camt053.v3.xml",
+                   "genkgo/camt053.v4.xml", "genkgo/camt053.v8.xml"}
 CAMT_GOOD = sorted(str(p.relative_to(BANK / "camt053")) for p in (BANK / "camt053").glob("*/*.xml")
                    if str(p.relative_to(BANK / "camt053")) not in CAMT_BAD)
 # Refused: not a statement, damaged tag order.
@@ -110,7 +121,8 @@ def assert_refused(app, session, path, fmt, needle=None):
 @pytest.mark.parametrize("name", CAMT_GOOD)
 def test_camt053_sample_lands_with_its_amounts(app, session, seed, name):
     path = BANK / "camt053" / name
-    report = run_import(app, path, "camt053")
+    report = run_import(app, path, "camt053",
+                        body=balanced_camt(path) if name in CAMT_UNBALANCED else None)
     entries = payload_entries(session, report.payload_id)
     # No city has a bank reference yet: every credit waits in the unassigned queue.
     assert all(e.city_id is None and e.kind is EntryKind.donation for e in entries)
@@ -142,6 +154,11 @@ def test_camt053_sample_lands_with_its_amounts(app, session, seed, name):
 @pytest.mark.parametrize("name", sorted(CAMT_BAD))
 def test_camt053_malformed_is_refused_and_writes_nothing(app, session, seed, name):
     assert_refused(app, session, BANK / "camt053" / name, "camt053", "no statement")
+
+
+@pytest.mark.parametrize("name", sorted(CAMT_UNBALANCED))
+def test_camt053_sample_that_does_not_add_up_is_refused(app, session, seed, name):
+    assert_refused(app, session, BANK / "camt053" / name, "camt053", "does not add up")
 
 
 def test_camt053_entities_are_refused_not_expanded(app, session, seed):
