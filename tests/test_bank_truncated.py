@@ -193,7 +193,7 @@ def test_the_import_form_says_why_a_cut_statement_is_refused(app, client, sessio
     cut.write_bytes(mbank_cut("inside a :86: block"))
     page = upload(client, CAMPAIGN_URL, cut, "mt940", token, city="", currency="")
     assert page.status_code == 422
-    assert re.search(r'role="alert">Nothing was imported: the statement that begins on line '
+    assert re.search(r'role="alert">Nothing was imported: the statement from line '
                      r'\d+ ends without its closing balance \(:62F:\): the file is cut short; '
                      r'export it again from the bank</p>', page.text)
     session.expire_all()

@@ -163,7 +163,7 @@ def _check_whole(statements: list[_Statement], amounts: list[Decimal]) -> None:
             _check_sums(statement, lines)
             continue
         if statement.closing is None:
-            raise MalformedFile(f"the statement that begins on line {statement.line} ends "
+            raise MalformedFile(f"the statement from line {statement.line} ends "
                                 "without its closing balance (:62F:): the file is cut short; "
                                 "export it again from the bank")
         if statement.opening is None:
@@ -173,7 +173,7 @@ def _check_whole(statements: list[_Statement], amounts: list[Decimal]) -> None:
         opening, closing = statement.opening[1], statement.closing[1]
         if opening + sum(lines, Decimal(0)) != closing:
             raise MalformedFile(
-                f"the statement that begins on line {statement.line} does not add up: opening "
+                f"the statement from line {statement.line} does not add up: opening "
                 f"balance {opening} plus its {len(lines)} line(s) is "
                 f"{opening + sum(lines, Decimal(0))}, but its closing balance (line "
                 f"{statement.closing[0]}) is {closing}; the file is damaged")
@@ -183,7 +183,7 @@ def _check_sums(statement: _Statement, lines: list[Decimal]) -> None:
     for tag, side, name in (("90D", [a for a in lines if a < 0], "debits"),
                             ("90C", [a for a in lines if a > 0], "credits")):
         if tag not in statement.sums:
-            raise MalformedFile(f"the interim report (MT942) that begins on line "
+            raise MalformedFile(f"the interim report (MT942) from line "
                                 f"{statement.line} ends without its sum of {name} (:{tag}:): "
                                 "the file is cut short; export it again from the bank")
         number, count, total = statement.sums[tag]
