@@ -47,11 +47,12 @@ ASNB_TAGS = {61: mt940.tags.StatementASNB()}
 OPTIONS = mt940.Options(reversal_sign=True, case_insensitive_marks=True)
 HEADER_TAGS = {"25", "28", "28C", "60F", "60M"}
 CLOSING_TAGS = {"62F", "62M", "20"}
-# A balance (:60F:, :62F:, ...): mark, date, currency, amount with a decimal comma. Some
-# banks leave the currency out of a page's balance (raphaelm.sta's :62M:C020315105000,00).
-BALANCE_RE = re.compile(r"([CD])([0-9]{6})([A-Z]{3})?([0-9]+(?:,[0-9]*)?)")
+# A balance (:60F:, :62F:, ...): mark, date, currency, amount with a decimal comma (a dot from
+# some exports). Some banks leave the currency out of a page's balance (raphaelm.sta's
+# :62M:C020315105000,00).
+BALANCE_RE = re.compile(r"([CD])([0-9]{6})([A-Z]{3})?([0-9]+(?:[,.][0-9]*)?)")
 # An MT942's sum of debits or credits (:90D:, :90C:): number of lines, currency, amount.
-SUM_RE = re.compile(r"([0-9]{1,5})([A-Z]{3})([0-9]+(?:,[0-9]*)?)")
+SUM_RE = re.compile(r"([0-9]{1,5})([A-Z]{3})([0-9]+(?:[,.][0-9]*)?)")
 
 
 @dataclasses.dataclass
