@@ -153,3 +153,54 @@ def test_every_call_is_archived_verbatim(app, client, api_token):
         assert [r.status for r in rows] == ["processed", "rejected"]
         assert rows[0].headers["Authorization"] == "[redacted]"
         assert "not a number" in rows[1].error
+
+
+# The strict contract (README): an amount is a JSON string matching ^[0-9]+(\.[0-9]+)?$ (ASCII
+# digits), a currency three capital ASCII letters, and no field twice, at any depth.
+@pytest.mark.parametrize("raw,fragment", [
+    ('{"amount": "1.00", "currency": "GBP", "amount": "1000.00"}', "duplicate field 'amount'"),
+    ('{"amount": "1000.00", "currency": "GBP", "amount": "1.00"}', "duplicate field 'amount'"),
+    ('{"amount": "1.00", "currency": "GBP", "currency": "JPY"}', "duplicate field 'currency'"),
+    ('{"amount": "1.00", "currency": "GBP", "message": {"a": 1, "a": 2}}', "duplicate field 'a'"),
+    ('{"amount": 12, "currency": "GBP"}', "amount"),
+    ('{"amount": true, "currency": "GBP"}', "amount"),
+    ('{"amount": null, "currency": "GBP"}', "amount"),
+    ('{"amount": "１２", "currency": "GBP"}', "amount"),        # fullwidth digits
+    ('{"amount": "١٢", "currency": "GBP"}', "amount"),          # Arabic-Indic digits
+    ('{"amount": "\\u0661\\u0662", "currency": "GBP"}', "amount"),
+    ('{"amount": "12.٥", "currency": "GBP"}', "amount"),
+    ('{"amount": " 12.5 ", "currency": "GBP"}', "amount"),
+    ('{"amount": "12.5\\n", "currency": "GBP"}', "amount"),
+    ('{"amount": "+12.5", "currency": "GBP"}', "amount"),
+    ('{"amount": ".5", "currency": "GBP"}', "amount"),
+    ('{"amount": "12.", "currency": "GBP"}', "amount"),
+    ('{"amount": "1e3", "currency": "GBP"}', "amount"),
+    ('{"amount": "1_000", "currency": "GBP"}', "amount"),
+    ('{"amount": "12,50", "currency": "GBP"}', "amount"),
+    ('{"amount": "12.50", "currency": "gbp"}', "currency"),
+    ('{"amount": "12.50", "currency": "Gbp"}', "currency"),
+    ('{"amount": "12.50", "currency": " GBP"}', "currency"),
+    ('{"amount": "12.50", "currency": "ＧＢＰ"}', "currency"),
+    ('{"amount": "12.50", "currency": 826}', "currency"),
+])
+def test_the_strict_contract_refuses_what_it_does_not_state(app, client, api_token, raw,
+                                                            fragment):
+    from sqlalchemy import select
+    from twestival.extensions import db
+    from twestival.streams.inbox.archive import InboundPayload
+    response = _post(client, token=api_token, raw=raw.encode())
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert fragment in response.get_json()["error"]
+    assert sum(r["raised_minor"] for r in leaderboard(client)["cities"]) == 0
+    with app.app_context():  # kept verbatim, marked refused
+        payload, = db.session.scalars(select(InboundPayload)).all()
+        assert (payload.body, payload.status) == (raw.encode(), "rejected")
+
+
+@pytest.mark.parametrize("amount,currency,minor", [
+    ("12", "GBP", 1200), ("12.5", "GBP", 1250), ("0.01", "GBP", 1), ("012.50", "GBP", 1250),
+    ("1500", "JPY", 1500)])
+def test_the_strict_contract_takes_what_it_states(client, api_token, amount, currency, minor):
+    response = post_donation(client, api_token, amount=amount, currency=currency)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["amount_minor"] == minor

@@ -156,6 +156,15 @@ def test_zero_decimal_city_currency(client, seed, server):
     assert params["line_items[0][price_data][currency]"] == ["jpy"]
 
 
+@pytest.mark.parametrize("amount", ["１０００", "١٠٠٠", " 1000 "])
+def test_a_donor_may_type_the_digits_of_their_keyboard(client, seed, server, amount):
+    """The API takes ASCII digits only; a person at the form means the number whatever
+    digits their keyboard types (money.parse, under both, reads ASCII only)."""
+    assert donate(client, "tokyo", amount=amount).status_code == 303
+    params = urllib.parse.parse_qs(sent(server)[0]["body"].decode())
+    assert params["line_items[0][price_data][unit_amount]"] == ["1000"]
+
+
 @pytest.mark.parametrize("city,amount,reason", [
     ("london", "0.50", "between"), ("london", "10000.01", "between"), ("london", "", "enter an amount"),
     ("london", "12.345", "decimal places"), ("london", "-5", "negative"), ("london", "ten", "not a number"),

@@ -13,26 +13,69 @@ from sqlalchemy import func, select
 
 from twestival.errors import DomainError
 from twestival.ledger import CityTotal, EntryKind, LedgerEntry, NewEntry, UnassignedTotal, record
-from twestival.money import Money, parse as parse_money
+from twestival.money import Money
 from twestival.streams.files import run as importing
-from twestival.streams.inbox.archive import InboundPayload
 from twestival.streams.files.rows import ImportRow, MalformedFile
+from twestival.streams.inbox.archive import InboundPayload
 
-from tests.imports_helpers import FIXTURES, ledger_count, run_import, set_bank_references
+from tests.imports_helpers import (FIXTURES, balanced_camt, balanced_mt940, ledger_count,
+                              run_import, set_bank_references)
 
 BANK = FIXTURES / "bank"
 CAMT_BAD = {"genkgo/camt053.v2.wrong.xml", "camt_parser/valid_namespace.xml"}
+# Samples whose balances their publishers made up: the booked entries do not take the opening
+# balance (OPBD/PRCD) to the closing one (CLBD), so they are refused as damaged; read with
+# their closing balances made to add up (imports_helpers.balanced_camt), they land.
+CAMT_UNBALANCED = {"camt_parser/valid_example_v8.xml", "camt_parser/valid_example_with_batch.xml",
+                   "camt_parser/valid_example_with_debit.xml",
+                   "camt_parser/valid_example_with_instdamt.xml",
+                   "genkgo/camt053.v2.all-balance-types.xml",
+                   "genkgo/camt053.v2.five.decimals.xml",
+                   "genkgo/camt053.v2.minimal.ultimate.xml", "genkgo/camt053.v2.minimal.xml",
+                   "genkgo/camt053.v2.with-party-ids.xml", "genkgo/camt053.v3.xml",
+                   "genkgo/camt053.v4.xml", "genkgo/camt053.v8.xml"}
 CAMT_GOOD = sorted(str(p.relative_to(BANK / "camt053")) for p in (BANK / "camt053").glob("*/*.xml")
                    if str(p.relative_to(BANK / "camt053")) not in CAMT_BAD)
 # Refused: not a statement, damaged tag order.
 MT940_BAD = {"self-provided/invalid_statement.sta", "self-provided/empty_non_swift.sta",
              "betterplace/sepa_snippet_broken.sta"}
-# Fragments without an opening balance (:60F:): they name no currency, so they need one given.
-# Their one :61: line each, read by hand: (mark, amount).
-MT940_NO_CURRENCY = {"cmxl/statement_line.sta": ("D", "1.62"),
-                     "cmxl/statement_details.sta": ("D", "1.62"),
-                     "betterplace/empty_entry_date.sta": ("C", "50.00"),
-                     "self-provided/sparkassen.sta": ("C", "30.00")}
+# Refused as not whole (test_bank_truncated.py has the files cut short): pieces of statements
+# the parser projects test their parsing with, without a closing balance (:62F:) after their
+# lines, an opening one (:60F:) before them, or any statement at all; and an MT942 whose sums
+# (:90D:/:90C:) do not match its lines. The reason each is refused, in a word.
+MT940_NOT_WHOLE = {
+    "betterplace/amount_formats.sta": "without its closing balance",
+    "betterplace/empty_entry_date.sta": "without its closing balance",
+    "cmxl/account_balance_credit.sta": "without its closing balance",
+    "cmxl/account_balance_debit.sta": "without its closing balance",
+    "cmxl/statement_details.sta": "without its closing balance",
+    "cmxl/statement_line.sta": "without its closing balance",
+    "self-provided/gv_codes.sta": "without its closing balance",
+    "self-provided/multiline.sta": "without its closing balance",   # a :61: after the end
+    "self-provided/sparkassen.sta": "without its closing balance",
+    "betterplace/missing_crlf_at_end.sta": "no opening balance",
+    "cmxl/closing_balance.sta": "no opening balance",
+    "betterplace/currency_in_25.sta": "holds no statement",
+    "betterplace/empty_86.sta": "holds no statement",
+    "betterplace/empty_line.sta": "holds no statement",
+    "cmxl/account_identification_iban.sta": "holds no statement",
+    "cmxl/account_identification_legacy.sta": "holds no statement",
+    "cmxl/available_balance.sta": "holds no statement",
+    "cmxl/reference.sta": "holds no statement",
+    "cmxl/statement_number.sta": "holds no statement",
+    "self-provided/account_identification.sta": "holds no statement",
+    "self-provided/mt942.sta": "gives 1 debits of 2.30 (:90D:), but holds 1 of 0.42",
+}
+# Samples whose amounts or lines their publishers edited (to anonymise or shorten them): their
+# lines no longer take the opening balance to the closing one, so they are refused as damaged.
+# Read with their closing balances made to add up (imports_helpers.balanced_mt940), the rest
+# of each still lands with its amounts.
+MT940_UNBALANCED = {"betterplace/sepa_snippet.sta", "jejik/abnamro.sta", "jejik/ing.sta",
+                    "jejik/knab.sta", "jejik/postfinance.sta", "jejik/rabobank.sta",
+                    "jejik/triodos.sta", "mBank/with_newline_in_tnr.sta",
+                    "self-provided/details_60-63.sta", "self-provided/malformed_details.sta",
+                    "self-provided/overly_long_details.sta", "self-provided/raiffeisen-cmi.sta",
+                    "self-provided/whitespace.sta"}
 # Deutsche Mark statements: converted at the fixed euro rate (tested below).
 MT940_DEM = {"cmxl/mt940.sta", "self-provided/raphaelm.sta"}
 # Credits that are the bank paying interest, not gifts: reported, never counted
@@ -43,7 +86,7 @@ INTEREST_CREDITS = {"cmxl/mt940.sta": [(Decimal("40.00"), "PLN")],
 MT940_ALL = sorted(str(p.relative_to(BANK / "mt940")) for p in (BANK / "mt940").glob("*/*")
                    if p.suffix in (".sta", ".txt"))
 MT940_GOOD = [name for name in MT940_ALL
-              if name not in MT940_BAD | MT940_DEM | set(MT940_NO_CURRENCY)]
+              if name not in MT940_BAD | MT940_DEM | set(MT940_NOT_WHOLE)]
 # Empty elements (an empty balance, ofx-v102-empty-tags.ofx's empty CURDEF and FITID) are read
 # as absent and those files land; see test_ofx_with_empty_elements_lands.
 OFX_BAD = {"fail_nice/date_missing.ofx", "fail_nice/decimal_error.ofx",
@@ -78,7 +121,8 @@ def assert_refused(app, session, path, fmt, needle=None):
 @pytest.mark.parametrize("name", CAMT_GOOD)
 def test_camt053_sample_lands_with_its_amounts(app, session, seed, name):
     path = BANK / "camt053" / name
-    report = run_import(app, path, "camt053")
+    report = run_import(app, path, "camt053",
+                        body=balanced_camt(path) if name in CAMT_UNBALANCED else None)
     entries = payload_entries(session, report.payload_id)
     # No city has a bank reference yet: every credit waits in the unassigned queue.
     assert all(e.city_id is None and e.kind is EntryKind.donation for e in entries)
@@ -112,6 +156,11 @@ def test_camt053_malformed_is_refused_and_writes_nothing(app, session, seed, nam
     assert_refused(app, session, BANK / "camt053" / name, "camt053", "no statement")
 
 
+@pytest.mark.parametrize("name", sorted(CAMT_UNBALANCED))
+def test_camt053_sample_that_does_not_add_up_is_refused(app, session, seed, name):
+    assert_refused(app, session, BANK / "camt053" / name, "camt053", "does not add up")
+
+
 def test_camt053_entities_are_refused_not_expanded(app, session, seed):
     assert_refused(app, session, BANK / "derived/entity_expansion.camt053.xml", "camt053", "DTD")
 
@@ -125,7 +174,8 @@ def test_not_xml_is_refused(app, session, seed):
 @pytest.mark.parametrize("name", MT940_GOOD)
 def test_mt940_sample_lands_with_its_amounts(app, session, seed, name):
     path = BANK / "mt940" / name
-    report = run_import(app, path, "mt940")
+    report = run_import(app, path, "mt940",
+                        body=balanced_mt940(path) if name in MT940_UNBALANCED else None)
     entries = payload_entries(session, report.payload_id)
     gifts = [e for e in entries if e.kind is EntryKind.donation]
     expected_yml = path.with_suffix(".yml")
@@ -190,23 +240,21 @@ def test_asn_bank_statements_land_with_their_amounts(app, session, seed, name):
     assert any("transfer solutions bv" in (e.note or "") for e in entries)
 
 
-@pytest.mark.parametrize("name", sorted(MT940_NO_CURRENCY))
-def test_mt940_fragment_without_a_currency_is_refused_unless_one_is_given(
-        app, session, seed, name):
+@pytest.mark.parametrize("name", sorted(MT940_NOT_WHOLE))
+def test_mt940_not_whole_is_refused_even_with_a_currency(app, session, seed, name):
+    """A piece of a statement is refused whole, with a currency given or not: what it holds
+    could be the start of a statement cut short."""
     path = BANK / "mt940" / name
-    assert_refused(app, session, path, "mt940", "no currency")
-    report = run_import(app, path, "mt940", currency="EUR")
-    mark, amount = MT940_NO_CURRENCY[name]
-    assert mt940_lines(path) == [(mark, Decimal(amount))]
-    entries = payload_entries(session, report.payload_id)
-    if mark == "C":
-        assert [(e.amount_minor, e.currency) for e in entries] == [
-            (parse_money(amount, "EUR").minor, "EUR")]
-        assert report.unmatched == 1
-    else:
-        assert entries == [] and report.debits == 1
-    payload = session.get(InboundPayload, report.payload_id)
-    assert payload.meta["currency"] == "EUR"  # so a replay reads it the same way
+    assert_refused(app, session, path, "mt940", MT940_NOT_WHOLE[name])
+    with pytest.raises(MalformedFile, match=re.escape(MT940_NOT_WHOLE[name])):
+        run_import(app, path, "mt940", currency="EUR")
+    session.expire_all()
+    assert ledger_count(session) == 0
+
+
+@pytest.mark.parametrize("name", sorted(MT940_UNBALANCED))
+def test_mt940_sample_that_does_not_add_up_is_refused(app, session, seed, name):
+    assert_refused(app, session, BANK / "mt940" / name, "mt940", "does not add up")
 
 
 def test_a_currency_that_contradicts_the_file_is_refused(app, session, seed):
@@ -590,19 +638,27 @@ def test_the_review_list_is_shown_to_coordinators(app, client, session, seed):
 
 # --- the currency fallback, for people ---------------------------------------------------------
 
-def test_cli_currency_for_a_statement_that_names_none(app, session, seed, runner):
-    path = BANK / "mt940/betterplace/empty_entry_date.sta"
-    refused = runner.invoke(args=["import", "tw", str(path), "--format", "mt940"])
-    assert refused.exit_code == 2 and "no currency" in refused.stderr
-    assert "--currency" in refused.stderr and ledger_count(session) == 0
-    result = runner.invoke(args=["import", "tw", str(path), "--format", "mt940",
+def ofx_without_a_currency() -> bytes:
+    """ofx-v102-empty-tags.ofx without the currency its transaction names: none at all. (An
+    MT940 always names one: a statement without its balances is refused.)"""
+    return (BANK / "ofx/ofxparse/ofx-v102-empty-tags.ofx").read_bytes().replace(
+        b"<CURRENCY><CURRATE>1.0000</CURRATE><CURSYM>AUD</CURSYM></CURRENCY>", b"")
+
+
+def test_cli_currency_for_a_statement_that_names_none(app, session, seed, runner, tmp_path):
+    path = tmp_path / "no-currency.ofx"
+    path.write_bytes(ofx_without_a_currency())
+    refused = runner.invoke(args=["import", "tw", str(path), "--format", "ofx"])
+    assert refused.exit_code == 2 and "currency" in refused.stderr
+    assert ledger_count(session) == 0
+    result = runner.invoke(args=["import", "tw", str(path), "--format", "ofx",
                                  "--currency", "eur"])
     assert result.exit_code == 0, result.output
     assert "unmatched (waiting in the unassigned queue): 1" in result.output
-    assert "new money: €50.00" in result.output
+    assert "new money: €12.34" in result.output
     session.expire_all()
     assert session.scalar(select(UnassignedTotal.amount_minor).where(
-        UnassignedTotal.currency == "EUR")) == 50_00
+        UnassignedTotal.currency == "EUR")) == 12_34
     # A replay of the archived file reads it with the same currency: nothing twice, no error.
     replayed = runner.invoke(args=["replay", "tw", "--stream", "bank"])
     assert replayed.exit_code == 0, replayed.output
@@ -614,7 +670,7 @@ def test_cli_currency_for_a_statement_that_names_none(app, session, seed, runner
      "the statement is in EUR, not GBP"),
     (["camt053/genkgo/camt053.v4.xml", "--format", "camt053", "--currency", "EUR"],
      "only be given for MT940 and OFX"),
-    (["mt940/betterplace/empty_entry_date.sta", "--format", "mt940", "--currency", "EURO"],
+    (["mt940/jejik/sns.sta", "--format", "mt940", "--currency", "EURO"],
      "three-letter ISO 4217"),
 ])
 def test_cli_currency_refusals(app, session, seed, runner, args, message):
@@ -624,21 +680,22 @@ def test_cli_currency_refusals(app, session, seed, runner, args, message):
 
 
 def test_upload_form_takes_a_currency_for_a_statement_that_names_none(app, client, session,
-                                                                        seed):
+                                                                        seed, tmp_path):
     from .test_money_desk_web import csrf_token, sign_in_coordinator, upload
     sign_in_coordinator(client, session)
     url = "/coordinate/tw/imports"
     token = csrf_token(client, url)
     assert 'name="currency"' in client.get(url).text
-    path = BANK / "mt940/self-provided/sparkassen.sta"
-    refused = upload(client, url, path, "mt940", token, city="", currency="")
-    assert refused.status_code == 422 and "no currency" in refused.text
-    landed = upload(client, url, path, "mt940", token, city="", currency="EUR")
+    path = tmp_path / "no-currency.ofx"
+    path.write_bytes(ofx_without_a_currency())
+    refused = upload(client, url, path, "ofx", token, city="", currency="")
+    assert refused.status_code == 422 and "currency" in refused.text
+    landed = upload(client, url, path, "ofx", token, city="", currency="EUR")
     assert landed.status_code == 200, landed.text
     assert "unmatched (waiting in the unassigned queue): 1" in landed.text
     session.expire_all()
     assert session.scalar(select(UnassignedTotal.amount_minor).where(
-        UnassignedTotal.currency == "EUR")) == 30_00
+        UnassignedTotal.currency == "EUR")) == 12_34
     wrong = upload(client, url, BANK / "mt940/ASNB/mt940.txt", "mt940", token, city="",
                    currency="GBP")
     assert wrong.status_code == 422 and "the statement is in EUR, not GBP" in wrong.text

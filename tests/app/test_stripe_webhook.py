@@ -180,11 +180,14 @@ def test_a_correct_signature_is_accepted(app, client, seed):
 
 
 @pytest.mark.parametrize("case", ["stale", "tampered", "wrong_secret", "missing", "garbage",
-                                  "no_v1"])
+                                  "no_v1", "a_week_ahead", "just_too_far_ahead"])
 def test_bad_signatures_answer_400_and_write_nothing(app, client, seed, case):
     body = _body()
     header = {
         "stale": stripe_signature(body, timestamp=int(time.time()) - 301),
+        # The SDK checks only the past: a signature made to live on must not.
+        "a_week_ahead": stripe_signature(body, timestamp=int(time.time()) + 7 * 86400),
+        "just_too_far_ahead": stripe_signature(body, timestamp=int(time.time()) + 330),
         "tampered": stripe_signature(body),
         "wrong_secret": stripe_signature(body, secret="whsec_someone_else"),
         "missing": None,
@@ -203,6 +206,13 @@ def test_bad_signatures_answer_400_and_write_nothing(app, client, seed, case):
 def test_within_tolerance_is_accepted(app, client, seed):
     body = _body()
     assert _post(client, body, stripe_signature(body, timestamp=int(time.time()) - 250)).status_code == 200
+
+
+def test_a_clock_a_little_ahead_is_within_tolerance(app, client, seed):
+    """Stripe's clock may run ahead of ours by less than the tolerance."""
+    body = _body()
+    assert _post(client, body, stripe_signature(body, timestamp=int(time.time()) + 250)).status_code == 200
+    assert board(client)["by_city"]["london"]["raised_minor"] == 1000
 
 
 def test_two_v1_signatures_during_secret_rotation(app, client, seed):

@@ -27,6 +27,9 @@ STREAM = "api"
 KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 FIELDS = {"amount", "currency", "donor_name", "message", "anonymous", "occurred_at"}
 FUTURE_SLACK = dt.timedelta(hours=24)
+# [0-9] and [A-Z], not \d and \w: those match other scripts' digits and letters too.
+AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+CURRENCY_RE = re.compile(r"[A-Z]{3}")
 
 
 class IdempotencyMismatch(DomainError):
@@ -78,15 +81,27 @@ def _occurred_at(data: dict) -> dt.datetime | None:
 
 
 def _amount(data: dict) -> Money:
+    """The strict contract README states: other programs send exactly what they mean, so
+    nothing is read generously (a sign, spaces, "12." or a digit of another script)."""
     if "amount" not in data:
         raise InvalidInput("amount is required")
     if "currency" not in data:
         raise InvalidInput("currency is required")
-    amount = data["amount"]
-    if isinstance(amount, float):
+    amount, currency = data["amount"], data["currency"]
+    if isinstance(amount, (int, float)) and not isinstance(amount, bool):
         raise InvalidInput('send amount as a decimal string such as "12.50", not a JSON number')
+    if not isinstance(amount, str):
+        raise InvalidInput('amount must be a decimal string such as "12.50"')
+    if not AMOUNT_RE.fullmatch(amount):
+        if amount.startswith("-") and AMOUNT_RE.fullmatch(amount[1:]):
+            raise InvalidInput("amount must not be negative")
+        raise InvalidInput(f"amount {amount[:40]!r} is not a number written as \"12.50\": "
+                           "ASCII digits with an optional dot and decimals, no sign or spaces")
+    if not isinstance(currency, str) or not CURRENCY_RE.fullmatch(currency):
+        raise InvalidInput("currency must be a three-letter ISO 4217 code in capitals, such as "
+                           f"\"GBP\", not {str(currency)[:40]!r}")
     try:
-        return parse(amount, data["currency"])
+        return parse(amount, currency)
     except MoneyError as exc:
         raise InvalidInput(exc.message) from None
 

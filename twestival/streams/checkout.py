@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import unicodedata
 from collections.abc import Mapping
 
 import httpx
@@ -51,9 +52,16 @@ def bounds(config: Mapping, currency: str) -> tuple[Money, Money]:
     return pick("DONATION_MIN"), pick("DONATION_MAX")
 
 
+def _ascii_digits(text: str) -> str:
+    """A donor may type full-width digits ("１０００" from a Japanese keyboard) or those of their
+    own script ("١٢"): they mean the number, but money.parse reads ASCII digits only."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
 def gift(config: Mapping, campaign: Campaign, city: City, form: Mapping[str, str]) -> Gift:
     low, high = bounds(config, city.currency)
-    raw = (form.get("amount") or "").strip()
+    raw = _ascii_digits(form.get("amount") or "").strip()
     if not raw:
         raise InvalidInput("please enter an amount")
     if "," in raw:
