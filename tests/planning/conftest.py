@@ -39,9 +39,9 @@ def login(client, app, email: str) -> None:
     """Sign in as Flask-Login would after a correct password."""
     from twestival.accounts.service import find_user
     with app.app_context():
-        user_id = find_user(db.session, email).id
+        session_id = find_user(db.session, email).get_id()   # carries the session epoch
     with client.session_transaction() as flask_session:
-        flask_session["_user_id"] = str(user_id)
+        flask_session["_user_id"] = session_id
         flask_session["_fresh"] = True
 
 
