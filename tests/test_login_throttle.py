@@ -117,3 +117,33 @@ def test_the_throttle_speaks_german(app, seed):
     assert "Zu viele falsche Passwörter" in page.get_data(as_text=True)
     assert "15 Sekunden" in page.get_data(as_text=True)
 
+
+
+def test_wrong_passwords_counted_at_the_same_moment_are_all_counted(app, seed):
+    """Eight processes' worth of first failures for one account: one row, eight counted."""
+    import threading
+
+    from twestival.accounts.models import LoginThrottle
+
+    ready = threading.Barrier(8)
+    errors = []
+
+    def fail_once():
+        try:
+            with app.app_context():
+                ready.wait()
+                throttle.record_failure(db.session, EMAIL, now=START)
+                db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fail_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        row = db.session.get(LoginThrottle, throttle.account_key(EMAIL))
+        assert row.failures == 8
+        assert row.locked_until == START + throttle.delay_after(8)
