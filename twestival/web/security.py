@@ -50,11 +50,15 @@ def csp(**directives: str):
 
 
 def content_security_policy() -> str:
-    policy = dict(CSP, **g.get("csp", {}))
+    return _policy(request.is_secure, request.host, tuple(sorted(g.get("csp", {}).items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _policy(secure: bool, host: str, overrides: tuple) -> str:
+    policy = dict(CSP, **dict(overrides))
     if policy["connect-src"] == "'self'":
         # Older Safari does not count the site's own ws(s):// as 'self'; Socket.IO needs it.
-        scheme = "wss" if request.is_secure else "ws"
-        policy["connect-src"] = f"'self' {scheme}://{request.host}"
+        policy["connect-src"] = f"'self' {'wss' if secure else 'ws'}://{host}"
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
