@@ -76,6 +76,12 @@ def test_every_page_has_a_content_security_policy_that_frames_only_on_this_site(
         assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
+def test_a_forged_host_header_cannot_write_into_the_policy(client):
+    policy = client.get("/", headers={"Host": "x; script-src *"}).headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "*" not in policy
+    assert "connect-src 'self';" in policy
+
+
 SCRIPT = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from flask import Flask, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -32,6 +33,8 @@ CSP = {
     # No form-action: the donate form answers with a redirect to the payment provider's
     # checkout (Stripe, PayPal, a custom Checkout domain), which form-action would block.
 }
+
+HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 PRIVATE_PREFIXES = ("/organise", "/coordinate", "/login", "/logout", "/forgot-password",
                     "/set-password")
@@ -56,8 +59,9 @@ def content_security_policy() -> str:
 @functools.lru_cache(maxsize=64)
 def _policy(secure: bool, host: str, overrides: tuple) -> str:
     policy = dict(CSP, **dict(overrides))
-    if policy["connect-src"] == "'self'":
+    if policy["connect-src"] == "'self'" and HOST.fullmatch(host):
         # Older Safari does not count the site's own ws(s):// as 'self'; Socket.IO needs it.
+        # (The Host header is the client's word: anything but a plain host[:port] stays out.)
         policy["connect-src"] = f"'self' {'wss' if secure else 'ws'}://{host}"
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
