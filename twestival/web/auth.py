@@ -12,10 +12,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..accounts import throttle
+from ..accounts import signin
 from ..accounts.models import User
-from ..accounts.service import (MIN_PASSWORD, check_password, end_sessions, find_user,
-                                reset_password, session_is_current)
+from ..accounts.service import MIN_PASSWORD, end_sessions, reset_password, session_is_current
 from ..database import read_only
 from ..errors import InvalidInput
 from ..extensions import db, limiter, login_manager
@@ -64,27 +63,21 @@ def user_from_token(token: str) -> User | None:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data
-        # Read only while the password is checked: on SQLite a writing transaction would hold
-        # the write lock, and every webhook with it, for the whole Argon2 verification.
+        # The password is checked in a read-only transaction, the outcome written after it.
         with read_only():
-            wait = throttle.wait_before_attempt(db.session, email)
-            if wait is not None:
-                db.session.rollback()
-                form.password.errors.append(_(
-                    "Too many wrong passwords for this account. Try again in %(wait)s, or set "
-                    "a new password with “Forgot your password?”.",
-                    wait=format_timedelta(wait, threshold=1.0, add_direction=False)))
-                return render_template("auth/login.html", form=form), 429
-            user = find_user(db.session, email)
-            right = check_password(user, form.password.data)
+            attempt = signin.check(db.session, form.email.data, form.password.data)
             db.session.rollback()
-        if right:
-            throttle.forgive(db.session, email)
-            login_user(user)
+        if attempt.wait is not None:
+            form.password.errors.append(_(
+                "Too many wrong passwords for this account. Try again in %(wait)s, or set "
+                "a new password with “Forgot your password?”.",
+                wait=format_timedelta(attempt.wait, threshold=1.0, add_direction=False)))
+            return render_template("auth/login.html", form=form), 429
+        signin.record(db.session, attempt)
+        if attempt.user is not None:
+            login_user(attempt.user)
             db.session.commit()
             return redirect(local_path(request.args.get("next")) or url_for("organise.home"))
-        throttle.record_failure(db.session, email)
         db.session.commit()
         form.password.errors.append(_("Email or password is wrong."))
     return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
