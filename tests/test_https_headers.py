@@ -72,6 +72,7 @@ def test_every_page_has_a_content_security_policy_that_frames_only_on_this_site(
         assert policy["frame-ancestors"] == "'self'", path
         assert policy["script-src"] == "'self'"
         assert policy["object-src"] == "'none'"
+        assert policy["img-src"] == "'self' data: https:"   # pictures in organisers' Markdown
         assert policy["connect-src"] == "'self' ws://localhost"
         assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
 

@@ -25,7 +25,8 @@ CSP = {
     "script-src": "'self'",
     # Progress bars are drawn with style="width: N%"; everything else comes from app.css.
     "style-src": "'self' 'unsafe-inline'",
-    "img-src": "'self' data:",
+    # Organisers' Markdown may show pictures from anywhere on the web (twestival.text).
+    "img-src": "'self' data: https:",
     "connect-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'self'",
