@@ -10,7 +10,7 @@ from flask import Flask
 
 DEFAULTS = {
     "SCHEDULER": "on",
-    "PROXIES": 0,  # reverse proxies in front (nginx: 1), trusted for X-Forwarded-* (twestival.wsgi)
+    "PROXIES": 0,  # reverse proxies in front (nginx: 1), trusted for X-Forwarded-* (web/security.py)
     "BASE_URL": "http://127.0.0.1:5000",
     # Who may read /metrics: these addresses, or anyone with METRICS_TOKEN as a bearer token.
     "METRICS_ALLOW": "127.0.0.1/32,::1",
