@@ -506,7 +506,23 @@ def _check_rates(ctx: Context, staged: "Staging") -> None:
         for currency, day in staged.currency_days:
             for quote in quotes:
                 fx.rate_for(ctx.session, currency, quote, day)
+        _check_ceilings(ctx, staged)
         ctx.session.commit()
+
+
+def _check_ceilings(ctx: Context, staged: "Staging") -> None:
+    """No line may be larger than one gift can be (ledger.limits): the file is refused
+    whole, naming the first such line, before anything is recorded."""
+    from ..ledger import limits
+    for currency, day, largest in staged.db.execute(
+            "SELECT currency, day, max(abs(amount_minor)) FROM item GROUP BY currency, day"):
+        ceiling = limits.gift_ceiling(ctx.session, currency, dt.date.fromisoformat(day))
+        if largest > ceiling.minor:
+            line, = staged.db.execute(
+                "SELECT line FROM item WHERE currency = ? AND day = ? AND abs(amount_minor) > ? "
+                "ORDER BY seq LIMIT 1", (currency, day, ceiling.minor)).fetchone()
+            raise MalformedFile(f"line {line}: one gift can be at most "
+                                f"{ceiling.major_str()} {currency}; nothing was imported")
 
 
 class Staging:
