@@ -22,7 +22,7 @@ from ..campaigns.models import Campaign, City
 from ..database import utcnow
 from ..errors import InvalidInput, NotFound
 from ..money import convert
-from . import limits, totals
+from . import chain, limits, totals
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
 from .record import NewEntry, _check, _rates, place
 from .sql import prepared_insert_ignore
@@ -190,8 +190,13 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
         created = set()        # all were there already (a re-imported file)
     else:
         created = _ours(session, rows, now)
-    _move_totals(session, [r for r in rows if (r["stream"], r["external_id"]) in created],
-                 undone)
+    written = [r for r in rows if (r["stream"], r["external_id"]) in created]
+    by_campaign: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for row in written:
+        by_campaign[row["campaign_id"]].append((row["stream"], row["external_id"]))
+    for campaign_id, keys in by_campaign.items():
+        chain.note_keys(session, campaign_id, keys)
+    _move_totals(session, written, undone)
     return [Outcome(key in created and first[key] == index)
             for index, key in enumerate((n.stream, n.external_id) for n in news)]
 

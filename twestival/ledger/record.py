@@ -17,7 +17,7 @@ from ..campaigns.directory import CampaignRef, CityRef, campaign_by_id, city_by_
 from ..database import as_loaded, utcnow
 from ..errors import Conflict, InvalidInput, NotFound
 from ..money import Money, Rate, convert
-from . import fx, limits, totals
+from . import chain, fx, limits, totals
 from .models import EntryConfirmation, EntryKind, LedgerEntry
 from .sql import insert_ignore, prepared_insert_ignore
 
@@ -147,6 +147,7 @@ def record(session: Session, new: NewEntry) -> Recorded:
         # Lost a race with a concurrent writer of the same id: theirs is the one entry.
         return Recorded(_find(session, new.stream, new.external_id), False)
     entry = as_loaded(session, LedgerEntry, row._mapping)
+    chain.note_ids(session, campaign.id, (entry.id,))
     totals.apply(session, entry, original.kind if original is not None else None)
     return Recorded(entry, True)
 

@@ -1,0 +1,191 @@
+"""The hash chain over each campaign's ledger (docs/ledger-chain.md has the full design).
+
+Every way money enters the ledger (``record``, ``record_many``, an import's INSERT .. SELECT)
+notes the entries it wrote on the session; just before the transaction commits, ``seal``
+links them, in id order, to the end of their campaign's chain: it locks the campaign's
+``ledger_chain_head`` row (SELECT .. FOR UPDATE on PostgreSQL; SQLite's writer already holds
+the database's write lock), hashes each entry as the database now holds it, and moves the
+head. One chain head row per campaign makes the chain one sequence whichever process or
+group of webhooks commits first. Entries written around the ledger's functions are noted by
+nobody, are never linked, and ``verify`` names them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import bindparam, event, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from ..database import utcnow
+from .models import ChainHead, LedgerEntry, LedgerLink, LedgerSalt
+from .sql import prepared_insert_ignore
+
+VERSION = "twestival-ledger-1"
+GENESIS = "0" * 64
+PENDING_KEY = "twestival.ledger.chain.pending"
+CHUNK = 900
+
+# The entry's columns the chain commits to directly, in this order (docs/ledger-chain.md).
+FIELDS = ("id", "campaign_id", "city_id", "stream", "external_id", "kind", "amount_minor",
+          "currency", "fee_minor", "city_minor", "city_fx_rate", "city_fx_date",
+          "reporting_minor", "reporting_currency", "fx_rate", "fx_date", "occurred_at",
+          "recorded_at", "anonymous", "provisional", "reverses_id", "payload_id",
+          "created_by_id")
+# What may name a person: committed to only through a salted digest, so it can be erased.
+PERSONAL = ("donor_name", "message", "note", "meta")
+
+_entry = LedgerEntry.__table__.c
+COLUMNS = [_entry[name] for name in FIELDS + PERSONAL]
+
+
+# --- the canonical encoding ------------------------------------------------------------------
+
+def text_of(value) -> str | None:
+    """Every field as text (None stays None), exactly as the public export writes it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "value"):      # EntryKind
+        return value.value
+    return str(value)
+
+
+def fields_of(row) -> list[str | None]:
+    return [text_of(row[name]) for name in FIELDS]
+
+
+def personal_digest(row, salt: str | None) -> str | None:
+    values = [row[name] for name in PERSONAL]
+    if all(v is None for v in values) or salt is None:
+        return None
+    encoded = json.dumps(values, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(f"{salt}{encoded}".encode()).hexdigest()
+
+
+def link_hash(position: int, previous: str, fields: Sequence[str | None],
+              personal: str | None) -> str:
+    encoded = json.dumps([VERSION, str(position), previous, *fields, personal],
+                         ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def has_personal(row) -> bool:
+    return any(row[name] is not None for name in PERSONAL)
+
+
+# --- noting and sealing ----------------------------------------------------------------------
+
+def note_ids(session: Session, campaign_id: int, ids: Iterable[int]) -> None:
+    pending = session.info.setdefault(PENDING_KEY, {})
+    pending.setdefault(campaign_id, (set(), set()))[0].update(ids)
+
+
+def note_keys(session: Session, campaign_id: int, keys: Iterable[tuple[str, str]]) -> None:
+    pending = session.info.setdefault(PENDING_KEY, {})
+    pending.setdefault(campaign_id, (set(), set()))[1].update(keys)
+
+
+_HEAD_FOR_UPDATE = (select(ChainHead.entries, ChainHead.head)
+                    .where(ChainHead.campaign_id == bindparam("campaign_id"))
+                    .with_for_update())
+_MOVE_HEAD = (update(ChainHead.__table__)
+              .where(ChainHead.__table__.c.campaign_id == bindparam("p_campaign_id"))
+              .values(entries=bindparam("p_entries"), head=bindparam("p_head"),
+                      updated_at=bindparam("p_now", type_=ChainHead.__table__.c.updated_at.type)))
+
+
+def lock_head(session: Session, campaign_id: int) -> tuple[int, str]:
+    session.execute(prepared_insert_ignore(session, ChainHead.__table__, ("campaign_id",)),
+                    {"campaign_id": campaign_id, "entries": 0, "head": GENESIS,
+                     "updated_at": utcnow()})
+    entries, head = session.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).one()
+    return entries, head
+
+
+def _unlinked(session: Session, campaign_id: int, ids: set[int],
+              keys: set[tuple[str, str]]) -> list:
+    """The noted entries that exist (a savepoint may have rolled some back), by id. Each was
+    written by this transaction, so none is linked yet."""
+    found = {}
+    columns = COLUMNS
+    id_list = sorted(ids)
+    for start in range(0, len(id_list), CHUNK):
+        for row in session.execute(select(*columns).where(
+                _entry.campaign_id == campaign_id, _entry.id.in_(id_list[start:start + CHUNK]))):
+            found[row.id] = row._mapping
+    key_list = sorted(keys)
+    for start in range(0, len(key_list), CHUNK):
+        for row in session.execute(select(*columns).where(
+                _entry.campaign_id == campaign_id,
+                tuple_(_entry.stream, _entry.external_id).in_(key_list[start:start + CHUNK]))):
+            found[row.id] = row._mapping
+    return [found[i] for i in sorted(found)]
+
+
+def extend(session: Session, campaign_id: int, rows: list) -> None:
+    """Link ``rows`` (entries of one campaign, in order) after the campaign's locked head."""
+    entries, head = lock_head(session, campaign_id)
+    links, salts = [], []
+    for row in rows:
+        entries += 1
+        salt = os.urandom(16).hex() if has_personal(row) else None
+        personal = personal_digest(row, salt)
+        head = link_hash(entries, head, fields_of(row), personal)
+        links.append({"entry_id": row["id"], "campaign_id": campaign_id, "position": entries,
+                      "personal": personal, "hash": head})
+        if salt is not None:
+            salts.append({"entry_id": row["id"], "salt": salt})
+    if links:
+        session.execute(LedgerLink.__table__.insert(), links)
+        if salts:
+            session.execute(LedgerSalt.__table__.insert(), salts)
+        session.execute(_MOVE_HEAD, {"p_campaign_id": campaign_id, "p_entries": entries,
+                                     "p_head": head, "p_now": utcnow()})
+
+
+def backfill(session: Session, campaign_id: int, chunk: int = 10_000) -> int:
+    """Link a campaign's entries that have no link yet, in id order (for databases from
+    before the chain; the migration runs it). Returns how many it linked."""
+    linked = 0
+    after = session.scalar(select(func.max(LedgerLink.entry_id))
+                           .where(LedgerLink.campaign_id == campaign_id)) or 0
+    while rows := [row._mapping for row in session.execute(
+            select(*COLUMNS).where(_entry.campaign_id == campaign_id, _entry.id > after)
+            .order_by(_entry.id).limit(chunk))]:
+        extend(session, campaign_id, rows)
+        linked += len(rows)
+        after = rows[-1]["id"]
+    return linked
+
+
+def seal(session: Session) -> None:
+    """Link every entry this transaction noted; campaigns in id order, so two transactions
+    that touch the same campaigns lock their heads in the same order."""
+    pending = session.info.pop(PENDING_KEY, None)
+    if not pending:
+        return
+    for campaign_id in sorted(pending):
+        ids, keys = pending[campaign_id]
+        rows = _unlinked(session, campaign_id, ids, keys)
+        if rows:
+            extend(session, campaign_id, rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_before_commit(session: Session) -> None:
+    seal(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    if not session.in_transaction():
+        session.info.pop(PENDING_KEY, None)
