@@ -225,3 +225,34 @@ def test_two_processes_writing_at_once_make_one_chain(app, runner, seed, databas
         positions = db.session.execute(text(
             "SELECT position FROM ledger_link ORDER BY position")).scalars().all()
     assert positions == list(range(1, 2 * 25 * 4 + 1))
+
+
+def test_imported_entries_are_chained_and_a_huge_line_refuses_the_file(app, runner, seed,
+                                                                       tmp_path):
+    from .imports_helpers import FIXTURES
+    paid = FIXTURES / "ticketing/eventbrite/paid_orders.csv"
+    result = runner.invoke(args=["import", "tw", str(paid), "--format", "eventbrite",
+                                 "--city", "london"])
+    assert result.exit_code == 0, result.output
+    assert _verify(runner).exit_code == 0
+    lines = paid.read_text().splitlines()
+    huge = tmp_path / "huge.csv"
+    huge.write_text(lines[0] + "\n7001,02/12/26 18:05,Ada,Lovelace,ada@example.org,1,,VIP,9901,,"
+                    "Eventbrite Completed,GBP,99000000000.00,0,0,0,Attending\n")
+    refused = runner.invoke(args=["import", "tw", str(huge), "--format", "eventbrite",
+                                  "--city", "london"])
+    assert refused.exit_code == 2
+    assert "line 2: one gift can be at most" in refused.stderr
+    assert _verify(runner).exit_code == 0
+
+
+def test_the_migration_chains_the_entries_already_in_the_ledger(app, client, runner, api_token):
+    from flask_migrate import downgrade, upgrade
+    _gifts(client, api_token, 3)
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="0008_file_pieces")
+        upgrade()
+    result = _verify(runner)
+    assert result.exit_code == 0, result.output
+    assert client.get("/c/tw/ledger/digest").get_json()["entries"] == 3
