@@ -104,11 +104,23 @@ _MOVE_HEAD = (update(ChainHead.__table__)
 
 
 def lock_head(session: Session, campaign_id: int) -> tuple[int, str]:
-    session.execute(prepared_insert_ignore(session, ChainHead.__table__, ("campaign_id",)),
-                    {"campaign_id": campaign_id, "entries": 0, "head": GENESIS,
-                     "updated_at": utcnow()})
-    entries, head = session.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).one()
-    return entries, head
+    row = session.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).first()
+    if row is None:   # the campaign's first entry (two first writers: one insert counts)
+        session.execute(prepared_insert_ignore(session, ChainHead.__table__, ("campaign_id",)),
+                        {"campaign_id": campaign_id, "entries": 0, "head": GENESIS,
+                         "updated_at": utcnow()})
+        row = session.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).one()
+    return row.entries, row.head
+
+
+# Built once: building a statement costs more CPU than running it.
+_BY_IDS = select(*COLUMNS).where(_entry.campaign_id == bindparam("campaign_id"),
+                                 _entry.id.in_(bindparam("ids", expanding=True)))
+_BY_KEYS = select(*COLUMNS).where(
+    _entry.campaign_id == bindparam("campaign_id"),
+    tuple_(_entry.stream, _entry.external_id).in_(bindparam("keys", expanding=True)))
+_ADD_LINKS = LedgerLink.__table__.insert()
+_ADD_SALTS = LedgerSalt.__table__.insert()
 
 
 def _unlinked(session: Session, campaign_id: int, ids: set[int],
@@ -116,18 +128,12 @@ def _unlinked(session: Session, campaign_id: int, ids: set[int],
     """The noted entries that exist (a savepoint may have rolled some back), by id. Each was
     written by this transaction, so none is linked yet."""
     found = {}
-    columns = COLUMNS
-    id_list = sorted(ids)
-    for start in range(0, len(id_list), CHUNK):
-        for row in session.execute(select(*columns).where(
-                _entry.campaign_id == campaign_id, _entry.id.in_(id_list[start:start + CHUNK]))):
-            found[row.id] = row._mapping
-    key_list = sorted(keys)
-    for start in range(0, len(key_list), CHUNK):
-        for row in session.execute(select(*columns).where(
-                _entry.campaign_id == campaign_id,
-                tuple_(_entry.stream, _entry.external_id).in_(key_list[start:start + CHUNK]))):
-            found[row.id] = row._mapping
+    for statement, name, wanted in ((_BY_IDS, "ids", sorted(ids)),
+                                    (_BY_KEYS, "keys", sorted(keys))):
+        for start in range(0, len(wanted), CHUNK):
+            for row in session.execute(statement, {"campaign_id": campaign_id,
+                                                   name: wanted[start:start + CHUNK]}):
+                found[row.id] = row._mapping
     return [found[i] for i in sorted(found)]
 
 
@@ -145,9 +151,9 @@ def extend(session: Session, campaign_id: int, rows: list) -> None:
         if salt is not None:
             salts.append({"entry_id": row["id"], "salt": salt})
     if links:
-        session.execute(LedgerLink.__table__.insert(), links)
+        session.execute(_ADD_LINKS, links)
         if salts:
-            session.execute(LedgerSalt.__table__.insert(), salts)
+            session.execute(_ADD_SALTS, salts)
         session.execute(_MOVE_HEAD, {"p_campaign_id": campaign_id, "p_entries": entries,
                                      "p_head": head, "p_now": utcnow()})
 
