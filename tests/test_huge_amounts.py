@@ -96,3 +96,31 @@ def test_a_volunteers_huge_cash_counts_get_a_reason_and_the_board_stays_up(app, 
     assert [a.status_code for a in answers] == [422, 422]
     assert "at most" in answers[0].json["error"]
     _healthy(app, client, "tw")
+
+
+def test_a_huge_stripe_payment_is_rejected_with_its_reason(db_path, seed_payments):
+    app, client = seed_payments
+    from tests.payments import checkout_event, post_stripe
+    from twestival.streams.archive import InboundPayload
+    answer = post_stripe(client, checkout_event("cs_huge", "pi_huge", 900_000_000_000_00))
+    assert answer.status_code == 422 and "at most" in answer.get_json()["error"]
+    assert post_stripe(client, checkout_event("cs_ok", "pi_ok", 2500)).status_code == 200
+    with app.app_context():
+        statuses = [(p.status, p.error) for p in db.session.query(InboundPayload)
+                    .order_by(InboundPayload.id)]
+    assert statuses[0][0] == "rejected" and "at most" in statuses[0][1]
+    assert statuses[1][0] == "processed"
+    _healthy(app, client, "tw")
+
+
+@pytest.fixture
+def seed_payments(db_path):
+    """The Stripe-enabled app of the payment tests, with campaign 'tw' and London."""
+    from tests.payments import payments_app
+    for app in payments_app(db_path):
+        with app.app_context():
+            campaign = create_campaign(db.session, "tw", name="Twestival Test", currency="GBP")
+            add_city(db.session, campaign, "london", name="London", country="GB",
+                     currency="GBP", timezone="Europe/London", target="2500.00")
+            db.session.commit()
+        yield app, app.test_client()
