@@ -46,9 +46,12 @@ COLUMNS = [_entry[name] for name in FIELDS + PERSONAL]
 
 def text_of(value) -> str | None:
     """Every field as text (None stays None), exactly as the public export writes it."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
+    kind = type(value)
+    if value is None or kind is str:
+        return value
+    if kind is int:
+        return str(value)
+    if kind is bool:
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -94,8 +97,9 @@ def note_keys(session: Session, campaign_id: int, keys: Iterable[tuple[str, str]
     pending.setdefault(campaign_id, (set(), set()))[1].update(keys)
 
 
-_HEAD_FOR_UPDATE = (select(ChainHead.entries, ChainHead.head)
-                    .where(ChainHead.campaign_id == bindparam("campaign_id"))
+_head = ChainHead.__table__.c
+_HEAD_FOR_UPDATE = (select(_head.entries, _head.head)
+                    .where(_head.campaign_id == bindparam("campaign_id"))
                     .with_for_update())
 _MOVE_HEAD = (update(ChainHead.__table__)
               .where(ChainHead.__table__.c.campaign_id == bindparam("p_campaign_id"))
@@ -104,12 +108,14 @@ _MOVE_HEAD = (update(ChainHead.__table__)
 
 
 def lock_head(session: Session, campaign_id: int) -> tuple[int, str]:
-    row = session.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).first()
+    # Core statements on the session's connection: the ORM's per-statement work is not needed.
+    connection = session.connection()
+    row = connection.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).first()
     if row is None:   # the campaign's first entry (two first writers: one insert counts)
-        session.execute(prepared_insert_ignore(session, ChainHead.__table__, ("campaign_id",)),
-                        {"campaign_id": campaign_id, "entries": 0, "head": GENESIS,
-                         "updated_at": utcnow()})
-        row = session.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).one()
+        connection.execute(prepared_insert_ignore(session, ChainHead.__table__, ("campaign_id",)),
+                           {"campaign_id": campaign_id, "entries": 0, "head": GENESIS,
+                            "updated_at": utcnow()})
+        row = connection.execute(_HEAD_FOR_UPDATE, {"campaign_id": campaign_id}).one()
     return row.entries, row.head
 
 
@@ -128,10 +134,11 @@ def _unlinked(session: Session, campaign_id: int, ids: set[int],
     """The noted entries that exist (a savepoint may have rolled some back), by id. Each was
     written by this transaction, so none is linked yet."""
     found = {}
+    connection = session.connection()
     for statement, name, wanted in ((_BY_IDS, "ids", sorted(ids)),
                                     (_BY_KEYS, "keys", sorted(keys))):
         for start in range(0, len(wanted), CHUNK):
-            for row in session.execute(statement, {"campaign_id": campaign_id,
+            for row in connection.execute(statement, {"campaign_id": campaign_id,
                                                    name: wanted[start:start + CHUNK]}):
                 found[row.id] = row._mapping
     return [found[i] for i in sorted(found)]
@@ -151,10 +158,11 @@ def extend(session: Session, campaign_id: int, rows: list) -> None:
         if salt is not None:
             salts.append({"entry_id": row["id"], "salt": salt})
     if links:
-        session.execute(_ADD_LINKS, links)
+        connection = session.connection()
+        connection.execute(_ADD_LINKS, links)
         if salts:
-            session.execute(_ADD_SALTS, salts)
-        session.execute(_MOVE_HEAD, {"p_campaign_id": campaign_id, "p_entries": entries,
+            connection.execute(_ADD_SALTS, salts)
+        connection.execute(_MOVE_HEAD, {"p_campaign_id": campaign_id, "p_entries": entries,
                                      "p_head": head, "p_now": utcnow()})
 
 
