@@ -191,11 +191,11 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
     else:
         created = _ours(session, rows, now)
     written = [r for r in rows if (r["stream"], r["external_id"]) in created]
-    by_campaign: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    by_place: dict[tuple[int, str], list[str]] = defaultdict(list)
     for row in written:
-        by_campaign[row["campaign_id"]].append((row["stream"], row["external_id"]))
-    for campaign_id, keys in by_campaign.items():
-        chain.note_keys(session, campaign_id, keys)
+        by_place[row["campaign_id"], row["stream"]].append(row["external_id"])
+    for (campaign_id, stream), external_ids in by_place.items():
+        chain.note_keys(session, campaign_id, stream, external_ids)
     _move_totals(session, written, undone)
     return [Outcome(key in created and first[key] == index)
             for index, key in enumerate((n.stream, n.external_id) for n in news)]

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, event, func, select, tuple_, update
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.orm import Session
 
 from ..database import utcnow
@@ -44,57 +44,63 @@ COLUMNS = [_entry[name] for name in FIELDS + PERSONAL]
 
 # --- the canonical encoding ------------------------------------------------------------------
 
-def text_of(value) -> str | None:
-    """Every field as text (None stays None), exactly as the public export writes it."""
-    kind = type(value)
-    if value is None or kind is str:
-        return value
-    if kind is int:
-        return str(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if hasattr(value, "value"):      # EntryKind
-        return value.value
-    return str(value)
+def _utc(value: dt.datetime) -> str:
+    if value.utcoffset():
+        value = value.astimezone(dt.timezone.utc)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def fields_of(row) -> list[str | None]:
-    return [text_of(row[name]) for name in FIELDS]
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
-def personal_digest(row, salt: str | None) -> str | None:
-    values = [row[name] for name in PERSONAL]
-    if all(v is None for v in values) or salt is None:
+def _kind(value) -> str:
+    return value.value if hasattr(value, "value") else value
+
+
+_TEXT = {name: str for name in ("id", "campaign_id", "city_id", "amount_minor", "fee_minor",
+                                "city_minor", "reporting_minor", "reverses_id", "payload_id",
+                                "created_by_id")}
+_TEXT.update({"kind": _kind, "city_fx_date": dt.date.isoformat, "fx_date": dt.date.isoformat,
+              "occurred_at": _utc, "recorded_at": _utc, "anonymous": _flag, "provisional": _flag})
+# One converter per field, in FIELDS order (strings stay as they are).
+CONVERTERS = tuple(_TEXT.get(name) for name in FIELDS)
+_LINK_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_PERSONAL_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=True)
+
+
+def fields_of(values: Sequence) -> list[str | None]:
+    """The entry's FIELDS (given in that order) as the text the hash covers: integers in
+    decimal, dates ISO, times UTC with microseconds and a Z, booleans true/false, None None."""
+    return [value if value is None or convert is None else convert(value)
+            for value, convert in zip(values, CONVERTERS)]
+
+
+def personal_digest(personal: Sequence, salt: str | None) -> str | None:
+    """SHA-256 of the salt and the PERSONAL values (given in that order); None without data."""
+    if salt is None or all(v is None for v in personal):
         return None
-    encoded = json.dumps(values, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(f"{salt}{encoded}".encode()).hexdigest()
+    return hashlib.sha256(f"{salt}{_PERSONAL_JSON.encode(list(personal))}".encode()).hexdigest()
 
 
 def link_hash(position: int, previous: str, fields: Sequence[str | None],
               personal: str | None) -> str:
-    encoded = json.dumps([VERSION, str(position), previous, *fields, personal],
-                         ensure_ascii=True, separators=(",", ":"))
+    encoded = _LINK_JSON.encode([VERSION, str(position), previous, *fields, personal])
     return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-def has_personal(row) -> bool:
-    return any(row[name] is not None for name in PERSONAL)
 
 
 # --- noting and sealing ----------------------------------------------------------------------
 
 def note_ids(session: Session, campaign_id: int, ids: Iterable[int]) -> None:
     pending = session.info.setdefault(PENDING_KEY, {})
-    pending.setdefault(campaign_id, (set(), set()))[0].update(ids)
+    pending.setdefault(campaign_id, (set(), {}))[0].update(ids)
 
 
-def note_keys(session: Session, campaign_id: int, keys: Iterable[tuple[str, str]]) -> None:
+def note_keys(session: Session, campaign_id: int, stream: str,
+              external_ids: Iterable[str]) -> None:
     pending = session.info.setdefault(PENDING_KEY, {})
-    pending.setdefault(campaign_id, (set(), set()))[1].update(keys)
+    by_stream = pending.setdefault(campaign_id, (set(), {}))[1]
+    by_stream.setdefault(stream, set()).update(external_ids)
 
 
 _head = ChainHead.__table__.c
@@ -123,40 +129,46 @@ def lock_head(session: Session, campaign_id: int) -> tuple[int, str]:
 _BY_IDS = select(*COLUMNS).where(_entry.campaign_id == bindparam("campaign_id"),
                                  _entry.id.in_(bindparam("ids", expanding=True)))
 _BY_KEYS = select(*COLUMNS).where(
-    _entry.campaign_id == bindparam("campaign_id"),
-    tuple_(_entry.stream, _entry.external_id).in_(bindparam("keys", expanding=True)))
+    _entry.campaign_id == bindparam("campaign_id"), _entry.stream == bindparam("stream"),
+    _entry.external_id.in_(bindparam("keys", expanding=True)))
 _ADD_LINKS = LedgerLink.__table__.insert()
 _ADD_SALTS = LedgerSalt.__table__.insert()
 
 
 def _unlinked(session: Session, campaign_id: int, ids: set[int],
-              keys: set[tuple[str, str]]) -> list:
-    """The noted entries that exist (a savepoint may have rolled some back), by id. Each was
-    written by this transaction, so none is linked yet."""
+              keys: dict[str, set[str]]) -> list:
+    """The noted entries that exist (a savepoint may have rolled some back), by id, as rows
+    of COLUMNS. Each was written by this transaction, so none is linked yet."""
     found = {}
     connection = session.connection()
-    for statement, name, wanted in ((_BY_IDS, "ids", sorted(ids)),
-                                    (_BY_KEYS, "keys", sorted(keys))):
+    asks = [(_BY_IDS, {}, "ids", sorted(ids))] + [
+        (_BY_KEYS, {"stream": stream}, "keys", sorted(external_ids))
+        for stream, external_ids in keys.items()]
+    for statement, params, name, wanted in asks:
         for start in range(0, len(wanted), CHUNK):
-            for row in connection.execute(statement, {"campaign_id": campaign_id,
-                                                   name: wanted[start:start + CHUNK]}):
-                found[row.id] = row._mapping
+            for row in connection.execute(statement, {"campaign_id": campaign_id, **params,
+                                                      name: wanted[start:start + CHUNK]}):
+                found[row[0]] = row
     return [found[i] for i in sorted(found)]
 
 
 def extend(session: Session, campaign_id: int, rows: list) -> None:
-    """Link ``rows`` (entries of one campaign, in order) after the campaign's locked head."""
+    """Link ``rows`` (entries of one campaign as rows of COLUMNS, in order) after the
+    campaign's locked head."""
     entries, head = lock_head(session, campaign_id)
     links, salts = [], []
+    split = len(FIELDS)
     for row in rows:
         entries += 1
-        salt = os.urandom(16).hex() if has_personal(row) else None
-        personal = personal_digest(row, salt)
-        head = link_hash(entries, head, fields_of(row), personal)
-        links.append({"entry_id": row["id"], "campaign_id": campaign_id, "position": entries,
+        personal_values = row[split:]
+        salt = personal = None
+        if any(v is not None for v in personal_values):
+            salt = os.urandom(16).hex()
+            personal = personal_digest(personal_values, salt)
+            salts.append({"entry_id": row[0], "salt": salt})
+        head = link_hash(entries, head, fields_of(row[:split]), personal)
+        links.append({"entry_id": row[0], "campaign_id": campaign_id, "position": entries,
                       "personal": personal, "hash": head})
-        if salt is not None:
-            salts.append({"entry_id": row["id"], "salt": salt})
     if links:
         connection = session.connection()
         connection.execute(_ADD_LINKS, links)
@@ -172,12 +184,12 @@ def backfill(session: Session, campaign_id: int, chunk: int = 10_000) -> int:
     linked = 0
     after = session.scalar(select(func.max(LedgerLink.entry_id))
                            .where(LedgerLink.campaign_id == campaign_id)) or 0
-    while rows := [row._mapping for row in session.execute(
+    while rows := list(session.execute(
             select(*COLUMNS).where(_entry.campaign_id == campaign_id, _entry.id > after)
-            .order_by(_entry.id).limit(chunk))]:
+            .order_by(_entry.id).limit(chunk))):
         extend(session, campaign_id, rows)
         linked += len(rows)
-        after = rows[-1]["id"]
+        after = rows[-1][0]
     return linked
 
 

@@ -38,10 +38,14 @@ def _walk(session: Session, campaign_id: int):
         after = rows[-1].position
 
 
-def _entry_view(row) -> dict:
-    view = dict(row._mapping)
-    view["id"] = row.entry_id
-    return view
+def _fields(row) -> list:
+    view = row._mapping
+    return [row.entry_id] + [view[name] for name in FIELDS[1:]]
+
+
+def _personal(row) -> list:
+    view = row._mapping
+    return [view[name] for name in PERSONAL]
 
 
 def check_chain(session: Session, campaign_id: int) -> list[str]:
@@ -57,14 +61,13 @@ def check_chain(session: Session, campaign_id: int) -> list[str]:
         if row.found is None:
             problems.append(f"{where}: removed from the ledger")
         else:
-            entry = _entry_view(row)
-            personal = row.personal
+            personal = _personal(row)
             if row.salt is not None:
-                if personal_digest(entry, row.salt) != row.personal:
+                if personal_digest(personal, row.salt) != row.personal:
                     problems.append(f"{where}: its donor data was changed")
-            elif any(entry[name] is not None for name in PERSONAL):
+            elif any(value is not None for value in personal):
                 problems.append(f"{where}: it holds donor data it was not sealed with")
-            if link_hash(row.position, previous, fields_of(entry), personal) != row.hash:
+            if link_hash(row.position, previous, fields_of(_fields(row)), row.personal) != row.hash:
                 problems.append(f"{where}: changed since it was recorded")
         previous = row.hash
     head = session.get(ChainHead, campaign_id)
@@ -105,5 +108,5 @@ def export_rows(session: Session, campaign: Campaign) -> Iterator[list[str | Non
             fields = [None] * len(FIELDS)
             fields[0] = str(row.entry_id)
         else:
-            fields = fields_of(_entry_view(row))
+            fields = fields_of(_fields(row))
         yield [str(row.position), row.hash, row.personal, *fields]
