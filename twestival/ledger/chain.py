@@ -47,7 +47,8 @@ COLUMNS = [_entry[name] for name in FIELDS + PERSONAL]
 def _utc(value: dt.datetime) -> str:
     if value.utcoffset():
         value = value.astimezone(dt.timezone.utc)
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    text = value.isoformat(timespec="microseconds")
+    return (text[:-6] if value.tzinfo is not None else text) + "Z"
 
 
 def _flag(value: bool) -> str:
@@ -131,8 +132,6 @@ _BY_IDS = select(*COLUMNS).where(_entry.campaign_id == bindparam("campaign_id"),
 _BY_KEYS = select(*COLUMNS).where(
     _entry.campaign_id == bindparam("campaign_id"), _entry.stream == bindparam("stream"),
     _entry.external_id.in_(bindparam("keys", expanding=True)))
-_ADD_LINKS = LedgerLink.__table__.insert()
-_ADD_SALTS = LedgerSalt.__table__.insert()
 
 
 def _unlinked(session: Session, campaign_id: int, ids: set[int],
@@ -147,7 +146,8 @@ def _unlinked(session: Session, campaign_id: int, ids: set[int],
     for statement, params, name, wanted in asks:
         for start in range(0, len(wanted), CHUNK):
             for row in connection.execute(statement, {"campaign_id": campaign_id, **params,
-                                                      name: wanted[start:start + CHUNK]}):
+                                                      name: wanted[start:start + CHUNK]}
+                                          ).fetchall():
                 found[row[0]] = row
     return [found[i] for i in sorted(found)]
 
@@ -170,11 +170,12 @@ def extend(session: Session, campaign_id: int, rows: list) -> None:
         links.append({"entry_id": row[0], "campaign_id": campaign_id, "position": entries,
                       "personal": personal, "hash": head})
     if links:
-        connection = session.connection()
-        connection.execute(_ADD_LINKS, links)
+        from .bulk import fast_insert   # (bulk records through this module)
+        if fast_insert(session, LedgerLink.__table__, links, ["entry_id"]) != len(links):
+            raise RuntimeError("an entry was linked twice: the chain is not extended")
         if salts:
-            connection.execute(_ADD_SALTS, salts)
-        connection.execute(_MOVE_HEAD, {"p_campaign_id": campaign_id, "p_entries": entries,
+            fast_insert(session, LedgerSalt.__table__, salts, ["entry_id"])
+        session.connection().execute(_MOVE_HEAD, {"p_campaign_id": campaign_id, "p_entries": entries,
                                      "p_head": head, "p_now": utcnow()})
 
 
