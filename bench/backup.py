@@ -32,8 +32,9 @@ def measure(workdir: Path, entries: int) -> dict:
         campaign_id, city_id = city.campaign_id, city.id
         for start in range(0, entries, 5000):
             record_many(db.session, [
-                NewEntry(campaign_id, city_id, "bench", f"seed-{n}", Money(1000 + n % 50, "GBP"),
-                         donor_name=f"Donor {n}") for n in range(start, min(entries, start + 5000))])
+                NewEntry(campaign_id, city_id, "bench", f"seed-{n}",
+                         Money(1000 + n % 50, "GBP"), donor_name=f"Donor {n}")
+                for n in range(start, min(entries, start + 5000))])
             db.session.commit()
 
     latencies: dict[str, list[float]] = {"before": [], "during": [], "after": []}

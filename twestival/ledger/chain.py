@@ -127,17 +127,21 @@ def lock_head(session: Session, campaign_id: int) -> tuple[int, str]:
 
 
 # Built once: building a statement costs more CPU than running it.
-_BY_IDS = select(*COLUMNS).where(_entry.campaign_id == bindparam("campaign_id"),
-                                 _entry.id.in_(bindparam("ids", expanding=True)))
-_BY_KEYS = select(*COLUMNS).where(
-    _entry.campaign_id == bindparam("campaign_id"), _entry.stream == bindparam("stream"),
-    _entry.external_id.in_(bindparam("keys", expanding=True)))
+_link = LedgerLink.__table__.c
+# Noted entries without a link: a savepoint may have rolled one back, and another process
+# may have written the same (stream, external_id) since, and linked it under the head lock.
+_UNLINKED = (select(*COLUMNS).select_from(LedgerEntry.__table__)
+             .outerjoin(LedgerLink.__table__, _link.entry_id == _entry.id)
+             .where(_entry.campaign_id == bindparam("campaign_id"), _link.entry_id.is_(None)))
+_BY_IDS = _UNLINKED.where(_entry.id.in_(bindparam("ids", expanding=True)))
+_BY_KEYS = _UNLINKED.where(_entry.stream == bindparam("stream"),
+                           _entry.external_id.in_(bindparam("keys", expanding=True)))
 
 
 def _unlinked(session: Session, campaign_id: int, ids: set[int],
               keys: dict[str, set[str]]) -> list:
-    """The noted entries that exist (a savepoint may have rolled some back), by id, as rows
-    of COLUMNS. Each was written by this transaction, so none is linked yet."""
+    """The noted entries that exist and have no link yet, by id, as rows of COLUMNS. Called
+    with the campaign's head locked, so no other transaction links any of them meanwhile."""
     found = {}
     connection = session.connection()
     asks = [(_BY_IDS, {}, "ids", sorted(ids))] + [
@@ -152,10 +156,11 @@ def _unlinked(session: Session, campaign_id: int, ids: set[int],
     return [found[i] for i in sorted(found)]
 
 
-def extend(session: Session, campaign_id: int, rows: list) -> None:
+def extend(session: Session, campaign_id: int, rows: list,
+           locked: tuple[int, str] | None = None) -> None:
     """Link ``rows`` (entries of one campaign as rows of COLUMNS, in order) after the
-    campaign's locked head."""
-    entries, head = lock_head(session, campaign_id)
+    campaign's head, ``locked`` already or locked here."""
+    entries, head = locked or lock_head(session, campaign_id)
     links, salts = [], []
     split = len(FIELDS)
     for row in rows:
@@ -170,13 +175,14 @@ def extend(session: Session, campaign_id: int, rows: list) -> None:
         links.append({"entry_id": row[0], "campaign_id": campaign_id, "position": entries,
                       "personal": personal, "hash": head})
     if links:
-        from .bulk import fast_insert   # (bulk records through this module)
+        from .bulk import fast_insert   # here: bulk imports this module
         if fast_insert(session, LedgerLink.__table__, links, ["entry_id"]) != len(links):
             raise RuntimeError("an entry was linked twice: the chain is not extended")
         if salts:
             fast_insert(session, LedgerSalt.__table__, salts, ["entry_id"])
-        session.connection().execute(_MOVE_HEAD, {"p_campaign_id": campaign_id, "p_entries": entries,
-                                     "p_head": head, "p_now": utcnow()})
+        session.connection().execute(_MOVE_HEAD, {
+            "p_campaign_id": campaign_id, "p_entries": entries, "p_head": head,
+            "p_now": utcnow()})
 
 
 def backfill(session: Session, campaign_id: int, chunk: int = 10_000) -> int:
@@ -202,9 +208,10 @@ def seal(session: Session) -> None:
         return
     for campaign_id in sorted(pending):
         ids, keys = pending[campaign_id]
+        locked = lock_head(session, campaign_id)
         rows = _unlinked(session, campaign_id, ids, keys)
         if rows:
-            extend(session, campaign_id, rows)
+            extend(session, campaign_id, rows, locked)
 
 
 @event.listens_for(Session, "before_commit")
@@ -212,7 +219,8 @@ def _seal_before_commit(session: Session) -> None:
     seal(session)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    if not session.in_transaction():
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction) -> None:
+    # Whatever a rolled-back transaction noted is gone with it.
+    if transaction.parent is None:
         session.info.pop(PENDING_KEY, None)
