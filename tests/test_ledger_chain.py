@@ -256,3 +256,15 @@ def test_the_migration_chains_the_entries_already_in_the_ledger(app, client, run
     result = _verify(runner)
     assert result.exit_code == 0, result.output
     assert client.get("/c/tw/ledger/digest").get_json()["entries"] == 3
+
+
+def test_the_coordinator_desk_shows_the_digest_to_publish(app, client, api_token):
+    from twestival.accounts.models import Role
+
+    from .hub_support import login, person
+    _gifts(client, api_token, 2)
+    head = client.get("/c/tw/ledger/digest").get_json()["head"]
+    person(app, "coord@example.org", Role.coordinator)
+    login(client, "coord@example.org")
+    page = client.get("/coordinate/tw").get_data(as_text=True)
+    assert head in page and "Ledger digest to publish" in page
