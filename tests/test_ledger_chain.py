@@ -268,3 +268,14 @@ def test_the_coordinator_desk_shows_the_digest_to_publish(app, client, api_token
     login(client, "coord@example.org")
     page = client.get("/coordinate/tw").get_data(as_text=True)
     assert head in page and "Ledger digest to publish" in page
+
+
+def test_bank_statements_are_chained(app, runner, seed):
+    """Bank lines (the unassigned queue, conversions, the direct path on SQLite) verify."""
+    from .imports_helpers import FIXTURES
+    for path in sorted((FIXTURES / "bank" / "camt053").glob("*/*.xml"))[:4]:
+        runner.invoke(args=["import", "tw", str(path), "--format", "camt053"])
+    digest = app.test_client().get("/c/tw/ledger/digest").get_json()
+    assert digest["entries"] > 0
+    result = _verify(runner)
+    assert result.exit_code == 0, result.output

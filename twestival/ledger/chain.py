@@ -138,10 +138,18 @@ _BY_KEYS = _UNLINKED.where(_entry.stream == bindparam("stream"),
                            _entry.external_id.in_(bindparam("keys", expanding=True)))
 
 
+def _prepared(row) -> tuple[int, list[str | None], Sequence]:
+    """(entry id, the FIELDS as text, the PERSONAL values) of a row of COLUMNS."""
+    split = len(FIELDS)
+    return row[0], fields_of(row[:split]), row[split:]
+
+
 def _unlinked(session: Session, campaign_id: int, ids: set[int],
               keys: dict[str, set[str]]) -> list:
-    """The noted entries that exist and have no link yet, by id, as rows of COLUMNS. Called
+    """The noted entries that exist and have no link yet, in id order, ``_prepared``. Called
     with the campaign's head locked, so no other transaction links any of them meanwhile."""
+    if session.get_bind().dialect.name == "sqlite":
+        return _unlinked_sqlite(session, campaign_id, ids, keys)
     found = {}
     connection = session.connection()
     asks = [(_BY_IDS, {}, "ids", sorted(ids))] + [
@@ -153,26 +161,70 @@ def _unlinked(session: Session, campaign_id: int, ids: set[int],
                                                       name: wanted[start:start + CHUNK]}
                                           ).fetchall():
                 found[row[0]] = row
+    return [_prepared(found[i]) for i in sorted(found)]
+
+
+# --- SQLite: the same text straight from the stored values --------------------------------
+# An import links every row it records; reading them back through SQLAlchemy's types (to
+# datetimes, dates, enums and back to text) cost more than recording them. On SQLite the
+# stored values are already the text the hash covers, or one step from it. ``verify`` reads
+# them through SQLAlchemy, so any difference between the two would show there at once.
+
+def _sqlite_time(value: str) -> str:
+    # As SQLAlchemy stores a DateTime on SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC.
+    return value.replace(" ", "T") + ("Z" if len(value) > 19 else ".000000Z")
+
+
+def _sqlite_flag(value: int) -> str:
+    return "true" if value else "false"
+
+
+_SQLITE_TEXT = {name: str for name, convert in _TEXT.items() if convert is str}
+_SQLITE_TEXT.update({"occurred_at": _sqlite_time, "recorded_at": _sqlite_time,
+                     "anonymous": _sqlite_flag, "provisional": _sqlite_flag})
+_SQLITE_CONVERTERS = tuple(_SQLITE_TEXT.get(name) for name in FIELDS)
+_SQLITE_SELECT = (
+    f"SELECT {', '.join('e.' + name for name in FIELDS + PERSONAL)} FROM ledger_entry AS e "
+    "LEFT JOIN ledger_link AS l ON l.entry_id = e.id "
+    "WHERE e.campaign_id = ? AND l.entry_id IS NULL AND ")
+
+
+def _unlinked_sqlite(session: Session, campaign_id: int, ids: set[int],
+                     keys: dict[str, set[str]]) -> list:
+    connection = session.connection()
+    found = {}
+    asks = [("e.id", (), sorted(ids))] + [
+        ("e.stream = ? AND e.external_id", (stream,), sorted(external_ids))
+        for stream, external_ids in keys.items()]
+    split = len(FIELDS)
+    for column, fixed, wanted in asks:
+        for start in range(0, len(wanted), CHUNK):
+            part = wanted[start:start + CHUNK]
+            sql = f"{_SQLITE_SELECT}{column} IN ({', '.join('?' * len(part))})"
+            for row in connection.exec_driver_sql(sql, (campaign_id, *fixed, *part)).fetchall():
+                fields = [value if value is None or convert is None else convert(value)
+                          for value, convert in zip(row[:split], _SQLITE_CONVERTERS)]
+                donor_name, message, note, meta = row[split:]
+                found[row[0]] = (row[0], fields, (donor_name, message, note,
+                                                  None if meta is None else json.loads(meta)))
     return [found[i] for i in sorted(found)]
 
 
 def extend(session: Session, campaign_id: int, rows: list,
            locked: tuple[int, str] | None = None) -> None:
-    """Link ``rows`` (entries of one campaign as rows of COLUMNS, in order) after the
-    campaign's head, ``locked`` already or locked here."""
+    """Link ``rows`` (entries of one campaign, ``_prepared``, in order) after the campaign's
+    head, ``locked`` already or locked here."""
     entries, head = locked or lock_head(session, campaign_id)
     links, salts = [], []
-    split = len(FIELDS)
-    for row in rows:
+    for entry_id, fields, personal_values in rows:
         entries += 1
-        personal_values = row[split:]
         salt = personal = None
         if any(v is not None for v in personal_values):
             salt = os.urandom(16).hex()
             personal = personal_digest(personal_values, salt)
-            salts.append({"entry_id": row[0], "salt": salt})
-        head = link_hash(entries, head, fields_of(row[:split]), personal)
-        links.append({"entry_id": row[0], "campaign_id": campaign_id, "position": entries,
+            salts.append({"entry_id": entry_id, "salt": salt})
+        head = link_hash(entries, head, fields, personal)
+        links.append({"entry_id": entry_id, "campaign_id": campaign_id, "position": entries,
                       "personal": personal, "hash": head})
     if links:
         from .bulk import fast_insert   # here: bulk imports this module
@@ -194,7 +246,7 @@ def backfill(session: Session, campaign_id: int, chunk: int = 10_000) -> int:
     while rows := list(session.execute(
             select(*COLUMNS).where(_entry.campaign_id == campaign_id, _entry.id > after)
             .order_by(_entry.id).limit(chunk))):
-        extend(session, campaign_id, rows)
+        extend(session, campaign_id, [_prepared(row) for row in rows])
         linked += len(rows)
         after = rows[-1][0]
     return linked
