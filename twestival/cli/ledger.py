@@ -10,6 +10,7 @@ from ..campaigns.service import get_campaign
 from ..storage.database import read_only
 from ..extensions import db
 from ..ledger import reconcile
+from ..ledger.verify import verify
 from . import domain_errors
 
 
@@ -31,4 +32,23 @@ def reconcile_command(campaign):
     click.echo(f"{camp.slug}: every total agrees with the ledger")
 
 
-COMMANDS = [reconcile_command]
+@click.command("verify")
+@click.argument("campaign")
+@with_appcontext
+@domain_errors
+def verify_command(campaign):
+    """Walk the hash-chained ledger and the totals; exit 1 naming the first problem."""
+    with read_only():
+        camp = get_campaign(db.session, campaign)
+        problems = verify(db.session, camp)
+        db.session.rollback()
+    if problems:
+        for problem in problems:
+            click.echo(f"BROKEN {problem}", err=True)
+        click.echo(f"{camp.slug}: the ledger does not verify ({len(problems)} problem(s))",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"{camp.slug}: the chain and every total agree with the ledger")
+
+
+COMMANDS = [reconcile_command, verify_command]

@@ -22,7 +22,7 @@ from ..errors import InvalidInput, NotFound
 from ..money import convert
 from ..storage.database import utcnow
 from ..storage.sql import fast_insert, prepared_insert_ignore
-from . import totals
+from . import chain, limits, totals
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
 from .record import NewEntry, _check, _rates, place
 
@@ -87,6 +87,7 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
     rates: dict[tuple, tuple] = session.info.setdefault(RATES_KEY, {})
     if len(rates) > 10_000:
         rates.clear()
+    ceilings: dict[tuple[str, object], int] = {}
     for index, new in enumerate(news):
         key = (new.stream, new.external_id)
         if key in first:
@@ -113,6 +114,12 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
         if new.kind is EntryKind.reversal and (
                 original is None or (original.amount_minor < 0) == (new.amount.minor < 0)):
             raise InvalidInput("a reversal must have the opposite sign of the entry it reverses")
+        ceiling_key = (new.amount.currency, day)
+        if ceiling_key not in ceilings:
+            ceilings[ceiling_key] = limits.gift_ceiling(session, new.amount.currency, day).minor
+        if abs(new.amount.minor) > ceilings[ceiling_key] or original is not None:
+            limits.check_gift(session, new.amount, day,
+                              original.amount_minor if original is not None else None)
         same = city_rate is None or city_rate.source == "same"
         rows.append(dict(
             campaign_id=campaign.id, city_id=new.city_id, stream=new.stream,
@@ -128,6 +135,7 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
             donor_name=new.donor_name, message=new.message, anonymous=new.anonymous,
             provisional=new.provisional, reverses_id=new.reverses_id, payload_id=new.payload_id,
             created_by_id=new.created_by_id, note=new.note, meta=new.meta))
+        limits.check_converted(rows[-1]["city_minor"], rows[-1]["reporting_minor"])
 
     inserted = fast_insert(session, LedgerEntry.__table__, rows, ["stream", "external_id"])
     if inserted == len(rows):
@@ -138,8 +146,13 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
         created = set()        # all were there already (a re-imported file)
     else:
         created = _ours(session, rows, now)
-    _move_totals(session, [r for r in rows if (r["stream"], r["external_id"]) in created],
-                 undone)
+    written = [r for r in rows if (r["stream"], r["external_id"]) in created]
+    by_place: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for row in written:
+        by_place[row["campaign_id"], row["stream"]].append(row["external_id"])
+    for (campaign_id, stream), external_ids in by_place.items():
+        chain.note_keys(session, campaign_id, stream, external_ids)
+    _move_totals(session, written, undone)
     return [Outcome(key in created and first[key] == index)
             for index, key in enumerate((n.stream, n.external_id) for n in news)]
 
@@ -181,23 +194,32 @@ def add_to_totals(session: Session, cities: dict[int, list[int]],
     unassigned = dict(sorted(unassigned.items()))
     cities = dict(sorted(cities.items()))
     for (campaign_id, currency), (amount, reporting, count) in unassigned.items():
+        totals.check_delta(amount, reporting)
         connection.execute(prepared_insert_ignore(session, UnassignedTotal.__table__,
                                                   ("campaign_id", "currency")),
                            {"campaign_id": campaign_id, "currency": currency,
                             "amount_minor": 0, "reporting_minor": 0, "entries": 0})
-        connection.execute(totals.ADD_TO_UNASSIGNED, {
+        moved = connection.execute(totals.ADD_TO_UNASSIGNED, {
             "p_campaign_id": campaign_id, "p_currency": currency, "p_minor": amount,
             "p_reporting": reporting, "p_entries": count})
+        if moved.rowcount != 1:
+            raise limits.total_limit_reached()
         totals.expire_loaded(session, UnassignedTotal, (campaign_id, currency))
         totals.note_change(session, campaign_id, None)
     if cities:
-        # One executemany for every city the batch touched.
-        connection.execute(totals.ADD_TO_CITY, [
-            {"p_city_id": city_id, "p_minor": raised, "p_reporting": reporting,
-             "p_provisional": prov, "p_provisional_reporting": prov_reporting,
-             "p_donations": donations, "p_now": utcnow()}
-            for city_id, (raised, reporting, prov, prov_reporting, donations, _c)
-            in cities.items()])
+        params = [{"p_city_id": city_id, "p_minor": raised, "p_reporting": reporting,
+                   "p_provisional": prov, "p_provisional_reporting": prov_reporting,
+                   "p_donations": donations, "p_now": utcnow()}
+                  for city_id, (raised, reporting, prov, prov_reporting, donations, _c)
+                  in cities.items()]
+        for row in params:
+            totals.check_delta(row["p_minor"], row["p_reporting"], row["p_provisional"],
+                               row["p_provisional_reporting"])
+        # One executemany for every city the batch touched (the count of rows it moved is
+        # summed by both drivers; one fewer means a total at its limit, or no total row).
+        moved = connection.execute(totals.ADD_TO_CITY, params)
+        if moved.rowcount != len(params):
+            totals.check_moved(session, cities, moved.rowcount)
     for city_id, (*_sums, campaign_id) in cities.items():
         totals.expire_loaded(session, CityTotal, city_id)
         totals.note_change(session, campaign_id, city_id)

@@ -126,6 +126,46 @@ class UnassignedTotal(Base):
     entries: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class LedgerLink(Base):
+    """An entry's place in its campaign's hash chain (docs/ledger-chain.md). Append-only.
+
+    ``hash`` is SHA-256 over the canonical encoding of the entry's money fields, ids and rates,
+    its ``position``, the previous link's hash and ``personal``: the salted SHA-256 of the
+    donor's data (None when the entry holds none), so the chain commits to that data without
+    containing it."""
+    __tablename__ = "ledger_link"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), primary_key=True,
+                                          autoincrement=False)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    position: Mapped[int] = mapped_column(BigInteger)
+    personal: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerSalt(Base):
+    """The salt of an entry's ``personal`` digest. Not append-only on purpose: erasing a
+    donor deletes it with their data, and the digest can then never be tied to them again."""
+    __tablename__ = "ledger_salt"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), primary_key=True,
+                                          autoincrement=False)
+    salt: Mapped[str] = mapped_column(String(32))
+
+
+class ChainHead(Base):
+    """The last link of a campaign's chain; its row is locked while a transaction extends it,
+    so the chain stays one sequence whichever process writes."""
+    __tablename__ = "ledger_chain_head"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True,
+                                             autoincrement=False)
+    entries: Mapped[int] = mapped_column(BigInteger, default=0)
+    head: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class FxRate(Base):
     """Reference rates as units of ``currency`` per euro (the ECB's quotation)."""
     __tablename__ = "fx_rate"
@@ -138,7 +178,31 @@ class FxRate(Base):
 
 # --- append-only enforcement, shared by create_all (tests) and the migrations -------------
 
-APPEND_ONLY_TABLES = ("ledger_entry", "entry_confirmation", "entry_fee")
+APPEND_ONLY_TABLES = ("ledger_entry", "entry_confirmation", "entry_fee", "ledger_link")
+
+# SQLite's INSERT OR REPLACE deletes the row in its way without firing DELETE triggers (unless
+# recursive_triggers is on, which a raw connection does not set), so a replacement is refused
+# before it starts: an existing primary key aborts, an existing natural key is skipped
+# (RAISE(IGNORE) is what ON CONFLICT DO NOTHING does, which every writer here uses for it).
+REPLACE_GUARDS = {
+    "ledger_entry": (("id",), ("stream", "external_id")),
+    "entry_confirmation": (("id",), ("entry_id",)),
+    "entry_fee": ((), ("entry_id",)),
+    "ledger_link": (("entry_id",), ("campaign_id", "position")),
+}
+
+
+def no_replace_ddl(table: str) -> list[str]:
+    primary, natural = REPLACE_GUARDS[table]
+    steps = []
+    if primary:
+        match = " AND ".join(f"{c} = NEW.{c}" for c in primary)
+        steps.append(f"SELECT RAISE(ABORT, '{table} is append-only: that row exists') "
+                     f"WHERE EXISTS (SELECT 1 FROM {table} WHERE {match});")
+    match = " AND ".join(f"{c} = NEW.{c}" for c in natural)
+    steps.append(f"SELECT RAISE(IGNORE) WHERE EXISTS (SELECT 1 FROM {table} WHERE {match});")
+    return [f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+            f"BEGIN {' '.join(steps)} END"]
 
 
 def append_only_ddl(dialect: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> list[str]:
@@ -170,6 +234,8 @@ def _attach_triggers(table_name: str) -> None:
                 event.listen(table, "after_create", DDL(sql).execute_if(dialect=dialect))
             elif "FUNCTION twestival_append_only" in sql and table_name == APPEND_ONLY_TABLES[0]:
                 event.listen(table, "before_create", DDL(sql).execute_if(dialect=dialect))
+    for sql in no_replace_ddl(table_name):
+        event.listen(table, "after_create", DDL(sql).execute_if(dialect="sqlite"))
 
 
 for _name in APPEND_ONLY_TABLES:

@@ -17,7 +17,7 @@ from ..campaigns.directory import CampaignRef, CityRef, campaign_by_id, city_by_
 from ..storage.database import as_loaded, utcnow
 from ..errors import Conflict, InvalidInput, NotFound
 from ..money import Money, Rate, convert
-from . import fx, totals
+from . import chain, fx, limits, totals
 from .models import EntryConfirmation, EntryKind, LedgerEntry
 from ..storage.sql import insert_ignore, prepared_insert_ignore
 
@@ -119,9 +119,12 @@ def record(session: Session, new: NewEntry) -> Recorded:
 
     now = utcnow()
     occurred = new.occurred_at or now
+    limits.check_gift(session, new.amount, occurred.date(),
+                      original.amount_minor if original is not None else None)
     reporting_rate, city_rate = _rates(session, new, campaign, city, original, occurred.date())
     reporting = convert(new.amount, reporting_rate)
     city_amount = convert(new.amount, city_rate) if city_rate else None
+    limits.check_converted(reporting.minor, city_amount.minor if city_amount else None)
 
     values = dict(
         campaign_id=campaign.id, city_id=new.city_id, stream=new.stream,
@@ -144,6 +147,7 @@ def record(session: Session, new: NewEntry) -> Recorded:
         # Lost a race with a concurrent writer of the same id: theirs is the one entry.
         return Recorded(_find(session, new.stream, new.external_id), False)
     entry = as_loaded(session, LedgerEntry, row._mapping)
+    chain.note_ids(session, campaign.id, (entry.id,))
     totals.apply(session, entry, original.kind if original is not None else None)
     return Recorded(entry, True)
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import collections
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..storage.database import utcnow
+from .limits import TOTAL_LIMIT, total_limit_reached
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
 from ..storage.sql import insert_ignore, prepared_insert_ignore
 
@@ -35,11 +36,23 @@ def note_change(session: Session, campaign_id: int, city_id: int | None) -> None
     session.info.setdefault(CHANGES_KEY, set()).add((campaign_id, city_id))
 
 
+def _within_limit(column, delta: str):
+    # Written as bounds on the stored value (never ``column + delta``, which could itself
+    # overflow), both well inside 64 bits since a batch's delta is checked against the limit
+    # in Python first.
+    return column.between(-TOTAL_LIMIT - bindparam(delta), TOTAL_LIMIT - bindparam(delta))
+
+
 # Built once (building a statement costs more than running it); ledger.bulk moves a batch's
 # sums with them too. Plain table statements, so a CityTotal loaded in this session is expired
 # by hand below rather than evaluated in Python.
 _city = CityTotal.__table__.c
-ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("p_city_id")).values(
+ADD_TO_CITY = update(CityTotal.__table__).where(
+    _city.city_id == bindparam("p_city_id"),
+    _within_limit(_city.raised_minor, "p_minor"),
+    _within_limit(_city.raised_reporting_minor, "p_reporting"),
+    _within_limit(_city.provisional_minor, "p_provisional"),
+    _within_limit(_city.provisional_reporting_minor, "p_provisional_reporting")).values(
     raised_minor=_city.raised_minor + bindparam("p_minor"),
     raised_reporting_minor=_city.raised_reporting_minor + bindparam("p_reporting"),
     provisional_minor=_city.provisional_minor + bindparam("p_provisional"),
@@ -50,7 +63,9 @@ ADD_TO_CITY = update(CityTotal.__table__).where(_city.city_id == bindparam("p_ci
 _unassigned = UnassignedTotal.__table__.c
 ADD_TO_UNASSIGNED = update(UnassignedTotal.__table__).where(
     _unassigned.campaign_id == bindparam("p_campaign_id"),
-    _unassigned.currency == bindparam("p_currency")).values(
+    _unassigned.currency == bindparam("p_currency"),
+    _within_limit(_unassigned.amount_minor, "p_minor"),
+    _within_limit(_unassigned.reporting_minor, "p_reporting")).values(
     amount_minor=_unassigned.amount_minor + bindparam("p_minor"),
     reporting_minor=_unassigned.reporting_minor + bindparam("p_reporting"),
     entries=_unassigned.entries + bindparam("p_entries"))
@@ -62,21 +77,40 @@ def apply(session: Session, entry: LedgerEntry, reversed_kind: EntryKind | None)
                                                ("campaign_id", "currency")),
                         {"campaign_id": entry.campaign_id, "currency": entry.currency,
                          "amount_minor": 0, "reporting_minor": 0, "entries": 0})
-        session.execute(ADD_TO_UNASSIGNED, {
+        moved = session.execute(ADD_TO_UNASSIGNED, {
             "p_campaign_id": entry.campaign_id, "p_currency": entry.currency,
             "p_minor": entry.amount_minor, "p_reporting": entry.reporting_minor, "p_entries": 1})
+        if moved.rowcount != 1:
+            raise total_limit_reached()
         expire_loaded(session, UnassignedTotal, (entry.campaign_id, entry.currency))
     else:
         provisional = entry.provisional
-        session.execute(ADD_TO_CITY, {
+        moved = session.execute(ADD_TO_CITY, {
             "p_city_id": entry.city_id, "p_minor": entry.city_minor,
             "p_reporting": entry.reporting_minor,
             "p_provisional": entry.city_minor if provisional else 0,
             "p_provisional_reporting": entry.reporting_minor if provisional else 0,
             "p_donations": donation_delta(entry, reversed_kind), "p_now": utcnow()})
+        if moved.rowcount != 1:
+            check_moved(session, [entry.city_id], moved.rowcount)
         expire_loaded(session, CityTotal, entry.city_id)
     note_change(session, entry.campaign_id, entry.city_id)
     session.info.setdefault(RECORDED_KEY, collections.Counter())[entry.stream, entry.kind.value] += 1
+
+
+def check_delta(*deltas: int) -> None:
+    """A batch's sum that alone passes the limit is refused before any SQL."""
+    if any(abs(delta) > TOTAL_LIMIT for delta in deltas):
+        raise total_limit_reached()
+
+
+def check_moved(session: Session, city_ids, moved: int) -> None:
+    """An UPDATE of city totals moved fewer rows than there are: a total at its limit, refused.
+    (A city without a total row yet is left as before: reconcile reports it.)"""
+    existing = session.scalar(select(func.count()).select_from(CityTotal).where(
+        CityTotal.city_id.in_(list(city_ids))))
+    if moved < existing:
+        raise total_limit_reached()
 
 
 def expire_loaded(session: Session, model, ident) -> None:

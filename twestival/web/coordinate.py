@@ -19,6 +19,7 @@ from ..campaigns.service import get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import reconcile
+from ..ledger.verify import digest
 from ..ledger.models import CityTotal
 from ..streams import cash
 from ..text import render_markdown
@@ -62,7 +63,7 @@ def _dashboard(camp: Campaign, invite_form: InviteForm | None = None, status: in
                                        .order_by(City.status, City.name))),
         totals=totals, awaiting=cash.awaiting_confirmation(db.session, camp),
         people=people(db.session, camp), invite_form=invite_form or _invite_form(camp),
-        drifts=reconcile(db.session, camp)), status
+        drifts=reconcile(db.session, camp), digest=digest(db.session, camp)), status
 
 
 @bp.get("/<campaign>")

@@ -1,12 +1,17 @@
 """Public pages: campaigns, live board, city pages, the venue screen."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import csv
+import io
+
+from flask import Blueprint, Response, jsonify, render_template, stream_with_context
 from sqlalchemy import select
 
 from ..campaigns.models import Campaign
 from ..campaigns.service import get_campaign, get_city
 from ..extensions import db
+from ..ledger.statement import csv_safe
+from ..ledger.verify import EXPORT_COLUMNS, digest, export_rows
 from ..live.board import history, snapshot
 from ..text import render_markdown
 
@@ -31,6 +36,40 @@ def board(campaign: str):
 def screen(campaign: str):
     camp = get_campaign(db.session, campaign)
     return render_template("public/screen.html", campaign=camp, board=snapshot(db.session, camp))
+
+
+@bp.get("/c/<campaign>/ledger/digest")
+def ledger_digest(campaign: str):
+    """What anyone may keep to check later that the ledger only grew (docs/ledger-chain.md)."""
+    camp = get_campaign(db.session, campaign)
+    response = jsonify(digest(db.session, camp))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/c/<campaign>/ledger/chain.csv")
+def ledger_chain(campaign: str):
+    """The public chain: each link and the fields its hash covers, no personal data."""
+    camp = get_campaign(db.session, campaign)
+    rows = export_rows(db.session, camp)
+
+    def lines():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow([csv_safe(value) for value in row])
+            if out.tell() > 64_000:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    response = Response(stream_with_context(lines()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{camp.slug}-ledger-chain.csv"'})
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @bp.get("/c/<campaign>/<city>")

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...campaigns.models import City
-from ...storage.database import attached, read_only, utcnow
-from ...ledger import fx, totals
+from ...ledger import chain, fx, totals
 from ...ledger.bulk import add_to_totals
 from ...money import Money, convert
+from ...storage.database import attached, read_only, utcnow
 from .rows import Context, Item
 from .staging import Staging
 
@@ -62,6 +62,9 @@ def record(ctx: Context, recorder, staged: Staging, size: int,
             for statement in sql["record"]:
                 connection.exec_driver_sql(statement, params)
             _count(ctx, connection, sql)
+            chain.note_ids(ctx.session, ctx.campaign.id, connection.exec_driver_sql(
+                "SELECT entry_id FROM temp.import_outcome "
+                "WHERE outcome IN ('imported', 'unassigned')").scalars())
             _move_totals(ctx, connection, sql)
             # The stream's Python costs a round of look-ups per call, a few rows per chunk
             # would pay it every chunk: its rows are gathered, then recorded in the chunk

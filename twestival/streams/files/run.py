@@ -19,6 +19,7 @@ it moved, so the archive says which row became which entry.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from typing import BinaryIO
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ...campaigns.models import Campaign, City
 from ...errors import DomainError, InvalidInput, NotFound
-from ...ledger import fx
+from ...ledger import fx, limits
 from ...money import check_currency
 from ...storage.database import read_only
 from .. import bank, ticketing
@@ -37,7 +38,7 @@ from ..inbox.files import archive_file, archived_file
 from . import direct, mapped_csv
 from .mappings import ImportMapping, get_mapping
 from .report import Report
-from .rows import Context, Parser, PartlyRecorded
+from .rows import Context, MalformedFile, Parser, PartlyRecorded
 from .staging import Staging
 
 FORMATS = ("eventbrite", "camt053", "mt940", "ofx", "csv")
@@ -224,7 +225,22 @@ def _check_rates(ctx: Context, staged: "Staging") -> None:
         for currency, day in staged.currency_days:
             for quote in quotes:
                 fx.rate_for(ctx.session, currency, quote, day)
+        _check_ceilings(ctx, staged)
         ctx.session.commit()
+
+
+def _check_ceilings(ctx: Context, staged: Staging) -> None:
+    """No line may be larger than one gift can be (ledger.limits): the file is refused
+    whole, naming the first such line, before anything is recorded."""
+    for currency, day, largest in staged.db.execute(
+            "SELECT currency, day, max(abs(amount_minor)) FROM item GROUP BY currency, day"):
+        ceiling = limits.gift_ceiling(ctx.session, currency, dt.date.fromisoformat(day))
+        if largest > ceiling.minor:
+            line, = staged.db.execute(
+                "SELECT line FROM item WHERE currency = ? AND day = ? AND abs(amount_minor) > ? "
+                "ORDER BY seq LIMIT 1", (currency, day, ceiling.minor)).fetchone()
+            raise MalformedFile(f"line {line}: one gift can be at most "
+                                f"{ceiling.major_str()} {currency}; nothing was imported")
 
 
 def process_file(session: Session, payload: InboundPayload) -> None:

@@ -1,0 +1,29 @@
+"""``twestival backup FILE``: a consistent copy of the SQLite database while the app serves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from ..backup import backup_sqlite
+from ..extensions import db
+from . import CliError, domain_errors
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+@domain_errors
+def backup_command(file):
+    """Copy the SQLite database to FILE while the app keeps serving."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise CliError("twestival backup copies a SQLite database; for PostgreSQL use pg_dump "
+                       "or a base backup with WAL archiving (docs/operations.md, Backups)")
+    done = backup_sqlite(Path(url.database), file)
+    click.echo(f"{done.path}: {done.pages} pages ({done.bytes / 2**20:.1f} MiB) copied in "
+               f"{done.seconds:.2f} s")
+
+
+COMMANDS = [backup_command]
