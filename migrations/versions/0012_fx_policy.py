@@ -1,0 +1,40 @@
+"""entered exchange rates (with their source), a campaign's fixed rate day, revoked tokens' why
+
+Revision ID: 0012_fx_policy
+Revises: 0008_file_pieces
+Create Date: 2026-12-05 01:00:00
+
+Plain ADD COLUMNs: nothing is copied, no table loses its triggers.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from twestival.storage.database import UTCDateTime
+
+
+# revision identifiers, used by Alembic.
+revision = '0012_fx_policy'
+down_revision = '0008_file_pieces'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column('fx_rate', sa.Column('note', sa.String(length=200), nullable=True))
+    op.add_column('fx_rate', sa.Column('entered_by', sa.String(length=254), nullable=True))
+    op.add_column('fx_rate', sa.Column('entered_at', UTCDateTime(), nullable=True))
+    op.add_column('campaign', sa.Column('fx_fixed_on', sa.Date(), nullable=True))
+    op.add_column('api_token', sa.Column('revoked_by', sa.String(length=254), nullable=True))
+    op.add_column('api_token', sa.Column('revoke_reason', sa.String(length=500), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('api_token', schema=None) as batch_op:
+        batch_op.drop_column('revoke_reason')
+        batch_op.drop_column('revoked_by')
+    with op.batch_alter_table('campaign', schema=None) as batch_op:
+        batch_op.drop_column('fx_fixed_on')
+    with op.batch_alter_table('fx_rate', schema=None) as batch_op:
+        batch_op.drop_column('entered_at')
+        batch_op.drop_column('entered_by')
+        batch_op.drop_column('note')
