@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from ..accounts import service as accounts
 from ..campaigns import service as campaigns

@@ -21,19 +21,17 @@ import importlib.resources
 import io
 import weakref
 import zipfile
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
-from decimal import InvalidOperation
-
-from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
-from ..campaigns.models import Campaign
+from ..campaigns.models import Campaign, City, CityStatus
 from ..errors import Conflict, InvalidInput
 from ..money import Rate, check_currency, cross_rate
 from ..storage.database import utcnow
-from .models import FxRate
 from ..storage.sql import insert_ignoring_conflicts
+from .models import FxRate
 
 
 class FxError(InvalidInput):
@@ -248,21 +246,24 @@ def enter_rate(session: Session, currency: str, per_eur: object, on: dt.date, so
     return row
 
 
-def has_rate(session: Session, currency: str, on: dt.date) -> bool:
-    """Whether money in ``currency`` can be converted on ``on``; reads only (the shipped
-    history counts before it is copied in)."""
-    currency = check_currency(currency)
-    if currency == "EUR" or currency in FIXED_PER_EUR:
-        return True
-    if any(day <= on for day, _ in _ecb_history().get(currency, [])):
-        return True
-    return session.scalar(select(FxRate.date).where(FxRate.currency == currency,
-                                                    FxRate.date <= on).limit(1)) is not None
+@functools.cache
+def _first_shipped(currency: str) -> dt.date | None:
+    days = _ecb_history().get(currency)
+    return min(day for day, _ in days) if days else None
 
 
 def missing(session: Session, currencies, on: dt.date) -> list[str]:
-    """Those of ``currencies`` that no rate converts on ``on``."""
-    return sorted({c for c in currencies if not has_rate(session, c, on)})
+    """Those of ``currencies`` that no rate converts on ``on``; reads only (the shipped
+    history counts before it is copied in), one query for all of them."""
+    lacking = set()
+    for currency in {check_currency(c) for c in currencies}:
+        first = _first_shipped(currency)
+        if currency != "EUR" and currency not in FIXED_PER_EUR and (first is None or first > on):
+            lacking.add(currency)
+    if lacking:
+        lacking -= set(session.scalars(select(FxRate.currency).distinct().where(
+            FxRate.currency.in_(sorted(lacking)), FxRate.date <= on)))
+    return sorted(lacking)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,10 +302,26 @@ def entered_rates(session: Session, currencies=None) -> list[FxRate]:
     return list(session.scalars(query.order_by(FxRate.currency, FxRate.date.desc())))
 
 
+def night(campaign: Campaign, today: dt.date) -> dt.date:
+    """The day a gift on the campaign's night converts at: its fixed rate day, else its
+    event date, else today."""
+    return campaign.fx_fixed_on or campaign.event_date or today
+
+
+def cities_without_rates(session: Session, campaign: Campaign, today: dt.date) -> list:
+    """The campaign's cities (rejected ones aside) whose gifts no rate would convert on the
+    night: every city, if the reporting currency itself has none."""
+    cities = [c for c in session.scalars(select(City).where(City.campaign_id == campaign.id)
+                                         .order_by(City.name))
+              if c.status is not CityStatus.rejected]
+    lacking = set(missing(session, {c.currency for c in cities} | {campaign.currency},
+                          night(campaign, today)))
+    return cities if campaign.currency in lacking else [c for c in cities if c.currency in lacking]
+
+
 def currencies_in_use(session: Session) -> list[str]:
     """Every currency a campaign reports in or a city counts in, and every one with an
     entered rate."""
-    from ..campaigns.models import City
     found = set(session.scalars(select(Campaign.currency)))
     found |= set(session.scalars(select(City.currency)))
     found |= set(session.scalars(select(FxRate.currency).where(FxRate.source == "entered")))
