@@ -67,7 +67,7 @@ def fx_list(day):
     if history:
         click.echo("entered rates, newest first")
         for row in history:
-            click.echo(f"{row.currency}  {row.per_eur:>14}  {row.date.isoformat():10}  "
+            click.echo(f"  {row.currency}  {row.per_eur:>14}  {row.date.isoformat():10}  "
                        f"{row.note} (by {row.entered_by or '?'})")
     for slug, on in db.session.execute(select(Campaign.slug, Campaign.fx_fixed_on)
                                        .where(Campaign.fx_fixed_on.is_not(None))

@@ -44,9 +44,14 @@ class PolicyForm(FlaskForm):
         ("fixed", _l("every gift at the rates of one day"))]), default="daily")
     fixed_on = DateField(_l("That day"), validators=[Optional()])
 
-    def validate_fixed_on(self, field):
-        if self.policy.data == "fixed" and field.data is None:
-            raise ValidationError(_("Choose the day whose rates every gift uses."))
+    def validate(self, extra_validators=None):
+        # Not an inline validator: Optional() ends the field's chain on an empty day.
+        if not super().validate(extra_validators):
+            return False
+        if self.policy.data == "fixed" and self.fixed_on.data is None:
+            self.fixed_on.errors = [_("Choose the day whose rates every gift uses.")]
+            return False
+        return True
 
 
 def _currencies(camp: Campaign) -> dict[str, list[City]]:
