@@ -29,12 +29,9 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('api_token', schema=None) as batch_op:
-        batch_op.drop_column('revoke_reason')
-        batch_op.drop_column('revoked_by')
-    with op.batch_alter_table('campaign', schema=None) as batch_op:
-        batch_op.drop_column('fx_fixed_on')
-    with op.batch_alter_table('fx_rate', schema=None) as batch_op:
-        batch_op.drop_column('entered_at')
-        batch_op.drop_column('entered_by')
-        batch_op.drop_column('note')
+    # ALTER TABLE .. DROP COLUMN (SQLite 3.35+), not a batch copy: dropping the campaign table
+    # to copy it would break the foreign keys that point at it.
+    for table, column in (('api_token', 'revoke_reason'), ('api_token', 'revoked_by'),
+                          ('campaign', 'fx_fixed_on'), ('fx_rate', 'entered_at'),
+                          ('fx_rate', 'entered_by'), ('fx_rate', 'note')):
+        op.drop_column(table, column)
