@@ -65,9 +65,12 @@ def _currencies(camp: Campaign) -> dict[str, list[City]]:
 
 def _rate_form(camp: Campaign) -> RateForm:
     form = RateForm()
-    form.currency.choices = options(
-        [(c, c) for c in _currencies(camp) if fx.enterable(c)])
-    if form.day.data is None:
+    enterable = [c for c in _currencies(camp) if fx.enterable(c)]
+    form.currency.choices = options([(c, c) for c in enterable])
+    if not form.is_submitted():
+        # Offer first what stops a city from taking gifts.
+        lacking = fx.missing(db.session, enterable, fx.night(camp, utcnow().date()))
+        form.currency.data = lacking[0] if lacking else None
         form.day.data = utcnow().date()
     return form
 
