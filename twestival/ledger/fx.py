@@ -24,6 +24,7 @@ import zipfile
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City, CityStatus
@@ -241,8 +242,13 @@ def enter_rate(session: Session, currency: str, per_eur: object, on: dt.date, so
                        "a new rate needs its own date")
     row = FxRate(currency=currency, date=on, per_eur=format(value.normalize(), "f"),
                  source="entered", note=source, entered_by=by, entered_at=utcnow())
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Someone entered a rate for the same day a moment earlier: theirs stands.
+        raise Conflict(f"{currency} already has a rate for {on.isoformat()}; "
+                       "a new rate needs its own date") from None
     return row
 
 
