@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from ..accounts import service as accounts
+from ..accounts import tokens as api_tokens
 from ..campaigns import service as campaigns
 from ..campaigns.models import Campaign
 from ..extensions import db
@@ -106,15 +106,15 @@ def token_revoke(campaign, prefix, every, reason):
         raise CliError("give a token prefix (e.g. tw_AbCdEfG) or --all, not both")
     camp = campaigns.get_campaign(db.session, campaign)
     if every:
-        found = [t for t in accounts.tokens(db.session, camp) if t.revoked_at is None]
+        found = [t for t in api_tokens.tokens(db.session, camp) if t.revoked_at is None]
     else:
-        found = accounts.tokens_by_prefix(db.session, camp, prefix)
+        found = api_tokens.tokens_by_prefix(db.session, camp, prefix)
         if not found:
             raise CliError(f"no live token of {camp.slug} starts with {prefix!r}")
         if len(found) > 1:
             raise CliError(f"{len(found)} tokens start with {prefix!r}: give more of it")
     for token in found:
-        accounts.revoke_token(db.session, token, by=BY_CLI, reason=reason)
+        api_tokens.revoke_token(db.session, token, by=BY_CLI, reason=reason)
     db.session.commit()
     for token in found:
         click.echo(f"revoked {token.prefix}… {token.label or ''}".rstrip())

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..accounts import service as accounts
+from ..accounts import tokens as api_tokens
 from ..extensions import db
 from .coordinate import _campaign
 
@@ -17,15 +17,15 @@ bp = Blueprint("tokens", __name__, url_prefix="/coordinate")
 def tokens(campaign: str):
     camp = _campaign(campaign)
     return render_template("coordinate/tokens.html", campaign=camp,
-                           tokens=accounts.tokens(db.session, camp),
+                           tokens=api_tokens.tokens(db.session, camp),
                            cities={c.id: c.name for c in camp.cities})
 
 
 @bp.post("/<campaign>/tokens/<int:token_id>/label")
 def label(campaign: str, token_id: int):
     camp = _campaign(campaign)
-    token = accounts.get_token(db.session, camp, token_id)
-    accounts.label_token(db.session, token, request.form.get("label", ""))
+    token = api_tokens.get_token(db.session, camp, token_id)
+    api_tokens.label_token(db.session, token, request.form.get("label", ""))
     db.session.commit()
     flash(_("The token %(prefix)s… is labelled.", prefix=token.prefix))
     return redirect(url_for(".tokens", campaign=camp.slug), 303)
@@ -34,8 +34,8 @@ def label(campaign: str, token_id: int):
 @bp.post("/<campaign>/tokens/<int:token_id>/revoke")
 def revoke(campaign: str, token_id: int):
     camp = _campaign(campaign)
-    token = accounts.get_token(db.session, camp, token_id)
-    if accounts.revoke_token(db.session, token, by=current_user.email,
+    token = api_tokens.get_token(db.session, camp, token_id)
+    if api_tokens.revoke_token(db.session, token, by=current_user.email,
                              reason=request.form.get("reason")):
         flash(_("The token %(prefix)s… is revoked: the API refuses it from now on.",
                 prefix=token.prefix))
