@@ -73,6 +73,9 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(200))
+    # Who revoked it (an email, or "command line") and why; the when is revoked_at.
+    revoked_by: Mapped[str | None] = mapped_column(String(254))
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

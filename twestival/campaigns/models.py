@@ -18,6 +18,9 @@ class Campaign(Base):
     charity: Mapped[str | None] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
     event_date: Mapped[dt.date | None] = mapped_column(Date)
+    # Set: every gift converts at the rates of this day, so rankings hold still while markets
+    # move. Unset: each gift at the rates of its own day.
+    fx_fixed_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     cities: Mapped[list[City]] = relationship(back_populates="campaign", order_by="City.name")

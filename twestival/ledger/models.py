@@ -167,13 +167,22 @@ class ChainHead(Base):
 
 
 class FxRate(Base):
-    """Reference rates as units of ``currency`` per euro (the ECB's quotation)."""
+    """Reference rates as units of ``currency`` per euro (the ECB's quotation).
+
+    ``source`` is "ecb", "fixed" (a euro predecessor's conversion rate) or "entered": a rate a
+    coordinator typed in for a currency the ECB does not publish, with where it came from
+    (``note``, e.g. "Central Bank of Kenya"), who entered it and when. An entered rate is
+    never changed: a new rate is a new row with its own date."""
     __tablename__ = "fx_rate"
 
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     per_eur: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16), default="ecb")
+    note: Mapped[str | None] = mapped_column(String(200))
+    # The email, not a foreign key: the record of who entered a rate outlives the account.
+    entered_by: Mapped[str | None] = mapped_column(String(254))
+    entered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- append-only enforcement, shared by create_all (tests) and the migrations -------------

@@ -73,6 +73,7 @@ def _check(new: NewEntry) -> None:
 
 def _rates(session: Session, new: NewEntry, campaign: CampaignRef, city: CityRef | None,
            original: LedgerEntry | None, on: dt.date) -> tuple[Rate, Rate | None]:
+    on = fx.rate_day(session, campaign.id, on)
     # Undoing money uses the rates it came in at, so a full reversal nets to exactly zero.
     reuse = original is not None and original.currency == new.amount.currency
     if reuse:

@@ -34,6 +34,24 @@ class ConvertedFee:
                 f"{self.stated.currency}/{self.converted.currency} on {self.date} ({self.source})")
 
 
+@dataclasses.dataclass(frozen=True)
+class RateUsed:
+    """The reporting rate some of a row's entries were converted at."""
+    base: str
+    quote: str
+    rate: str            # units of ``quote`` for one of ``base``
+    date: str
+    entries: int
+
+    def __str__(self) -> str:
+        return f"{self.rate} {self.quote}/{self.base} of {self.date} ({self.entries})"
+
+
+def rate_policy(campaign: Campaign) -> str:
+    """The campaign's rate policy in a word: "daily", or "fixed YYYY-MM-DD"."""
+    return f"fixed {campaign.fx_fixed_on.isoformat()}" if campaign.fx_fixed_on else "daily"
+
+
 @dataclasses.dataclass
 class StatementRow:
     city: str            # the city's name, or "unassigned"
@@ -49,6 +67,7 @@ class StatementRow:
     reporting_currency: str = ""
     entries: int = 0
     converted_fees: list[ConvertedFee] = dataclasses.field(default_factory=list)
+    rates: list[RateUsed] = dataclasses.field(default_factory=list)
 
     @property
     def net(self) -> int:
@@ -99,6 +118,20 @@ def statement(session: Session, campaign: Campaign, city: City | None = None) ->
     for name, stream, currency, *converted in session.execute(converted_fees):
         rows[(name or "", stream, currency)].converted_fees.append(_converted(currency,
                                                                               *converted))
+    used = (select(City.name, LedgerEntry.stream, LedgerEntry.currency,
+                   LedgerEntry.reporting_currency, LedgerEntry.fx_rate, LedgerEntry.fx_date,
+                   func.count())
+            .select_from(LedgerEntry).outerjoin(City, City.id == LedgerEntry.city_id)
+            .where(LedgerEntry.campaign_id == campaign.id,
+                   LedgerEntry.currency != LedgerEntry.reporting_currency)
+            .group_by(City.name, LedgerEntry.stream, LedgerEntry.currency,
+                      LedgerEntry.reporting_currency, LedgerEntry.fx_rate, LedgerEntry.fx_date)
+            .order_by(LedgerEntry.fx_date, LedgerEntry.fx_rate))
+    if city is not None:
+        used = used.where(LedgerEntry.city_id == city.id)
+    for name, stream, currency, quote, rate, date, count in session.execute(used):
+        rows[(name or "", stream, currency)].rates.append(
+            RateUsed(currency, quote, rate, date.isoformat(), count))
     return sorted(rows.values(), key=lambda r: (r.city_slug is None, r.city, r.stream, r.currency))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
@@ -11,6 +12,8 @@ from ..campaigns import applications
 from ..campaigns.service import get_campaign
 from ..errors import DomainError
 from ..extensions import db, limiter
+from ..ledger import fx
+from ..storage.database import utcnow
 from . import mails
 from .forms import CHOOSE, PageFields, country_choices, currency_choices, options, timezones
 
@@ -43,6 +46,7 @@ def _limit() -> str:
 def apply(campaign: str):
     camp = get_campaign(db.session, campaign)
     form = ApplyForm()
+    no_rate = _flag_missing_rates(form, camp)
     if form.validate_on_submit():
         try:
             row = applications.submit(db.session, camp, applications.Application(
@@ -58,4 +62,16 @@ def apply(campaign: str):
             db.session.commit()
             return render_template("apply/thanks.html", campaign=camp, application=row)
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("apply/form.html", campaign=camp, form=form), status
+    return render_template("apply/form.html", campaign=camp, form=form, no_rate=no_rate), status
+
+
+def _flag_missing_rates(form: ApplyForm, camp) -> set[str]:
+    """Mark the currencies no rate converts on the night: a city may still choose one, but it
+    knows before the night that the coordinators must enter a rate first."""
+    choices = currency_choices()
+    no_rate = set(fx.missing(db.session, [code for code, _label in choices],
+                             fx.night(camp, utcnow().date())))
+    form.currency.choices = options([CHOOSE] + [
+        (code, _("%(currency)s (no exchange rate yet)", currency=label) if code in no_rate
+         else label) for code, label in choices])
+    return no_rate

@@ -18,9 +18,10 @@ from ..campaigns.models import Campaign, City
 from ..campaigns.service import get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import reconcile
+from ..ledger import fx, reconcile
 from ..ledger.verify import digest
 from ..ledger.models import CityTotal
+from ..storage.database import utcnow
 from ..streams import cash
 from ..text import render_markdown
 from . import mails
@@ -63,12 +64,14 @@ def _dashboard(camp: Campaign, invite_form: InviteForm | None = None, status: in
                                        .order_by(City.status, City.name))),
         totals=totals, awaiting=cash.awaiting_confirmation(db.session, camp),
         people=people(db.session, camp), invite_form=invite_form or _invite_form(camp),
-        drifts=reconcile(db.session, camp), digest=digest(db.session, camp)), status
+        drifts=reconcile(db.session, camp), digest=digest(db.session, camp),
+        missing_rates=fx.cities_without_rates(db.session, camp, utcnow().date())), status
 
 
 @bp.get("/<campaign>")
 def dashboard(campaign: str):
     return _dashboard(_campaign(campaign))
+
 
 
 @bp.post("/<campaign>/cities/<city>/approve")

@@ -17,7 +17,7 @@ from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import queue
-from ..ledger.statement import by_stream, csv_safe, statement
+from ..ledger.statement import by_stream, csv_safe, rate_policy, statement
 from ..money import Money
 from ..streams.files import mappings as file_mappings, run
 from ..streams.bank import reversals as bank_reversals
@@ -202,17 +202,18 @@ def statement_page(campaign: str):
     require_coordinator(camp)
     rows = statement(db.session, camp)
     if request.args.get("format") == "csv":
-        return _statement_csv(camp, rows)
+        return _statement_csv(camp, rows, rate_policy(camp))
     return render_template("money_desk/statement.html", camp=camp, rows=rows,
-                           streams=by_stream(rows))
+                           streams=by_stream(rows), rate_policy=rate_policy(camp))
 
 
-def _statement_csv(camp, rows) -> Response:
+def _statement_csv(camp, rows, policy: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["city", "stream", "currency", "gross", "refunds", "chargebacks",
                      "reversals_adjustments", "fees", "net", "net_after_fees", "net_reporting",
-                     "reporting_currency", "entries", "fees_converted"])
+                     "reporting_currency", "entries", "fees_converted", "rates_used",
+                     "rate_policy"])
     for row in rows:
         def major(minor, currency=row.currency):
             return Money(minor, currency).major_str()
@@ -220,7 +221,8 @@ def _statement_csv(camp, rows) -> Response:
             row.city, row.stream, row.currency, major(row.gross), major(row.refunds),
             major(row.chargebacks), major(row.other), major(row.fees), major(row.net),
             major(row.net_after_fees), major(row.reporting_net, row.reporting_currency), row.reporting_currency,
-            row.entries, "; ".join(str(fee) for fee in row.converted_fees))])
+            row.entries, "; ".join(str(fee) for fee in row.converted_fees),
+            "; ".join(str(rate) for rate in row.rates), policy)])
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{camp.slug}-statement.csv"',
         "Cache-Control": "no-store"})

@@ -100,15 +100,17 @@ def _prepare(ctx: Context, recorder, staged: Staging) -> None:
         "JOIN city AS c ON c.id = i.city_id WHERE i.outcome = 'entry' AND i.currency != c.currency",
         (ctx.campaign.currency,))
     insert = "INSERT INTO conv VALUES (?, ?, ?, ?, ?, ?, ?)"
+    fixed = fx.fixed_day(ctx.session, ctx.campaign.id)
     while rows := wanted.fetchmany(5000):
-        db.executemany(insert, [_converted(ctx, *row) for row in rows])
+        db.executemany(insert, [_converted(ctx, fixed, *row) for row in rows])
     db.commit()
     ctx.session.commit()   # ends the read transaction of the look-ups
 
 
-def _converted(ctx: Context, currency: str, quote: str, day: str, minor: int) -> tuple:
+def _converted(ctx: Context, fixed: dt.date | None, currency: str, quote: str, day: str,
+               minor: int) -> tuple:
     # _check_rates has looked every rate up already: fx answers from its cache.
-    rate = fx.rate_for(ctx.session, currency, quote, dt.date.fromisoformat(day))
+    rate = fx.rate_for(ctx.session, currency, quote, fixed or dt.date.fromisoformat(day))
     return (currency, quote, day, minor, convert(Money(minor, currency), rate).minor, rate.text,
             rate.date.isoformat())
 

@@ -222,9 +222,10 @@ def _check_rates(ctx: Context, staged: "Staging") -> None:
             fx.ensure_rates(ctx.session, currency)
         ctx.session.commit()
     with read_only():
+        fixed = fx.fixed_day(ctx.session, ctx.campaign.id)
         for currency, day in staged.currency_days:
             for quote in quotes:
-                fx.rate_for(ctx.session, currency, quote, day)
+                fx.rate_for(ctx.session, currency, quote, fixed or day)
         _check_ceilings(ctx, staged)
         ctx.session.commit()
 

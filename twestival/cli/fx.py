@@ -1,0 +1,125 @@
+"""Exchange rates and the tokens' end of life from the command line: ``fx set``, ``fx list``,
+``campaign rates`` and ``token revoke`` (the latter two join the setup groups)."""
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from ..accounts import tokens as api_tokens
+from ..campaigns import service as campaigns
+from ..campaigns.models import Campaign
+from ..extensions import db
+from ..ledger import fx
+from ..storage.database import utcnow
+from . import CliError, domain_errors
+from .setup import _date, campaign_group, token_group
+
+BY_CLI = "command line"
+
+
+@click.group("fx")
+def fx_group():
+    """Exchange rates (units of a currency per 1 EUR, as the ECB quotes them)."""
+
+
+@fx_group.command("set")
+@click.argument("currency")
+@click.argument("rate")
+@click.option("--date", "day", required=True, callback=_date, help="The rate's date, YYYY-MM-DD.")
+@click.option("--source", required=True, help='Where it comes from, e.g. "Central Bank of Kenya".')
+@with_appcontext
+@domain_errors
+def fx_set(currency, rate, day, source):
+    """Enter a rate for a currency the ECB does not publish."""
+    row = fx.enter_rate(db.session, currency, rate, day, source, by=BY_CLI)
+    db.session.commit()
+    click.echo(f"{row.currency} {row.per_eur} per EUR from {row.date.isoformat()} ({row.note})")
+
+
+def _describe(rate: fx.RateInUse) -> str:
+    if rate.source == "euro":
+        return "the euro itself"
+    if rate.source == "ecb":
+        return "ECB reference rate"
+    if rate.source == "fixed":
+        return "fixed euro conversion rate"
+    if rate.source == "entered":
+        at = rate.entered_at.strftime("%Y-%m-%d %H:%M UTC") if rate.entered_at else "?"
+        return f"entered: {rate.note} (by {rate.entered_by or '?'}, {at})"
+    return "NO RATE: money in this currency cannot be counted"
+
+
+@fx_group.command("list")
+@click.option("--date", "day", callback=_date, help="Rates in use on this day (default today).")
+@with_appcontext
+@domain_errors
+def fx_list(day):
+    """Every currency in use, the rate that converts it and where that came from; then the
+    history of entered rates."""
+    day = day or utcnow().date()
+    click.echo(f"rates in use on {day.isoformat()} (units per 1 EUR)")
+    for currency in fx.currencies_in_use(db.session):
+        rate = fx.rate_in_use(db.session, currency, day)
+        click.echo(f"{currency}  {rate.per_eur or '-':>14}  "
+                   f"{rate.date.isoformat() if rate.date else '-':10}  {_describe(rate)}")
+    history = fx.entered_rates(db.session)
+    if history:
+        click.echo("entered rates, newest first")
+        for row in history:
+            click.echo(f"  {row.currency}  {row.per_eur:>14}  {row.date.isoformat():10}  "
+                       f"{row.note} (by {row.entered_by or '?'})")
+    for slug, on in db.session.execute(select(Campaign.slug, Campaign.fx_fixed_on)
+                                       .where(Campaign.fx_fixed_on.is_not(None))
+                                       .order_by(Campaign.slug)):
+        click.echo(f"campaign {slug} converts every gift at the rates of {on.isoformat()}")
+
+
+@campaign_group.command("rates")
+@click.argument("campaign")
+@click.option("--fixed", "fixed_on", callback=_date,
+              help="Convert every gift at the rates of this day, YYYY-MM-DD.")
+@click.option("--daily", is_flag=True, help="Convert each gift at the rates of its own day.")
+@with_appcontext
+@domain_errors
+def campaign_rates(campaign, fixed_on, daily):
+    """Which day's rates convert the campaign's gifts."""
+    if bool(fixed_on) == daily:
+        raise CliError("give exactly one of --fixed YYYY-MM-DD or --daily")
+    camp = campaigns.get_campaign(db.session, campaign)
+    fx.fix_rates(db.session, camp, fixed_on)
+    db.session.commit()
+    click.echo(f"{camp.slug}: every gift at the rates of {fixed_on.isoformat()}" if fixed_on
+               else f"{camp.slug}: each gift at the rates of its own day")
+
+
+@token_group.command("revoke")
+@click.argument("campaign")
+@click.argument("prefix", required=False)
+@click.option("--all", "every", is_flag=True, help="Revoke every live token of the campaign.")
+@click.option("--reason", help="Why (kept with the token).")
+@with_appcontext
+@domain_errors
+def token_revoke(campaign, prefix, every, reason):
+    """Revoke API tokens by the start of the secret (as `token create` printed it)."""
+    if bool(prefix) == every:
+        raise CliError("give a token prefix (e.g. tw_AbCdEfG) or --all, not both")
+    camp = campaigns.get_campaign(db.session, campaign)
+    if every:
+        found = [t for t in api_tokens.tokens(db.session, camp) if t.revoked_at is None]
+    else:
+        found = api_tokens.tokens_by_prefix(db.session, camp, prefix)
+        if not found:
+            raise CliError(f"no live token of {camp.slug} starts with {prefix!r}")
+        if len(found) > 1:
+            raise CliError(f"{len(found)} tokens start with {prefix!r}: give more of it")
+    for token in found:
+        api_tokens.revoke_token(db.session, token, by=BY_CLI, reason=reason)
+    db.session.commit()
+    for token in found:
+        click.echo(f"revoked {token.prefix}… {token.label or ''}".rstrip())
+    if every:
+        click.echo(f"{len(found)} token(s) revoked", err=True)
+
+
+COMMANDS = [fx_group]
