@@ -19,6 +19,8 @@ class Campaign(Base):
     currency: Mapped[str] = mapped_column(String(3))
     event_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set while the campaign is closed: no new applications (money already given stays).
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     cities: Mapped[list[City]] = relationship(back_populates="campaign", order_by="City.name")
 
@@ -30,6 +32,7 @@ class CityStatus(str, enum.Enum):
     pending = "pending"
     approved = "approved"
     rejected = "rejected"
+    withdrawn = "withdrawn"   # off the board; its money stays in the ledger and statement
 
 
 class City(Base):
