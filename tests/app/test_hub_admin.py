@@ -229,7 +229,7 @@ def test_coordinators_filter_the_log_by_action_city_and_person(app, client, hub)
     # another campaign's log shows none of it
     login(client, OTHER_COORD)
     page = client.get("/coordinate/other/audit").get_data(as_text=True)
-    assert "cash.confirmed" not in page and "city.withdrawn" not in page
+    assert 'data-action="cash.confirmed"' not in page and 'data-action="city.withdrawn"' not in page
 
 
 # --- campaigns -----------------------------------------------------------------------------
