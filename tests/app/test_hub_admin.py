@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from twestival.accounts.models import Membership, Role, User
 from twestival.audit.models import AuditEntry
 from twestival.campaigns import applications
-from twestival.campaigns.models import Campaign, CityStatus
+from twestival.campaigns.models import CityStatus
 from twestival.campaigns.service import create_campaign, get_campaign, get_city
 from twestival.extensions import db
 from twestival.ledger import NewEntry, record
@@ -19,7 +19,7 @@ from twestival.ledger.models import LedgerEntry
 from twestival.money import Money
 from twestival.streams import cash
 
-from tests.hub_support import (APPLICATION, cash_body, csrf_token, email_of, login, outbox,
+from tests.hub_support import (APPLICATION, cash_body, csrf_token, login, outbox,
                                person)
 
 COORD, ORGANISER, VOLUNTEER, OTHER_COORD = ("coord@example.org", "org@example.org",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -104,9 +103,8 @@ def approve_selected(campaign: str):
     for row, organiser in decided:
         mails.application_approved(row, organiser)
     db.session.commit()
-    flash(ngettext("%(num)d city is approved; its applicant was told and invited.",
-                   "%(num)d cities are approved; their applicants were told and invited.",
-                   len(decided)))
+    flash(_("Cities approved: %(num)d. Their applicants were told and invited.",
+            num=len(decided)))
     return redirect(url_for(".dashboard", campaign=camp.slug, _anchor="approvals"), 303)
 
 
