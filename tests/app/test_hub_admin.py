@@ -172,7 +172,7 @@ def test_each_audited_action_leaves_exactly_one_row(app, client, hub):
         before += len(rows)
     reversed_ = _audit(app, "city.edited")[0]
     assert reversed_.reason == "bigger venue"
-    assert reversed_.details == {"target_minor": [250000, 300000]}
+    assert reversed_.details == {"target": ["2500.00", "3000.00"]}
 
 
 def test_reversing_cash_and_creating_a_token_are_audited(app, client, hub, runner):

@@ -151,6 +151,10 @@ def update_city(session: Session, city: City, *, name: str, currency: str, timez
     changes = _changes(city, values)
     if not changes:
         return city
+    if "target_minor" in changes:   # the log shows amounts as people write them
+        before, after = changes.pop("target_minor")
+        changes["target"] = [money.Money(before, city.currency).major_str(),
+                             target_money.major_str()]
     for field, value in values.items():
         setattr(city, field, value)
     session.flush()
