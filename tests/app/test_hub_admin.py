@@ -461,3 +461,11 @@ def test_a_campaign_without_cities_invites_a_coordinator_by_default(app, client,
     assert 'value="coordinator" selected' in role or 'selected value="coordinator"' in role
     assert _post(client, "/coordinate/empty/people", email="x@example.org", name="X",
                  role="coordinator", city="").status_code == 303
+
+
+def test_my_desk_offers_a_new_campaign_to_coordinators_only(app, client, hub):
+    login(client, COORD)
+    assert "/campaigns/new" in client.get("/organise").get_data(as_text=True)
+    other = app.test_client()
+    login(other, ORGANISER)
+    assert "/campaigns/new" not in other.get("/organise").get_data(as_text=True)
