@@ -14,6 +14,7 @@ from .. import audit
 from ..campaigns.models import Campaign, City
 from ..errors import Conflict, InvalidInput, NotFound
 from .models import Membership, Role, User
+from . import service
 from .service import create_user, find_user, grant, normalise_email
 
 INVITABLE = (Role.coordinator, Role.organiser, Role.volunteer)
@@ -67,15 +68,15 @@ def remove_role(session: Session, campaign: Campaign, membership_id: int, *,
     user = session.get(User, row.user_id)
     audit.record(session, actor_id, "role.removed", subject=user.email, campaign_id=campaign.id,
                  city_id=row.city_id, details={"role": row.role.value})
-    session.delete(row)
-    session.flush()
+    service.remove_role(session, row)   # also ends the person's sessions
     return row
 
 
 def set_active(session: Session, campaign: Campaign, user_id: int, active: bool, *,
                actor_id: int | None) -> User:
     """Deactivate (or reactivate) an account. An inactive account cannot sign in, and the
-    sessions it has end at their next request (the user loader refuses inactive accounts)."""
+    sessions it has end at once (``service.deactivate``; the user loader also refuses inactive
+    accounts)."""
     user = member(session, campaign, user_id)
     if user.id == actor_id:
         raise Conflict("you cannot deactivate your own account")
@@ -86,7 +87,10 @@ def set_active(session: Session, campaign: Campaign, user_id: int, active: bool,
         return user
     if not active and all(m.user_id == user.id for m in _coordinators(session, campaign)):
         raise Conflict("this is the campaign's last coordinator: invite another one first")
-    user.active = active
+    if active:
+        user.active = True
+    else:
+        service.deactivate(user)
     audit.record(session, actor_id, "account.reactivated" if active else "account.deactivated",
                  subject=user.email, campaign_id=campaign.id)
     session.flush()
