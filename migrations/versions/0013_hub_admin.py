@@ -1,7 +1,7 @@
 """the audit log (append-only) and campaigns that can be closed
 
 Revision ID: 0013_hub_admin
-Revises: 0008_file_pieces
+Revises: 0009_sign_in_guard
 Create Date: 2026-12-05 01:00:00
 """
 from alembic import op
@@ -13,7 +13,7 @@ from twestival.audit.models import trigger_ddl
 
 # revision identifiers, used by Alembic.
 revision = '0013_hub_admin'
-down_revision = '0008_file_pieces'
+down_revision = '0009_sign_in_guard'
 branch_labels = None
 depends_on = None
 
