@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from twestival.accounts.models import Membership, Role, User
 from twestival.audit.models import AuditEntry
 from twestival.campaigns import applications
-from twestival.campaigns.models import CityStatus
+from twestival.campaigns.models import Campaign, CityStatus
 from twestival.campaigns.service import create_campaign, get_campaign, get_city
 from twestival.extensions import db
 from twestival.ledger import NewEntry, record
@@ -92,6 +92,7 @@ NEW_ROUTES = [
      LOGIN, 403, 403, 403, 303),
     ("POST", "/coordinate/tw/people/{organiser_role}/resend", {}, LOGIN, 403, 403, 403, 303),
     ("POST", "/coordinate/tw/accounts/{volunteer}/deactivate", {}, LOGIN, 403, 403, 403, 303),
+    ("POST", "/coordinate/tw/accounts/{volunteer}/reactivate", {}, LOGIN, 403, 403, 403, 303),
     ("POST", "/coordinate/tw/people/{organiser_role}/remove", {}, LOGIN, 403, 403, 403, 303),
 ]
 VISITORS = ("anonymous", "volunteer", "organiser", "other campaign's coordinator", "coordinator")
@@ -118,12 +119,22 @@ def test_new_routes_answer_each_visitor_as_expected(app, client, hub, visitor):
 
 
 def test_campaign_creation_is_for_coordinators_only(app, client, hub):
+    new = {"name": "Mine", "slug": "mine", "currency": "EUR"}
     assert client.get("/campaigns/new").location.startswith("/login")
-    login(client, ORGANISER)
-    assert client.get("/campaigns/new").status_code == 403
+    assert _post(client, "/campaigns/new", **new).location.startswith("/login")
+    for email in (ORGANISER, VOLUNTEER):
+        login(client, email)
+        assert client.get("/campaigns/new").status_code == 403
+        assert _post(client, "/campaigns/new", **new).status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Campaign).where(
+            Campaign.slug == "mine")) == 0
 
 
-@pytest.mark.parametrize("path", ["/coordinate/tw/settings/state",
+@pytest.mark.parametrize("path", ["/coordinate/tw/settings/state", "/coordinate/tw/settings",
+                                  "/coordinate/tw/cities/london/edit", "/campaigns/new",
+                                  "/coordinate/tw/people/{organiser_role}/remove",
+                                  "/coordinate/tw/people/{organiser_role}/resend",
                                   "/coordinate/tw/cities/berlin/withdraw",
                                   "/coordinate/tw/applications/approve",
                                   "/coordinate/tw/accounts/{volunteer}/deactivate"])
