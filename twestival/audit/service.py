@@ -34,6 +34,9 @@ def record(session: Session, actor_id: int | None, action: str, *, subject: str,
     return row
 
 
+PAGE = 500   # lines shown at once; the filters narrow it down
+
+
 @dataclasses.dataclass(frozen=True)
 class Line:
     entry: AuditEntry
@@ -43,7 +46,7 @@ class Line:
 
 def entries(session: Session, campaign_id: int, *, action: str | None = None,
             city_id: int | None = None, person: str | None = None,
-            limit: int = 500) -> list[Line]:
+            limit: int = PAGE) -> list[Line]:
     """The campaign's log, newest first. ``person`` matches the actor's name or email, or the
     subject (so a search for someone finds both what they did and what was done to them)."""
     query = (select(AuditEntry, User, City)

@@ -262,4 +262,4 @@ def audit_log(campaign: str):
                           city_id=place.id if place else None, person=person or None)
     return render_template("coordinate/audit.html", campaign=camp, lines=lines,
                            actions=audit.ACTIONS, action=action, city=place, person=person,
-                           action_label=action_label)
+                           action_label=action_label, page=audit.service.PAGE)
