@@ -4,6 +4,7 @@ from .accounts import models as accounts  # noqa: F401
 from .announcements import models as announcements  # noqa: F401
 from .campaigns import applications  # noqa: F401
 from .campaigns import models as campaigns  # noqa: F401
+from .audit import models as audit  # noqa: F401
 from .ledger import models as ledger  # noqa: F401
 from .live import models as live  # noqa: F401
 from .planning import models as planning  # noqa: F401

@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..campaigns.models import Campaign, City
 from ..errors import Conflict, InvalidInput
 from . import throttle
@@ -44,11 +45,11 @@ def create_user(session: Session, email: str, *, name: str) -> User:
 
 
 def grant(session: Session, user: User, role: Role, campaign: Campaign,
-          city: City | None = None) -> Membership:
+          city: City | None = None, *, actor_id: int | None = None) -> Membership:
     if role is Role.coordinator and city is not None:
         raise InvalidInput("a coordinator works for the whole campaign, not one city")
     if role in (Role.organiser, Role.volunteer) and city is None:
-        raise InvalidInput(f"an {role.value} belongs to one city: name it")
+        raise InvalidInput("organisers and volunteers belong to one city: choose it")
     if city is not None and city.campaign_id != campaign.id:
         raise InvalidInput("that city is not part of this campaign")
     same_city = Membership.city_id == city.id if city else Membership.city_id.is_(None)
@@ -61,6 +62,8 @@ def grant(session: Session, user: User, role: Role, campaign: Campaign,
                             city_id=city.id if city else None, role=role)
     session.add(membership)
     session.flush()
+    audit.record(session, actor_id, "role.granted", subject=user.email, campaign_id=campaign.id,
+                 city_id=membership.city_id, details={"role": role.value})
     return membership
 
 
@@ -127,13 +130,15 @@ def _digest(token: str) -> str:
 
 
 def create_token(session: Session, campaign: Campaign, city: City | None = None,
-                 label: str | None = None) -> tuple[ApiToken, str]:
+                 label: str | None = None, *, actor_id: int | None = None) -> tuple[ApiToken, str]:
     """Returns the stored token row and the secret, which is shown once and never kept."""
     secret = "tw_" + secrets.token_urlsafe(32)
     row = ApiToken(campaign_id=campaign.id, city_id=city.id if city else None,
                    token_hash=_digest(secret), prefix=secret[:10], label=label)
     session.add(row)
     session.flush()
+    audit.record(session, actor_id, "token.created", subject=f"token {row.prefix}…",
+                 campaign_id=campaign.id, city_id=row.city_id, details={"label": label})
     return row, secret
 
 

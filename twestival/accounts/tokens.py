@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..audit import service as audit
 from ..campaigns.models import Campaign
 from ..errors import InvalidInput, NotFound
 from ..storage.database import utcnow
@@ -48,7 +49,7 @@ def tokens_by_prefix(session: Session, campaign: Campaign, prefix: str) -> list[
             if row.prefix.startswith(prefix) or prefix.startswith(row.prefix)]
 
 
-def revoke_token(session: Session, token: ApiToken, *, by: str,
+def revoke_token(session: Session, token: ApiToken, *, by: str, actor_id: int | None = None,
                  reason: str | None = None) -> bool:
     """Revoke a token for good: the API answers 401 to it from the next request on.
     Returns False if it was revoked already (the first revocation's who and why stand)."""
@@ -61,4 +62,6 @@ def revoke_token(session: Session, token: ApiToken, *, by: str,
     token.revoked_by = by
     token.revoke_reason = reason or None
     session.flush()
+    audit.record(session, actor_id, "token.revoked", subject=f"token {token.prefix}…",
+                 campaign_id=token.campaign_id, city_id=token.city_id, reason=reason)
     return True

@@ -1,7 +1,8 @@
 """'Bring Twestival to your city': an application is a pending city plus who asked for it.
 
 Coordinators approve (the city joins the public board and the applicant becomes its organiser)
-or reject with a reason. Operations flush; the caller commits and then tells the applicant.
+or reject with a reason, and may later withdraw a city. Each decision is in the audit log.
+Operations flush; the caller commits and then tells the applicant.
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import datetime as dt
 import re
 import unicodedata
 
-from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy import ForeignKey, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from .. import audit
 from ..accounts.models import Role, User
 from ..accounts.service import create_user, find_user, grant, normalise_email
 from ..storage.database import Base, UTCDateTime, utcnow
@@ -66,6 +68,8 @@ def slug_for(session: Session, campaign: Campaign, name: str) -> str:
 
 
 def submit(session: Session, campaign: Campaign, application: Application) -> CityApplication:
+    if campaign.closed_at is not None:
+        raise Conflict(f"{campaign.name} is closed and takes no new applications")
     name = (application.applicant_name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("your name is required (at most 200 characters)")
@@ -105,6 +109,9 @@ def _decide(session: Session, city: City, by: User, status: CityStatus,
     city.status = status
     row.decided_at, row.decided_by_id, row.reason = utcnow(), by.id, reason
     session.flush()
+    audit.record(session, by.id, f"city.{status.value}", subject=city.name,
+                 campaign_id=city.campaign_id, city_id=city.id, reason=reason,
+                 details={"applicant": row.applicant_email})
     return row
 
 
@@ -114,14 +121,61 @@ def approve(session: Session, city: City, by: User) -> tuple[CityApplication, Us
     note_change(session, city.campaign_id, city.id)   # open boards gain the city live
     applicant = find_user(session, row.applicant_email) or create_user(
         session, row.applicant_email, name=row.applicant_name)
-    grant(session, applicant, Role.organiser, city.campaign, city)
+    grant(session, applicant, Role.organiser, city.campaign, city, actor_id=by.id)
     return row, applicant
 
 
+def approve_many(session: Session, cities: list[City],
+                 by: User) -> list[tuple[CityApplication, User]]:
+    """Approve several at once, all or none: one that cannot be approved refuses the batch."""
+    if not cities:
+        raise InvalidInput("tick at least one application to approve")
+    return [approve(session, city, by) for city in cities]
+
+
 def reject(session: Session, city: City, by: User, reason: str) -> CityApplication:
+    reason = _reason(reason, "the application is rejected: the applicant is told")
+    return _decide(session, city, by, CityStatus.rejected, reason)
+
+
+def _reason(reason: str, what: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("say why the application is rejected: the applicant is told")
+        raise InvalidInput(f"say why {what}")
     if len(reason) > 2000:
         raise InvalidInput("the reason is too long (at most 2000 characters)")
-    return _decide(session, city, by, CityStatus.rejected, reason)
+    return reason
+
+
+def withdraw(session: Session, city: City, by: User, reason: str) -> City:
+    """The city leaves the board and the hub's lists. Its money stays in the ledger and on the
+    statement: nothing is reversed or moved."""
+    reason = _reason(reason, "the city is withdrawn")
+    if city.status is not CityStatus.approved:
+        raise Conflict(f"only an approved city can be withdrawn; {city.name} is {city.status.value}")
+    city.status = CityStatus.withdrawn
+    session.flush()
+    note_change(session, city.campaign_id, city.id)   # open boards drop the city live
+    audit.record(session, by.id, "city.withdrawn", subject=city.name,
+                 campaign_id=city.campaign_id, city_id=city.id, reason=reason)
+    return city
+
+
+def duplicates(session: Session, campaign: Campaign,
+               waiting: list[CityApplication]) -> dict[int, City]:
+    """Pending applications for a city the campaign already has (same name, same country,
+    ignoring case): application id -> the existing city, shown beside it."""
+    if not waiting:
+        return {}
+    keys = {(a.city.name.strip().lower(), a.city.country) for a in waiting}
+    existing = session.scalars(select(City).where(
+        City.campaign_id == campaign.id, City.status != CityStatus.rejected,
+        func.lower(City.name).in_({name for name, _ in keys})).order_by(City.id))
+    found: dict[int, City] = {}
+    for city in existing:
+        for a in waiting:
+            if (a.city.id != city.id and a.id not in found and a.city.country == city.country
+                    and a.city.name.strip().lower() == city.name.strip().lower()
+                    and (city.status is not CityStatus.pending or city.id < a.city.id)):
+                found[a.id] = city
+    return found

@@ -1,9 +1,10 @@
 """Campaign and city facts for the hot paths (webhooks, API donations, ``ledger.record``),
 remembered per process and database.
 
-Only what can never change is remembered: ids, slugs and currencies are never edited, and a
+Only what can never change is remembered: ids and slugs are never edited, a currency only
+before any money has arrived (``service.update_city``, which forgets the city here), and a
 city's status only ever moves from pending to approved or rejected, both final (see
-``applications._decide``). So a campaign is remembered once found, a city once it is approved or
+``applications._decide``), or from approved to withdrawn, which counts money as approved does. So a campaign is remembered once found, a city once it is approved or
 rejected; a missing campaign or city, or a pending one, is asked for again every time, which
 is what keeps a city added or approved in another process visible here at once. What a
 transaction found is remembered only once it commits: a city it created itself and then rolled
@@ -21,7 +22,10 @@ from sqlalchemy.orm import Session
 from ..storage import aftercommit
 from .models import Campaign, City, CityStatus
 
-FINAL_STATUSES = frozenset({CityStatus.approved, CityStatus.rejected})
+FINAL_STATUSES = frozenset({CityStatus.approved, CityStatus.rejected, CityStatus.withdrawn})
+# Money for a withdrawn city (a late deposit, a refund) is still counted: it left the board,
+# not the ledger.
+COUNTING_STATUSES = frozenset({CityStatus.approved, CityStatus.withdrawn})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,6 +87,24 @@ def _remember(session: Session, found: list) -> None:
 
 aftercommit.subscribe(FOUND_KEY, _remember)
 
+FORGET_KEY = "twestival.campaigns.forget"
+
+
+def _forget(session: Session, city_ids: list[int]) -> None:
+    memo = _memo(session)
+    for city_id in city_ids:
+        ref = memo.cities.pop(city_id, None)
+        if ref is not None:
+            memo.cities.pop((ref.campaign_id, ref.slug), None)
+
+
+aftercommit.subscribe(FORGET_KEY, _forget)
+
+
+def forget_city(session: Session, city_id: int) -> None:
+    """After this commit, ask the database again for this city (its currency changed)."""
+    session.info.setdefault(FORGET_KEY, []).append(city_id)
+
 
 def _campaign(session: Session, key: object, statement, params: dict) -> CampaignRef | None:
     found = _memo(session).campaigns.get(key)
@@ -121,10 +143,10 @@ def city_by_slug(session: Session, campaign_id: int, slug: str) -> CityRef | Non
 
 
 def approved_city_by_slug(session: Session, campaign_id: int, slug: object) -> CityRef | None:
-    """The city money can be counted for: approved (pending and rejected cities are not on
-    the board); None for any other."""
+    """The city money can be counted for: approved or withdrawn (pending and rejected cities
+    never had money); None for any other."""
     city = city_by_slug(session, campaign_id, slug) if isinstance(slug, str) and slug else None
-    return city if city is not None and city.status is CityStatus.approved else None
+    return city if city is not None and city.status in COUNTING_STATUSES else None
 
 
 def city_by_id(session: Session, city_id: int) -> CityRef | None:

@@ -22,6 +22,8 @@ class Campaign(Base):
     # move. Unset: each gift at the rates of its own day.
     fx_fixed_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set while the campaign is closed: no new applications (money already given stays).
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     cities: Mapped[list[City]] = relationship(back_populates="campaign", order_by="City.name")
 
@@ -33,6 +35,7 @@ class CityStatus(str, enum.Enum):
     pending = "pending"
     approved = "approved"
     rejected = "rejected"
+    withdrawn = "withdrawn"   # off the board; its money stays in the ledger and statement
 
 
 class City(Base):

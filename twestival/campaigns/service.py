@@ -1,4 +1,5 @@
-"""Creating and finding campaigns and cities. Operations flush; the caller commits."""
+"""Creating, editing and finding campaigns and cities. Operations flush; the caller commits.
+Edits that change standing (targets, currencies, opening and closing) are in the audit log."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,10 +7,11 @@ import re
 import zoneinfo
 
 from babel import Locale
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from .. import money
+from .. import audit, money
+from ..storage.database import utcnow
 from ..errors import Conflict, InvalidInput, NotFound
 from .models import Campaign, City, CityStatus
 
@@ -58,7 +60,8 @@ def approved_cities(session: Session, campaign: Campaign) -> list[City]:
 
 
 def create_campaign(session: Session, slug: str, *, name: str, currency: str,
-                    event_date: dt.date | None = None, charity: str | None = None) -> Campaign:
+                    event_date: dt.date | None = None, charity: str | None = None,
+                    actor_id: int | None = None) -> Campaign:
     check_slug(slug, "campaign slug")
     if not name or not name.strip():
         raise InvalidInput("campaign name is required")
@@ -69,7 +72,100 @@ def create_campaign(session: Session, slug: str, *, name: str, currency: str,
                         charity=(charity or "").strip() or None)
     session.add(campaign)
     session.flush()
+    audit.record(session, actor_id, "campaign.created", subject=campaign.name,
+                 campaign_id=campaign.id, details={"currency": currency})
     return campaign
+
+
+def _changes(row, values: dict) -> dict:
+    """field -> [before, after] for the values that differ, as text for the audit log."""
+    def shown(value):
+        return value.isoformat() if isinstance(value, dt.date) else value
+    return {field: [shown(getattr(row, field)), shown(value)] for field, value in values.items()
+            if getattr(row, field) != value}
+
+
+def update_campaign(session: Session, campaign: Campaign, *, name: str,
+                    event_date: dt.date | None, charity: str | None,
+                    actor_id: int | None) -> Campaign:
+    """Name, date and charity; the slug and the reporting currency stay (links and the
+    ledger's reporting amounts depend on them)."""
+    if not name or not name.strip() or len(name.strip()) > 200:
+        raise InvalidInput("campaign name is required (at most 200 characters)")
+    charity = (charity or "").strip() or None
+    if charity and len(charity) > 200:
+        raise InvalidInput("the charity's name is too long (at most 200 characters)")
+    changes = _changes(campaign, {"name": name.strip(), "event_date": event_date,
+                                  "charity": charity})
+    if changes:
+        campaign.name, campaign.event_date, campaign.charity = name.strip(), event_date, charity
+        session.flush()
+        audit.record(session, actor_id, "campaign.edited", subject=campaign.name,
+                     campaign_id=campaign.id, details=changes)
+    return campaign
+
+
+def set_open(session: Session, campaign: Campaign, is_open: bool, *,
+             actor_id: int | None) -> Campaign:
+    """A closed campaign takes no new applications; its cities and money stay as they are."""
+    if (campaign.closed_at is None) == is_open:
+        return campaign
+    campaign.closed_at = None if is_open else utcnow()
+    session.flush()
+    audit.record(session, actor_id, "campaign.opened" if is_open else "campaign.closed",
+                 subject=campaign.name, campaign_id=campaign.id)
+    return campaign
+
+
+def has_money(session: Session, city: City) -> bool:
+    from ..ledger.models import LedgerEntry  # the ledger owns entries
+    return bool(session.scalar(select(exists().where(LedgerEntry.city_id == city.id))))
+
+
+def update_city(session: Session, city: City, *, name: str, currency: str, timezone: str,
+                target: str | money.Money, venue: str | None, ticket_url: str | None,
+                actor_id: int | None, reason: str | None = None) -> City:
+    """A coordinator's edit. The currency can change only while no money has arrived: every
+    entry already counted for the city is in the old one."""
+    from ..ledger.totals import note_change  # open boards show the new name and target live
+    from .pages import LIMITS, check_url
+
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("city name is required (at most 200 characters)")
+    currency = money.check_currency(currency)
+    if currency != city.currency and has_money(session, city):
+        raise Conflict(f"money has already arrived for {city.name} in {city.currency}: "
+                       "its currency can no longer change")
+    target_money = target if isinstance(target, money.Money) else money.parse(target, currency)
+    if target_money.currency != currency or target_money.minor <= 0:
+        raise InvalidInput("target must be a positive amount in the city currency")
+    venue = (venue or "").strip() or None
+    if venue and len(venue) > LIMITS["venue"]:
+        raise InvalidInput(f"venue is too long (at most {LIMITS['venue']} characters)")
+    ticket_url = check_url(ticket_url)
+    if ticket_url and len(ticket_url) > LIMITS["ticket_url"]:
+        raise InvalidInput(f"the ticket link is too long (at most {LIMITS['ticket_url']} characters)")
+    values = {"name": name, "currency": currency, "timezone": check_timezone(timezone),
+              "target_minor": target_money.minor, "venue": venue, "ticket_url": ticket_url}
+    changes = _changes(city, values)
+    if not changes:
+        return city
+    if "target_minor" in changes:   # the log shows amounts as people write them
+        before, after = changes.pop("target_minor")
+        changes["target"] = [money.Money(before, city.currency).major_str(),
+                             target_money.major_str()]
+    for field, value in values.items():
+        setattr(city, field, value)
+    session.flush()
+    if "currency" in changes:
+        from .directory import forget_city
+        forget_city(session, city.id)
+    if city.status is CityStatus.approved:
+        note_change(session, city.campaign_id, city.id)
+    audit.record(session, actor_id, "city.edited", subject=city.name,
+                 campaign_id=city.campaign_id, city_id=city.id, reason=reason, details=changes)
+    return city
 
 
 def add_city(session: Session, campaign: Campaign, slug: str, *, name: str, country: str,

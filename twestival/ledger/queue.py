@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..errors import Conflict, NotFound
+from ..money import Money
 from .models import LedgerEntry
 from .record import Recorded, assign
 
@@ -38,4 +40,9 @@ def place(session: Session, campaign_id: int, entry_id: int, city_id: int, *,
             LedgerEntry.stream == "adjustment",
             LedgerEntry.external_id == f"unassign:{entry.id}")) is not None:
         raise Conflict("this money was already assigned to a city")
-    return assign(session, entry.id, city_id, by_user_id=by_user_id, reason=reason)
+    placed = assign(session, entry.id, city_id, by_user_id=by_user_id, reason=reason)
+    audit.record(session, by_user_id, "money.assigned", subject=f"entry {entry.id}",
+                 campaign_id=campaign_id, city_id=city_id, reason=reason,
+                 details={"amount": Money(entry.amount_minor, entry.currency).major_str(),
+                          "currency": entry.currency})
+    return placed

@@ -1,6 +1,8 @@
 """Reminder mails for milestones that are due or overdue, sent in each city's local morning.
 
-A reminder covers a *period* of the city's calendar: the first ("due") from the due date for a
+Milestones that were already due when a city joined are not reminded at all: the checklist
+shows them as "catch up" (``State.catch_up``), and a city approved today is not told that it
+is two weeks late. A reminder covers a *period* of the city's calendar: the first ("due") from the due date for a
 week, then one "overdue" reminder a week until the item is ticked or ``GIVE_UP_AFTER`` has
 passed. Whoever inserts the (city, milestone, kind, period) row of ``reminder_sent`` sends the
 mail in the same transaction; an insert that meets an existing row does nothing and sends
@@ -20,7 +22,7 @@ from ..campaigns.models import Campaign, City, CityStatus
 from ..storage.sql import insert_ignore
 from ..mail import send_mail
 from .models import ReminderSent
-from .timeline import State, items_for, ticks_by_city, local_now, milestones
+from .timeline import State, items_for, joined_on, local_now, milestones, ticks_by_city
 
 MORNING = dt.time(8, 0)                 # local time from which a city's reminders go out
 OVERDUE_EVERY = 7                       # days between reminders for an item still not done
@@ -53,6 +55,7 @@ def run_reminders(session: Session, now: dt.datetime, *,
         cities = list(session.scalars(select(City).where(
             City.campaign_id == campaign.id, City.status == CityStatus.approved).order_by(City.id)))
         ticks = ticks_by_city(session, [c.id for c in cities])
+        joined = joined_on(session, cities)
         for city in cities:
             local = local_now(city, now)
             if local.time() < MORNING:
@@ -61,7 +64,7 @@ def run_reminders(session: Session, now: dt.datetime, *,
             if not people:
                 continue  # nobody to tell yet: an organiser added later still gets it
             owed = []
-            for item in items_for(campaign, city, steps, ticks, now):
+            for item in items_for(campaign, city, steps, ticks, now, joined[city.id]):
                 if item.state not in (State.due, State.overdue):
                     continue
                 which = period(item.due, local.date())

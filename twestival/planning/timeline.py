@@ -42,6 +42,7 @@ class State:
     done = "done"
     overdue = "overdue"
     due = "due"            # due today, in the city's own calendar
+    catch_up = "catch_up"  # was already due when the city joined: to catch up, never "overdue"
     upcoming = "upcoming"
     undated = "undated"    # the campaign has no event date yet
 
@@ -153,11 +154,14 @@ def local_now(city: City, now: dt.datetime) -> dt.datetime:
     return now.astimezone(zoneinfo.ZoneInfo(city.timezone))
 
 
-def _state(due: dt.date | None, tick: ChecklistTick | None, today: dt.date) -> str:
+def _state(due: dt.date | None, tick: ChecklistTick | None, today: dt.date,
+           joined: dt.date | None = None) -> str:
     if tick is not None and tick.done:
         return State.done
     if due is None:
         return State.undated
+    if joined is not None and due < joined:
+        return State.catch_up
     if today > due:
         return State.overdue
     return State.due if today == due else State.upcoming
@@ -172,13 +176,25 @@ def ticks_by_city(session: Session, city_ids: list[int]) -> dict[tuple[int, int]
     return {(t.city_id, t.milestone_id): t for t in rows}
 
 
-def items_for(campaign: Campaign, city: City, steps: list[Milestone], ticks, now) -> list[Item]:
+def joined_on(session: Session, cities: list[City]) -> dict[int, dt.date]:
+    """The day (in its own calendar) each city joined: its application's approval, or its
+    creation for a city added by a coordinator."""
+    from ..campaigns.applications import CityApplication  # applications build on planning's peers
+
+    approved = dict(session.execute(select(CityApplication.city_id, CityApplication.decided_at)
+                                    .where(CityApplication.city_id.in_([c.id for c in cities]),
+                                           CityApplication.decided_at.is_not(None))).all())
+    return {c.id: local_now(c, approved.get(c.id) or c.created_at).date() for c in cities}
+
+
+def items_for(campaign: Campaign, city: City, steps: list[Milestone], ticks, now,
+              joined: dt.date | None = None) -> list[Item]:
     today = local_now(city, now).date()
     items = []
     for milestone in steps:
         tick = ticks.get((city.id, milestone.id))
         due = due_date(campaign, milestone)
-        items.append(Item(milestone, due, _state(due, tick, today), tick))
+        items.append(Item(milestone, due, _state(due, tick, today, joined), tick))
     return items
 
 
@@ -186,7 +202,7 @@ def checklist(session: Session, campaign: Campaign, city: City,
               now: dt.datetime | None = None) -> CityProgress:
     steps = milestones(session, campaign)
     return CityProgress(city, items_for(campaign, city, steps, ticks_by_city(session, [city.id]),
-                                     now or utcnow()))
+                                        now or utcnow(), joined_on(session, [city])[city.id]))
 
 
 def progress(session: Session, campaign: Campaign,
@@ -198,7 +214,9 @@ def progress(session: Session, campaign: Campaign,
                                                      City.status == CityStatus.approved)
                                   .order_by(City.name)))
     ticks = ticks_by_city(session, [c.id for c in cities])
-    return steps, [CityProgress(c, items_for(campaign, c, steps, ticks, now)) for c in cities]
+    joined = joined_on(session, cities)
+    return steps, [CityProgress(c, items_for(campaign, c, steps, ticks, now, joined[c.id]))
+                   for c in cities]
 
 
 def who_changed(session: Session, progress: CityProgress) -> dict[int, str]:

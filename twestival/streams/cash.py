@@ -12,6 +12,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from .. import audit
 from ..campaigns.models import Campaign, City, CityStatus
 from ..errors import BadRequest, Conflict, InvalidInput, NotFound
 from ..ledger import NewEntry, Recorded, confirm, record, reverse
@@ -159,10 +160,24 @@ def _own_entry(session: Session, entry_id: int, *, campaign: Campaign,
 def reverse_count(session: Session, city: City, entry_id: int, *, reason: str,
                   by_user_id: int | None) -> Recorded:
     entry = _own_entry(session, entry_id, campaign=city.campaign, city=city)
-    return reverse(session, entry.id, reason=reason, by_user_id=by_user_id)
+    done = reverse(session, entry.id, reason=reason, by_user_id=by_user_id)
+    if done.created:
+        _audit(session, by_user_id, "cash.reversed", entry, reason=reason)
+    return done
 
 
 def confirm_count(session: Session, campaign: Campaign, entry_id: int, *,
                   by_user_id: int | None) -> bool:
     entry = _own_entry(session, entry_id, campaign=campaign)
-    return confirm(session, entry.id, method="coordinator", by_user_id=by_user_id)
+    confirmed = confirm(session, entry.id, method="coordinator", by_user_id=by_user_id)
+    if confirmed:
+        _audit(session, by_user_id, "cash.confirmed", entry)
+    return confirmed
+
+
+def _audit(session: Session, by_user_id: int | None, action: str, entry: LedgerEntry,
+           reason: str | None = None) -> None:
+    audit.record(session, by_user_id, action, subject=f"entry {entry.id}",
+                 campaign_id=entry.campaign_id, city_id=entry.city_id, reason=reason,
+                 details={"amount": Money(entry.amount_minor, entry.currency).major_str(),
+                          "currency": entry.currency})

@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ..storage.database import reset_read_only, set_read_only
-from . import (account, api, apply, auth, coordinate, donate, errors, i18n, money_desk, ops,
-               organise, planning, public, rates, security, templating, tokens, webhooks)
+from . import (account, api, apply, auth, coordinate, coordinate_admin, donate, errors, i18n,
+               money_desk, ops, organise, planning, public, rates, security, templating, tokens,
+               webhooks)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -26,6 +27,6 @@ def init_app(app: Flask) -> None:
     templating.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    for module in (public, api, ops, auth, account, apply, organise, coordinate, i18n, planning,
-                   webhooks, donate, money_desk, rates, tokens):
+    for module in (public, api, ops, auth, account, apply, organise, coordinate, coordinate_admin,
+                   i18n, planning, webhooks, donate, money_desk, rates, tokens):
         app.register_blueprint(module.bp)

@@ -50,5 +50,5 @@ def init_app(app: Flask) -> None:
 
 # Words templates translate from stored values (_(city.status.value), _(role.value)); listed
 # here so `pybabel extract` finds them.
-STORED_WORDS = (_l("pending"), _l("approved"), _l("rejected"),
+STORED_WORDS = (_l("pending"), _l("approved"), _l("rejected"), _l("withdrawn"),
                 _l("coordinator"), _l("organiser"), _l("volunteer"))

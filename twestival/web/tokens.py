@@ -36,7 +36,7 @@ def revoke(campaign: str, token_id: int):
     camp = _campaign(campaign)
     token = api_tokens.get_token(db.session, camp, token_id)
     if api_tokens.revoke_token(db.session, token, by=current_user.email,
-                             reason=request.form.get("reason")):
+                               actor_id=current_user.id, reason=request.form.get("reason")):
         flash(_("The token %(prefix)s… is revoked: the API refuses it from now on.",
                 prefix=token.prefix))
     else:

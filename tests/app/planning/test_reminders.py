@@ -262,3 +262,42 @@ def test_scheduler_starts_jobs_and_runs_reminders_at_once(app, planned):
             stop(app)
     assert sum(reminder_mail(app).values()) == 2
     assert not scheduler.running
+
+
+def test_a_city_that_joins_late_catches_up_and_is_not_mailed_overdue(app, client, planned):
+    """Approved on 15 Feb, a milestone due on 1 Feb is 'catch up' on its checklist, not an
+    overdue reminder; one due after it joined is reminded as usual."""
+    from twestival.campaigns import applications
+    from tests.hub_support import login, person
+    from tests.hub_support import APPLICATION
+
+    with time_machine.travel(at(2027, 2, 10, 12, 0), tick=False):
+        with app.app_context():
+            campaign = get_campaign(db.session, "tw")
+            data = {k: v for k, v in APPLICATION.items() if k in (
+                "currency", "timezone", "target", "applicant_name")}
+            row = applications.submit(db.session, campaign, applications.Application(
+                city_name="Paris", country="FR", applicant_email="amelie@example.org", **data))
+            coordinator = create_user(db.session, "c@example.org", name="C")
+            applications.approve(db.session, row.city, coordinator)
+            timeline.add_milestone(db.session, campaign, title="Posters up", days_before=2)
+            db.session.commit()
+    assert run_at(app, at(2027, 2, 11, 9, 0)) == 2                  # London and Tokyo only
+    assert "amelie@example.org" not in recipients(app)
+    with time_machine.travel(at(2027, 2, 11, 9, 0), tick=False):
+        with app.app_context():
+            campaign = get_campaign(db.session, "tw")
+            items = timeline.checklist(db.session, campaign,
+                                       get_city(db.session, campaign, "paris")).items
+            assert [(i.milestone.title, i.state) for i in items] == [
+                ("Venue booked", timeline.State.catch_up), ("Posters up", timeline.State.upcoming)]
+    assert run_at(app, at(2027, 2, 13, 9, 0)) >= 1                  # Posters up, due today
+    assert ("amelie@example.org", "[Twestival Test] Paris: Posters up is due today") \
+        in reminder_mail(app)
+    assert not any(to == "amelie@example.org" and "Venue booked" in subject
+                   for to, subject in reminder_mail(app))
+    person(app, "org-paris@example.org", Role.organiser, city="paris")
+    with time_machine.travel(at(2027, 2, 11, 9, 0), tick=False):
+        login(client, "org-paris@example.org")
+        page = client.get("/organise/tw/paris/checklist").get_data(as_text=True)
+    assert "catch up" in page
