@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ..database import reset_read_only, set_read_only
-from . import (account, api, apply, auth, coordinate, donate, errors, i18n, money_desk, ops,
-               organise, planning, public, templating, webhooks)
+from . import (account, api, apply, auth, coordinate, donate, errors, giving, i18n, money_desk,
+               ops, organise, planning, public, templating, webhooks)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -33,5 +33,5 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     auth.init_app(app)
     for module in (public, api, ops, auth, account, apply, organise, coordinate, i18n, planning,
-                   webhooks, donate, money_desk):
+                   webhooks, donate, giving, money_desk):
         app.register_blueprint(module.bp)

@@ -5,24 +5,32 @@ payments quickly). No card data ever reaches us: the provider hosts the payment 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
+from decimal import Decimal
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request,
-                   url_for)
+from babel.numbers import format_decimal
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from ..campaigns.service import get_campaign, get_city
 from ..database import reset_read_only, set_read_only
 from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
+from ..giving import amounts, receipts, sandbox
+from ..ledger import LedgerEntry
+from ..money import Money, exponent, format_money
 from ..streams import checkout
 from ..streams import paypal as paypal_stream
 from ..streams.archive import mark
 from ..streams.checkout import PaymentProviderError
 from ..streams.paypal import CertFetcher
 from ..streams.paypal_api import Settings as PaypalSettings
+from .templating import locale
 
 log = logging.getLogger(__name__)
 bp = Blueprint("donate", __name__)
@@ -38,12 +46,26 @@ def _http():
     return current_app.extensions.setdefault(CERTS_EXTENSION, CertFetcher()).client
 
 
+def sandbox_checkout() -> bool:
+    """The sandbox stands in for Stripe only while no real Stripe key is set."""
+    return (current_app.config["PAYMENTS_SANDBOX"] == "on"
+            and not current_app.config.get("STRIPE_SECRET_KEY"))
+
+
+def _fee_rule(currency: str):
+    return amounts.fee_rule(current_app.config.get("FEE_RULES") or amounts.DEFAULT_FEE_RULES,
+                            "stripe", currency)
+
+
 @bp.app_context_processor
 def _donate_options():
     def donate_options(city):
         low, high = checkout.bounds(current_app.config, city.currency)
-        return {"stripe": bool(current_app.config.get("STRIPE_SECRET_KEY")),
-                "paypal": _paypal() is not None, "min": low, "max": high,
+        sandbox = sandbox_checkout()
+        return {"stripe": bool(current_app.config.get("STRIPE_SECRET_KEY")) or sandbox,
+                "sandbox": sandbox, "paypal": _paypal() is not None, "min": low, "max": high,
+                "presets": amounts.presets(city.currency),
+                "fee_text": rule.text(locale()) if (rule := _fee_rule(city.currency)) else None,
                 "form_key": secrets.token_urlsafe(16)}
     return {"donate_options": donate_options}
 
@@ -57,10 +79,18 @@ def _donate_limit() -> str:
 def start(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city, approved_only=True)
-    back = url_for("public.city", campaign=camp.slug, city=place.slug) + "#donate"
     method = request.form.get("method", "stripe")
+    errors: dict[str, str] = {}
     try:
-        gift = checkout.gift(current_app.config, camp, place, request.form)
+        chosen = _chosen_amount(place.currency)
+        charged = chosen
+        if method == "stripe" and request.form.get("cover_fees") == "on":
+            rule = _fee_rule(place.currency)
+            charged = amounts.gross_up(chosen, rule) if rule else chosen
+        gift = checkout.gift(current_app.config, camp, place,
+                             {**request.form.to_dict(), "amount": charged.major_str()})
+        gift = dataclasses.replace(gift, fee_covered_minor=charged.minor - chosen.minor,
+                                   lang=locale())
         if method == "paypal" and _paypal() is not None:
             url = checkout.start_paypal_order(
                 gift, _paypal(), _http(),
@@ -76,14 +106,50 @@ def start(campaign: str, city: str):
                                     _external=True) + "?session_id={CHECKOUT_SESSION_ID}",
                 cancel_url=url_for("public.city", campaign=camp.slug, city=place.slug,
                                    _external=True))
+        elif method == "stripe" and sandbox_checkout():
+            row = sandbox.open_session(db.session, camp.id, place.id, gift.amount.minor,
+                                       gift.amount.currency, gift.metadata())
+            db.session.commit()
+            return redirect(url_for("giving.sandbox_page", checkout_id=row.id), 303)
         else:
-            raise InvalidInput("online donations are not open for this city")
+            raise InvalidInput(_("Online donations are not open for this city."))
+    except amounts.AmountError as exc:
+        errors["amount"] = _amount_message(exc, place.currency)
     except (InvalidInput, PaymentProviderError) as exc:
-        db.session.rollback()
-        flash(exc.message)
-        return redirect(back, 303)
+        errors["form"] = exc.message
     db.session.rollback()  # nothing of ours was written
+    if errors:
+        return render_template("donate/page.html", campaign=camp, city=place, cities=None,
+                               values=request.form, errors=errors), 422
     return redirect(url, 303)
+
+
+def _chosen_amount(currency: str) -> Money:
+    """A typed "other amount" wins over a preset button (Enter in that field submits the form
+    with the first button, a preset)."""
+    low, high = checkout.bounds(current_app.config, currency)
+    typed = (request.form.get("amount_other") or "").strip()
+    if typed:
+        amount = amounts.parse_typed(typed, currency, locale())
+    else:
+        amount = amounts.parse_typed(request.form.get("preset") or "", currency, "en")
+    if not low.minor <= amount.minor <= high.minor:
+        raise amounts.AmountError("range", "out of bounds")
+    return amount
+
+
+def _amount_message(exc: amounts.AmountError, currency: str) -> str:
+    low, high = checkout.bounds(current_app.config, currency)
+    example = format_decimal(Decimal("1250.50") if exponent(currency) else Decimal(1250),
+                             locale=locale())
+    return {
+        "empty": _("Choose an amount, or type one."),
+        "format": _("Please write the amount as a number, e.g. %(example)s.", example=example),
+        "places": _("%(currency)s amounts have at most %(places)s decimal places.",
+                    currency=currency, places=exponent(currency)),
+        "range": _("Please give between %(low)s and %(high)s.",
+                   low=format_money(low, locale()), high=format_money(high, locale())),
+    }[exc.code]
 
 
 @bp.get("/c/<campaign>/<city>/donate/paypal/return")
@@ -108,6 +174,7 @@ def _record_capture(order: dict) -> None:
         db.session.commit()
         try:
             paypal_stream.process(db.session, payload)
+            receipts.issue(db.session, [payload.id], current_app.config["BASE_URL"])
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -125,4 +192,8 @@ def _record_capture(order: dict) -> None:
 def thanks(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city, approved_only=True)
-    return render_template("donate/thanks.html", campaign=camp, city=place)
+    session_id = request.args.get("session_id", "")[:255]
+    gift = db.session.scalar(select(LedgerEntry).where(
+        LedgerEntry.campaign_id == camp.id, LedgerEntry.stream == "stripe",
+        LedgerEntry.external_id == f"checkout:{session_id}")) if session_id else None
+    return render_template("donate/thanks.html", campaign=camp, city=place, gift=gift)

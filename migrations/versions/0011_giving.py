@@ -1,0 +1,50 @@
+"""giving: sandbox checkout sessions and gift receipts (one per campaign and entry)
+
+Revision ID: 0011_giving
+Revises: 0008_file_pieces
+Create Date: 2026-12-05 00:30:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from twestival.database import UTCDateTime
+
+
+# revision identifiers, used by Alembic.
+revision = '0011_giving'
+down_revision = '0008_file_pieces'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('sandbox_checkout',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('city_id', sa.Integer(), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('meta', sa.JSON(), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_sandbox_checkout_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_sandbox_checkout_city_id_city')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_checkout'))
+    )
+    op.create_table('gift_receipt',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_gift_receipt_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_gift_receipt_entry_id_ledger_entry')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gift_receipt')),
+    sa.UniqueConstraint('campaign_id', 'entry_id', name=op.f('uq_gift_receipt_campaign_id_entry_id'))
+    )
+
+
+def downgrade():
+    op.drop_table('gift_receipt')
+    op.drop_table('sandbox_checkout')

@@ -1,0 +1,144 @@
+"""Giving from anywhere: the donate pages, QR codes to them, and the sandbox checkout.
+
+The form itself posts to donate.start (web/donate.py). The sandbox checkout plays Stripe's
+hosted page; a payment it takes is handed to the Stripe webhook's own path
+(webhooks.receive_stripe), so it is verified, archived and processed exactly as Stripe's.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import segno
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+
+from ..campaigns.models import Campaign, City
+from ..campaigns.service import approved_cities, get_campaign, get_city
+from ..errors import InvalidInput
+from ..extensions import db, limiter
+from ..giving import sandbox
+from ..giving.nearest import nearest_first
+from ..money import Money
+from . import webhooks
+from .donate import _donate_limit
+
+bp = Blueprint("giving", __name__)
+QR_MAX_AGE = 86400
+
+
+@bp.get("/c/<campaign>/donate")
+def choose(campaign: str):
+    """Which city to give to: the nearest by the browser's time zone is shown with its form;
+    the others, nearest first, can be searched."""
+    camp = get_campaign(db.session, campaign)
+    cities = nearest_first(approved_cities(db.session, camp), request.args.get("tz"))
+    chosen = request.args.get("city")
+    city = next((c for c in cities if c.slug == chosen), None)
+    if city is None and request.args.get("tz") and cities:
+        city = cities[0]
+    return render_template("donate/page.html", campaign=camp, city=city, cities=cities,
+                           values={}, errors={})
+
+
+@bp.get("/c/<campaign>/<city>/donate")
+def city_page(campaign: str, city: str):
+    camp = get_campaign(db.session, campaign)
+    place = get_city(db.session, camp, city, approved_only=True)
+    return render_template("donate/page.html", campaign=camp, city=place, cities=None,
+                           values={}, errors={})
+
+
+def _qr(url: str) -> Response:
+    buffer = segno.make(url, error="m")
+    svg = buffer.svg_inline(scale=8, border=2, dark="#17202a", light="#ffffff", title=url)
+    response = Response(svg, mimetype="image/svg+xml")
+    response.set_etag(hashlib.sha256(svg.encode()).hexdigest()[:32])
+    response.cache_control.public = True
+    response.cache_control.max_age = QR_MAX_AGE
+    return response.make_conditional(request)
+
+
+@bp.get("/c/<campaign>/qr.svg")
+def campaign_qr(campaign: str):
+    camp = get_campaign(db.session, campaign)
+    return _qr(url_for("giving.choose", campaign=camp.slug, _external=True))
+
+
+@bp.get("/c/<campaign>/<city>/qr.svg")
+def city_qr(campaign: str, city: str):
+    camp = get_campaign(db.session, campaign)
+    place = get_city(db.session, camp, city, approved_only=True)
+    return _qr(url_for("giving.city_page", campaign=camp.slug, city=place.slug, _external=True))
+
+
+# --- the sandbox checkout ------------------------------------------------------------------
+
+def _sandbox_row(checkout_id: str) -> sandbox.SandboxCheckout:
+    if current_app.config["PAYMENTS_SANDBOX"] != "on":
+        abort(404)
+    return sandbox.find(db.session, checkout_id)
+
+
+def _render(row: sandbox.SandboxCheckout, *, email: str = "", errors: dict | None = None,
+            status: int = 200):
+    campaign = db.session.get(Campaign, row.campaign_id)
+    city = db.session.get(City, row.city_id)
+    covered = int(row.meta.get("fee_covered") or 0)
+    return render_template("donate/sandbox.html", row=row, campaign=campaign, city=city,
+                           amount=Money(row.amount_minor, row.currency),
+                           covered=Money(covered, row.currency) if covered else None,
+                           email=email, errors=errors or {}), status
+
+
+@bp.get("/sandbox/checkout/<checkout_id>")
+def sandbox_page(checkout_id: str):
+    return _render(_sandbox_row(checkout_id))
+
+
+@bp.post("/sandbox/checkout/<checkout_id>")
+@limiter.limit(_donate_limit, methods=["POST"])
+def sandbox_pay(checkout_id: str):
+    row = _sandbox_row(checkout_id)
+    email = (request.form.get("email") or "").strip()[:254]
+    errors = {}
+    try:
+        email = sandbox.check_email(email)
+    except InvalidInput:
+        errors["email"] = _("Please enter a valid email address.")
+    declined = sandbox.card_outcome(request.form.get("card_number") or "")
+    if declined is not None:
+        errors["card"] = _card_message(declined[0], declined[1])
+    if errors:
+        return _render(row, email=email, errors=errors, status=402 if "card" in errors and
+                       len(errors) == 1 else 422)
+    city = db.session.get(City, row.city_id)
+    thanks = url_for("donate.thanks", campaign=row.meta["campaign"], city=city.slug,
+                     _external=True)
+    body = sandbox.completed_event(
+        row, email, success_url=thanks + "?session_id={CHECKOUT_SESSION_ID}",
+        cancel_url=url_for("public.city", campaign=row.meta["campaign"], city=city.slug,
+                           _external=True))
+    session_id = row.id
+    db.session.rollback()   # the delivery takes its own write transaction, as a webhook's does
+    headers = {"Content-Type": "application/json", "User-Agent": "twestival-sandbox/1.0",
+               "Stripe-Signature": sandbox.signature(
+                   body, current_app.config["STRIPE_WEBHOOK_SECRET"])}
+    outcome = webhooks.receive_stripe(body, headers, "application/json")
+    if outcome is webhooks.BUSY or outcome.error is not None:
+        return _render(_sandbox_row(session_id), email=email, errors={
+            "form": _("The payment could not be completed just now; please try again.")},
+            status=503)
+    return redirect(f"{thanks}?session_id={session_id}", 303)
+
+
+def _card_message(code: str, decline_code: str | None) -> str:
+    # Stripe's own wording on its Checkout page, in the donor's language.
+    if code == "incorrect_number":
+        return _("Your card number is incorrect.")
+    if decline_code == "insufficient_funds":
+        return _("Your card has insufficient funds.")
+    if decline_code == "test_mode_live_card":
+        return _("Your card was declined. Your request was in test mode, but used a non test "
+                 "card.")
+    return _("Your card was declined.")
