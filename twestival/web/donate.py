@@ -79,7 +79,8 @@ def _donate_limit() -> str:
 def start(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city, approved_only=True)
-    method = request.form.get("method", "stripe")
+    # A preset button sends no method of its own: it pays the first way the form offers.
+    method = request.form.get("method") or request.form.get("preset_method") or "stripe"
     errors: dict[str, str] = {}
     try:
         chosen = _chosen_amount(place.currency)
@@ -125,10 +126,10 @@ def start(campaign: str, city: str):
 
 
 def _chosen_amount(currency: str) -> Money:
-    """A typed "other amount" wins over a preset button (Enter in that field submits the form
-    with the first button, a preset)."""
+    """A typed amount wins over a preset button (Enter in that field submits the form with
+    its first button, a preset)."""
     low, high = checkout.bounds(current_app.config, currency)
-    typed = (request.form.get("amount_other") or "").strip()
+    typed = (request.form.get("amount") or "").strip()
     if typed:
         amount = amounts.parse_typed(typed, currency, locale())
     else:
@@ -140,8 +141,9 @@ def _chosen_amount(currency: str) -> Money:
 
 def _amount_message(exc: amounts.AmountError, currency: str) -> str:
     low, high = checkout.bounds(current_app.config, currency)
-    example = format_decimal(Decimal("1250.50") if exponent(currency) else Decimal(1250),
-                             locale=locale())
+    places = exponent(currency)
+    example = format_decimal(Decimal("1250.50") if places else Decimal(1250), locale=locale(),
+                             format="#,##0" + ("." + "0" * places if places else ""))
     return {
         "empty": _("Choose an amount, or type one."),
         "format": _("Please write the amount as a number, e.g. %(example)s.", example=example),
