@@ -18,7 +18,7 @@ from fractions import Fraction
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 
 from ..errors import InvalidInput
-from ..money import Money, MoneyError, exponent, format_money, from_decimal, parse
+from ..money import Money, MoneyError, exponent, format_money, parse
 
 # Preset gifts in major units. Currencies not listed get DEFAULT_PRESETS scaled by the
 # currency's magnitude against sterling (MAGNITUDE, a power of ten): a fixed table rather than
@@ -71,7 +71,7 @@ def parse_typed(text: str, currency: str, locale: str) -> Money:
     if -value.normalize().as_tuple().exponent > places:
         raise AmountError("places", f"{currency} amounts have at most {places} decimal places")
     try:
-        return from_decimal(value, currency)
+        return parse(format(value, "f"), currency)
     except MoneyError as exc:
         raise AmountError("format", exc.message) from None
 
