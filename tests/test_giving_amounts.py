@@ -111,7 +111,7 @@ def _give(client, city, headers=None, **data):
 def test_the_form_offers_presets_in_the_citys_currency(app):
     page, _r = _give(app.test_client(), "tokyo")
     assert [b for b in re.findall(r'name="preset" value="(\d+)"', page)] == ["1000", "3000", "10000"]
-    assert "¥3,000" in page and "3.6%" in page
+    assert ">¥3,000<" in page and "3.6%" in page
 
 
 def test_german_amounts_through_the_form_and_the_fee_on_the_statement(app):

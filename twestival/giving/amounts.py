@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 
-from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+from babel import Locale
+from babel.numbers import (NumberFormatError, format_currency, format_decimal,
+                           get_currency_symbol, parse_decimal)
 
 from ..errors import InvalidInput
 from ..money import Money, MoneyError, exponent, format_money, parse
@@ -42,6 +44,18 @@ def presets(currency: str) -> list[Money]:
     majors = PRESETS.get(currency) or tuple(n * MAGNITUDE.get(currency, 1)
                                             for n in DEFAULT_PRESETS)
     return [parse(str(major), currency) for major in majors]
+
+
+def preset_label(money: Money, locale: str) -> str:
+    """A round preset without its zero decimals: "£25", "25 €", "¥3,000"."""
+    if money.decimal != money.decimal.to_integral_value():
+        return format_money(money, locale)
+    pattern = re.sub(r"\.0+", "", Locale.parse(locale).currency_formats["standard"]
+                     .pattern.split(";")[0])
+    if get_currency_symbol(money.currency, locale).isalpha():   # "CHF 10", not "CHF10"
+        pattern = pattern.replace("¤#", "¤\u00a0#")
+    return format_currency(money.decimal, money.currency, format=pattern, locale=locale,
+                           currency_digits=False)
 
 
 class AmountError(InvalidInput):

@@ -64,7 +64,8 @@ def _donate_options():
         sandbox = sandbox_checkout()
         return {"stripe": bool(current_app.config.get("STRIPE_SECRET_KEY")) or sandbox,
                 "sandbox": sandbox, "paypal": _paypal() is not None, "min": low, "max": high,
-                "presets": amounts.presets(city.currency),
+                "presets": [(p, amounts.preset_label(p, locale()))
+                            for p in amounts.presets(city.currency)],
                 "fee_text": rule.text(locale()) if (rule := _fee_rule(city.currency)) else None,
                 "form_key": secrets.token_urlsafe(16)}
     return {"donate_options": donate_options}

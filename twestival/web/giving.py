@@ -7,6 +7,7 @@ hosted page; a payment it takes is handed to the Stripe webhook's own path
 from __future__ import annotations
 
 import hashlib
+import io
 
 import segno
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
@@ -50,10 +51,13 @@ def city_page(campaign: str, city: str):
 
 
 def _qr(url: str) -> Response:
-    buffer = segno.make(url, error="m")
-    svg = buffer.svg_inline(scale=8, border=2, dark="#17202a", light="#ffffff", title=url)
+    out = io.BytesIO()
+    # A standalone document (namespace, no XML declaration): it is shown through <img>.
+    segno.make(url, error="m").save(out, kind="svg", scale=8, border=2, dark="#17202a",
+                                    light="#ffffff", title=url, xmldecl=False, svgns=True)
+    svg = out.getvalue()
     response = Response(svg, mimetype="image/svg+xml")
-    response.set_etag(hashlib.sha256(svg.encode()).hexdigest()[:32])
+    response.set_etag(hashlib.sha256(svg).hexdigest()[:32])
     response.cache_control.public = True
     response.cache_control.max_age = QR_MAX_AGE
     return response.make_conditional(request)
