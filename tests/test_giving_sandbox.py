@@ -232,3 +232,29 @@ def test_the_receipt_goes_to_the_outbox_once(app, client):
         [mail] = db.session.scalars(select(OutboxMessage)).all()
         assert mail.to_addr == "ada@example.org"
         assert f"TW-{receipt.id:06d}" in mail.subject and "£12.50" in mail.body
+
+
+def test_the_demo_turns_the_sandbox_on_and_can_take_a_gift(database_url, monkeypatch):
+    monkeypatch.delenv("TWESTIVAL_PAYMENTS_SANDBOX", raising=False)
+    app = make_app(database_url)
+    try:
+        assert app.config["PAYMENTS_SANDBOX"] == "off"
+        result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--seed", "0"])
+        assert result.exit_code == 0, result.output
+        assert app.config["PAYMENTS_SANDBOX"] == "on"
+        assert app.config["STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
+        page = app.test_client().get("/c/twestival-2026/london/donate").get_data(as_text=True)
+        assert 'id="donate"' in page and "Test mode" in page
+    finally:
+        app.extensions["twestival.live"].stop()
+
+
+def test_the_demo_keeps_the_sandbox_off_when_told(database_url, monkeypatch):
+    monkeypatch.setenv("TWESTIVAL_PAYMENTS_SANDBOX", "off")
+    app = make_app(database_url)
+    try:
+        result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--seed", "0"])
+        assert result.exit_code == 0, result.output
+        assert app.config["PAYMENTS_SANDBOX"] == "off"
+    finally:
+        app.extensions["twestival.live"].stop()
