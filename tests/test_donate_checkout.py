@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.payments import FIXTURES, LocalProvider, payments_app
 from twestival.extensions import db
 from twestival.ledger import LedgerEntry
+from twestival.mail import OutboxMessage
 
 ORDER_ID = "5O190127TN364715T"
 
@@ -244,8 +245,12 @@ def test_paypal_order_is_created_and_captured(paypal_app, seed, server):
     context = order["payment_source"]["paypal"]["experience_context"]
     assert context["return_url"] == "http://localhost/c/tw/london/donate/paypal/return"
 
-    back = client.get(f"/c/tw/london/donate/paypal/return?token={ORDER_ID}")
+    back = client.get(f"/c/tw/london/donate/paypal/return?token={ORDER_ID}",
+                      headers={"Accept-Language": "de"})
     assert back.status_code == 303 and back.headers["Location"].endswith("/c/tw/london/thanks")
+    with paypal_app.app_context():   # the receipt, in the language the donor gave in
+        [mail] = db.session.scalars(select(OutboxMessage)).all()
+        assert mail.to_addr == "customer@example.com" and mail.subject.startswith("Deine Quittung")
     [capture] = sent(server, f"/v2/checkout/orders/{ORDER_ID}/capture")
     assert capture["headers"]["PayPal-Request-Id"] == f"capture-{ORDER_ID}"
     # The capture PayPal confirmed is counted at once, with its fee, once however often.

@@ -54,8 +54,11 @@ class GiftReceipt(Base):
         return f"{campaign.slug.upper()}-{self.id:06d}"
 
 
-def issue(session: Session, payload_ids: Iterable[int | None], base_url: str = "") -> int:
-    """Receipts for the gifts and refunds these payloads recorded; returns how many went out."""
+def issue(session: Session, payload_ids: Iterable[int | None], base_url: str = "",
+          lang: str | None = None) -> int:
+    """Receipts for the gifts and refunds these payloads recorded; returns how many went out.
+    ``lang``: the donor's language when the payload cannot tell (a PayPal order, captured
+    while the donor's browser waits)."""
     ids = [i for i in payload_ids if i is not None]
     if not ids:
         return 0
@@ -65,14 +68,14 @@ def issue(session: Session, payload_ids: Iterable[int | None], base_url: str = "
     sent = 0
     for entry in entries:
         if entry.kind == EntryKind.donation:
-            sent += _receipt(session, entry, base_url)
+            sent += _receipt(session, entry, base_url, lang)
         else:
             sent += _refund_notice(session, entry)
     return sent
 
 
-def _receipt(session: Session, entry: LedgerEntry, base_url: str) -> int:
-    email, lang = _donor(session.get(InboundPayload, entry.payload_id))
+def _receipt(session: Session, entry: LedgerEntry, base_url: str, fallback: str | None) -> int:
+    email, lang = _donor(session.get(InboundPayload, entry.payload_id), fallback)
     if email is None:
         return 0
     row = _claim(session, entry, "receipt", email, lang)
@@ -141,7 +144,7 @@ def _send(session: Session, to: str, subject: str, body: str) -> int:
     return 1
 
 
-def _donor(payload: InboundPayload | None) -> tuple[str | None, str]:
+def _donor(payload: InboundPayload | None, fallback: str | None) -> tuple[str | None, str]:
     """The donor's email and language, from the payment provider's own body."""
     if payload is None:
         return None, "en"
@@ -150,14 +153,15 @@ def _donor(payload: InboundPayload | None) -> tuple[str | None, str]:
     except (ValueError, UnicodeDecodeError, TypeError):
         return None, "en"
     obj = body.get("data", {}).get("object", {}) if isinstance(body, dict) else {}
-    email, lang = None, None
+    email, lang = None, fallback
     if isinstance(obj, dict) and obj:   # Stripe
         details = obj.get("customer_details") if isinstance(obj.get("customer_details"), dict) else {}
         email = details.get("email") or obj.get("customer_email")
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         lang = metadata.get("lang") or obj.get("locale")
     elif isinstance(body, dict):        # PayPal: the captured order, or the event's resource
-        payer = body.get("payer") or (body.get("resource") or {}).get("payer") or {}
+        source = (body.get("payment_source") or {}).get("paypal") or {}
+        payer = body.get("payer") or (body.get("resource") or {}).get("payer") or source
         email = payer.get("email_address") if isinstance(payer, dict) else None
     lang = lang if lang in LANGUAGES else "en"
     return (email if isinstance(email, str) else None), lang

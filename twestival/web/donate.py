@@ -177,7 +177,7 @@ def _record_capture(order: dict) -> None:
         db.session.commit()
         try:
             paypal_stream.process(db.session, payload)
-            receipts.issue(db.session, [payload.id], current_app.config["BASE_URL"])
+            receipts.issue(db.session, [payload.id], current_app.config["BASE_URL"], locale())
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
