@@ -117,13 +117,13 @@ def format_percent_text(number: str, locale: str) -> str:
 
 _RULE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*(?:\+\s*(\d+(?:\.\d+)?))?\s*")
 
-# Stripe's published standard pricing for European (UK: domestic) cards, and PayPal's
-# charity rate; override with TWESTIVAL_FEE_RULES. "*" is any other currency.
+# Stripe's published standard pricing for European (UK: domestic) cards; override with
+# TWESTIVAL_FEE_RULES. "*" is any other currency. Only card gifts offer covering the fees: a
+# PayPal order carries no metadata to say so.
 DEFAULT_FEE_RULES: dict[str, dict[str, str]] = {
     "stripe": {"GBP": "1.5% + 0.20", "EUR": "1.5% + 0.25", "CHF": "2.9% + 0.30",
                "USD": "2.9% + 0.30", "CAD": "2.9% + 0.30", "AUD": "1.75% + 0.30",
                "JPY": "3.6%", "KWD": "2.9% + 0.100", "*": "2.9%"},
-    "paypal": {"GBP": "1.4% + 0.20", "EUR": "1.4% + 0.35", "USD": "2.2% + 0.30", "*": "2.9%"},
 }
 
 

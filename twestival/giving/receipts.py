@@ -19,6 +19,7 @@ from functools import cache
 from babel.dates import format_date
 from babel.support import Translations
 from sqlalchemy import ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .. import ROOT
