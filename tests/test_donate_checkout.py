@@ -267,3 +267,12 @@ def test_paypal_return_with_a_bad_token_is_refused(paypal_app, seed, server):
     response = paypal_app.test_client().get("/c/tw/london/donate/paypal/return?token=../../x")
     assert response.status_code == 422
     assert sent(server, f"/v2/checkout/orders/{ORDER_ID}/capture") == []
+
+
+def test_a_gift_aid_declaration_is_kept_with_the_checkout_session(app, client, seed, server):
+    from tests.test_giving_giftaid import AID
+    from twestival.giving.giftaid import GiftAidDeclaration
+    assert donate(client, amount="12.50", **AID).status_code == 303
+    with app.app_context():
+        [declared] = db.session.scalars(select(GiftAidDeclaration)).all()
+        assert declared.checkout_session == "cs_test_local1" and declared.last_name == "Lovelace"

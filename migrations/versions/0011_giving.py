@@ -1,4 +1,5 @@
-"""giving: sandbox checkout sessions and gift receipts (one per campaign and entry)
+"""giving: sandbox checkout sessions, gift receipts (one per campaign and entry), Gift Aid
+declarations
 
 Revision ID: 0011_giving
 Revises: 0008_file_pieces
@@ -44,7 +45,26 @@ def upgrade():
     sa.UniqueConstraint('campaign_id', 'entry_id', name=op.f('uq_gift_receipt_campaign_id_entry_id'))
     )
 
+    op.create_table('gift_aid_declaration',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('checkout_session', sa.String(length=255), nullable=False),
+    sa.Column('title', sa.String(length=8), nullable=False),
+    sa.Column('first_name', sa.String(length=35), nullable=False),
+    sa.Column('last_name', sa.String(length=35), nullable=False),
+    sa.Column('house', sa.String(length=40), nullable=False),
+    sa.Column('postcode', sa.String(length=8), nullable=False),
+    sa.Column('version', sa.String(length=32), nullable=False),
+    sa.Column('declared_at', UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_gift_aid_declaration_campaign_id_campaign')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gift_aid_declaration')),
+    sa.UniqueConstraint('checkout_session', name=op.f('uq_gift_aid_declaration_checkout_session'))
+    )
+    with op.batch_alter_table('gift_aid_declaration', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_gift_aid_declaration_campaign_id'), ['campaign_id'], unique=False)
+
 
 def downgrade():
+    op.drop_table('gift_aid_declaration')
     op.drop_table('gift_receipt')
     op.drop_table('sandbox_checkout')

@@ -84,8 +84,9 @@ def gift(config: Mapping, campaign: Campaign, city: City, form: Mapping[str, str
 
 
 def start_stripe_checkout(gift: Gift, *, api_key: str, api_base: str | None, success_url: str,
-                          cancel_url: str) -> str:
-    """Create a Checkout Session; returns the Stripe-hosted payment page's URL."""
+                          cancel_url: str) -> tuple[str, str]:
+    """Create a Checkout Session; returns the Stripe-hosted payment page's URL and the
+    session's id (what the paid gift's entry will be known by)."""
     metadata = {"campaign": gift.campaign.slug, "city": gift.city.slug}
     client = stripe.StripeClient(api_key, base_addresses={"api": api_base} if api_base else {},
                                  max_network_retries=2)
@@ -109,7 +110,7 @@ def start_stripe_checkout(gift: Gift, *, api_key: str, api_base: str | None, suc
                                    f"({exc.user_message or type(exc).__name__})") from None
     if not session.url:
         raise PaymentProviderError("Stripe returned no payment page")
-    return session.url
+    return session.url, session.id
 
 
 def start_paypal_order(gift: Gift, settings: paypal_api.Settings, client: httpx.Client, *,

@@ -21,7 +21,7 @@ from ..campaigns.service import get_campaign, get_city
 from ..database import reset_read_only, set_read_only
 from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
-from ..giving import amounts, receipts, sandbox
+from ..giving import amounts, giftaid, receipts, sandbox
 from ..ledger import LedgerEntry
 from ..money import Money, exponent, format_money
 from ..streams import checkout
@@ -68,7 +68,7 @@ def _donate_options():
                             for p in amounts.presets(city.currency)],
                 "fee_text": rule.text(locale()) if (rule := _fee_rule(city.currency)) else None,
                 "form_key": secrets.token_urlsafe(16)}
-    return {"donate_options": donate_options}
+    return {"donate_options": donate_options, "gift_aid_titles": giftaid.TITLES}
 
 
 def _donate_limit() -> str:
@@ -82,7 +82,7 @@ def start(campaign: str, city: str):
     place = get_city(db.session, camp, city, approved_only=True)
     # A preset button sends no method of its own: it pays the first way the form offers.
     method = request.form.get("method") or request.form.get("preset_method") or "stripe"
-    errors: dict[str, str] = {}
+    declaration, errors = _gift_aid(place, method)
     try:
         chosen = _chosen_amount(place.currency)
         charged = chosen
@@ -93,37 +93,55 @@ def start(campaign: str, city: str):
                              {**request.form.to_dict(), "amount": charged.major_str()})
         gift = dataclasses.replace(gift, fee_covered_minor=charged.minor - chosen.minor,
                                    lang=locale())
-        if method == "paypal" and _paypal() is not None:
-            url = checkout.start_paypal_order(
-                gift, _paypal(), _http(),
-                return_url=url_for("donate.paypal_return", campaign=camp.slug, city=place.slug,
-                                   _external=True),
-                cancel_url=url_for("public.city", campaign=camp.slug, city=place.slug,
-                                   _external=True))
-        elif method == "stripe" and current_app.config.get("STRIPE_SECRET_KEY"):
-            url = checkout.start_stripe_checkout(
-                gift, api_key=current_app.config["STRIPE_SECRET_KEY"],
-                api_base=current_app.config.get("STRIPE_API_BASE"),
-                success_url=url_for("donate.thanks", campaign=camp.slug, city=place.slug,
-                                    _external=True) + "?session_id={CHECKOUT_SESSION_ID}",
-                cancel_url=url_for("public.city", campaign=camp.slug, city=place.slug,
-                                   _external=True))
-        elif method == "stripe" and sandbox_checkout():
-            row = sandbox.open_session(db.session, camp.id, place.id, gift.amount.minor,
-                                       gift.amount.currency, gift.metadata())
-            db.session.commit()
-            return redirect(url_for("giving.sandbox_page", checkout_id=row.id), 303)
-        else:
-            raise InvalidInput(_("Online donations are not open for this city."))
+        if not errors:
+            url, session_id = _start_payment(method, gift, camp, place)
     except amounts.AmountError as exc:
         errors["amount"] = _amount_message(exc, place.currency)
     except (InvalidInput, PaymentProviderError) as exc:
         errors["form"] = exc.message
-    db.session.rollback()  # nothing of ours was written
     if errors:
+        db.session.rollback()
         return render_template("donate/page.html", campaign=camp, city=place, cities=None,
                                values=request.form, errors=errors), 422
+    if declaration is not None:
+        giftaid.declare(db.session, camp.id, session_id, declaration)
+    db.session.commit()
     return redirect(url, 303)
+
+
+def _start_payment(method: str, gift: checkout.Gift, camp, place) -> tuple[str, str | None]:
+    """The provider's payment page, and the Checkout Session's id where there is one."""
+    if method == "paypal" and _paypal() is not None:
+        return checkout.start_paypal_order(
+            gift, _paypal(), _http(),
+            return_url=url_for("donate.paypal_return", campaign=camp.slug, city=place.slug,
+                               _external=True),
+            cancel_url=url_for("public.city", campaign=camp.slug, city=place.slug,
+                               _external=True)), None
+    if method == "stripe" and current_app.config.get("STRIPE_SECRET_KEY"):
+        return checkout.start_stripe_checkout(
+            gift, api_key=current_app.config["STRIPE_SECRET_KEY"],
+            api_base=current_app.config.get("STRIPE_API_BASE"),
+            success_url=url_for("donate.thanks", campaign=camp.slug, city=place.slug,
+                                _external=True) + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=url_for("public.city", campaign=camp.slug, city=place.slug,
+                               _external=True))
+    if method == "stripe" and sandbox_checkout():
+        session_id = sandbox.open_session(db.session, camp.id, place.id, gift.amount.minor,
+                                          gift.amount.currency, gift.metadata()).id
+        return url_for("giving.sandbox_page", checkout_id=session_id), session_id
+    raise InvalidInput(_("Online donations are not open for this city."))
+
+
+def _gift_aid(place, method: str) -> tuple[giftaid.Declaration | None, dict[str, str]]:
+    """A UK Gift Aid declaration goes with GBP card gifts (they carry a session to key it on)."""
+    if place.currency != "GBP" or method != "stripe":
+        return None, {}
+    declaration, problems = giftaid.read(request.form)
+    messages = {"required": _("Please fill this in for Gift Aid."),
+                "postcode": _("Please enter a UK postcode, e.g. SW1A 1AA."),
+                "title": _("Please choose a title from the list.")}
+    return declaration, {field: messages[code] for field, code in problems.items()}
 
 
 def _chosen_amount(currency: str) -> Money:

@@ -6,6 +6,7 @@ hosted page; a payment it takes is handed to the Stripe webhook's own path
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 
@@ -18,10 +19,12 @@ from ..campaigns.models import Campaign, City
 from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..errors import InvalidInput
 from ..extensions import db, limiter
-from ..giving import sandbox
+from ..giving import giftaid, sandbox
+from ..ledger.statement import csv_safe
 from ..giving.nearest import nearest_first
 from ..money import Money
 from . import webhooks
+from .authz import require_coordinator
 from .donate import _donate_limit
 
 bp = Blueprint("giving", __name__)
@@ -74,6 +77,22 @@ def city_qr(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city, approved_only=True)
     return _qr(url_for("giving.city_page", campaign=camp.slug, city=place.slug, _external=True))
+
+
+@bp.get("/coordinate/<campaign>/gift-aid.csv")
+def gift_aid_schedule(campaign: str):
+    """HMRC's Gift Aid schedule columns, one row per declared GBP gift that still stands."""
+    camp = get_campaign(db.session, campaign)
+    require_coordinator(camp)
+    rows = giftaid.schedule(db.session, camp,
+                            include_test_mode=current_app.config["PAYMENTS_SANDBOX"] == "on")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(giftaid.COLUMNS)
+    writer.writerows([csv_safe(v) for v in row] for row in rows)
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{camp.slug}-gift-aid.csv"',
+        "Cache-Control": "no-store"})
 
 
 # --- the sandbox checkout ------------------------------------------------------------------
