@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve
 from tests.conftest import make_app
+from tests.hub_support import PASSWORD, person
+from twestival.accounts.models import Role
 from tests.test_giving_sandbox import SANDBOX, _seed
 from twestival.extensions import db
 from twestival.mail import OutboxMessage
@@ -54,6 +56,18 @@ def test_three_taps_from_the_board_to_a_gift_on_the_board_and_a_receipt(app):
             expect(phone.locator(".thanks-amount")).to_contain_text("£25.00")
 
             expect(london).to_have_text("£25.00")   # the open board, without a reload
+
+            # The receipt, read in the outbox (no SMTP here) by the campaign's coordinator.
+            person(app, "coord@example.org", Role.coordinator)
+            desk = browser.new_context(viewport=PHONE).new_page()
+            desk.goto(f"{base}/login")
+            desk.fill("#email", "coord@example.org")
+            desk.fill("#password", PASSWORD)
+            desk.click("main button.primary")
+            desk.goto(f"{base}/coordinate/tw/outbox")
+            expect(desk.locator("main")).to_contain_text("Your receipt TW-")
+            expect(desk.locator("main")).to_contain_text("Amount: £25.00")
+            expect(desk.locator("main")).to_contain_text("ada@example.org")
         finally:
             browser.close()
     with app.app_context():
