@@ -11,4 +11,4 @@ from .campaigns import applications  # noqa: F401
 from .streams import cash  # noqa: F401
 from .streams import paypal, stripe, waiting  # noqa: F401
 from .streams import filearchive, importing  # noqa: F401
-from .giving import giftaid, receipts as gift_receipts, sandbox  # noqa: F401
+from .giving import giftaid, matching, receipts as gift_receipts, sandbox  # noqa: F401

@@ -1,5 +1,5 @@
 """giving: sandbox checkout sessions, gift receipts (one per campaign and entry), Gift Aid
-declarations
+declarations, match offers
 
 Revision ID: 0011_giving
 Revises: 0008_file_pieces
@@ -63,8 +63,27 @@ def upgrade():
     with op.batch_alter_table('gift_aid_declaration', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_gift_aid_declaration_campaign_id'), ['campaign_id'], unique=False)
 
+    op.create_table('match_offer',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('sponsor', sa.String(length=200), nullable=False),
+    sa.Column('pot_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('ratio', sa.Integer(), nullable=False),
+    sa.Column('cities', sa.JSON(), nullable=True),
+    sa.Column('starts_at', UTCDateTime(), nullable=False),
+    sa.Column('ends_at', UTCDateTime(), nullable=False),
+    sa.Column('spent_minor', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_match_offer_campaign_id_campaign')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_offer'))
+    )
+    with op.batch_alter_table('match_offer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_offer_campaign_id'), ['campaign_id'], unique=False)
+
 
 def downgrade():
+    op.drop_table('match_offer')
     op.drop_table('gift_aid_declaration')
     op.drop_table('gift_receipt')
     op.drop_table('sandbox_checkout')

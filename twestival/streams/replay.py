@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
 from ..errors import DomainError, InvalidInput, NotFound
-from ..giving import receipts
+from ..giving import aftercare
 from . import registry
 from .archive import CLAIMED_CAMPAIGN, RECEIVING, InboundPayload, mark
 
@@ -93,7 +93,7 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
             continue
         try:
             processor(session, payload)
-            receipts.issue(session, [payload_id])
+            aftercare.settle(session, [payload_id])
         except DomainError as exc:
             session.rollback()
             payload = session.get(InboundPayload, payload_id)

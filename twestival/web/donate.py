@@ -21,7 +21,7 @@ from ..campaigns.service import get_campaign, get_city
 from ..database import reset_read_only, set_read_only
 from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
-from ..giving import amounts, giftaid, receipts, sandbox
+from ..giving import aftercare, amounts, giftaid, sandbox
 from ..ledger import LedgerEntry
 from ..money import Money, exponent, format_money
 from ..streams import checkout
@@ -195,7 +195,7 @@ def _record_capture(order: dict) -> None:
         db.session.commit()
         try:
             paypal_stream.process(db.session, payload)
-            receipts.issue(db.session, [payload.id], current_app.config["BASE_URL"], locale())
+            aftercare.settle(db.session, [payload.id], current_app.config["BASE_URL"], locale())
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()

@@ -7,22 +7,25 @@ hosted page; a payment it takes is handed to the Stripe webhook's own path
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
+from zoneinfo import ZoneInfo
 
 import segno
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
+                   request, url_for)
+from sqlalchemy import select
 from flask_babel import gettext as _
 
 from ..campaigns.models import Campaign, City
-from ..campaigns.service import approved_cities, get_campaign, get_city
+from ..campaigns.service import approved_cities, check_timezone, get_campaign, get_city
 from ..errors import InvalidInput
 from ..extensions import db, limiter
-from ..giving import giftaid, sandbox
+from ..giving import giftaid, matching, sandbox
 from ..ledger.statement import csv_safe
 from ..giving.nearest import nearest_first
-from ..money import Money
+from ..money import Money, parse
 from . import webhooks
 from .authz import require_coordinator
 from .donate import _donate_limit
@@ -93,6 +96,58 @@ def gift_aid_schedule(campaign: str):
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{camp.slug}-gift-aid.csv"',
         "Cache-Control": "no-store"})
+
+
+@bp.app_context_processor
+def _matches():
+    def active_matches(campaign: Campaign, city: City | None = None):
+        offers = matching.active(db.session, campaign)
+        return [o for o in offers if city is None or not o.cities or city.slug in o.cities]
+    return {"active_matches": active_matches}
+
+
+@bp.route("/coordinate/<campaign>/matches", methods=["GET", "POST"])
+def matches(campaign: str):
+    """Coordinators set up match gifts: sponsor, pot, ratio, cities, window in a time zone."""
+    camp = get_campaign(db.session, campaign)
+    require_coordinator(camp)
+    cities = approved_cities(db.session, camp)
+    errors, values = {}, request.form
+    if request.method == "POST":
+        chosen = [c for c in cities if c.slug in request.form.getlist("cities")]
+        try:
+            offer = _offer(camp, chosen)
+        except InvalidInput as exc:
+            errors["form"] = exc.message
+        else:
+            db.session.commit()
+            flash(_("The match by %(sponsor)s is set up.", sponsor=offer.sponsor))
+            return redirect(url_for("giving.matches", campaign=camp.slug), 303)
+    offers = db.session.scalars(select(matching.MatchOffer).where(
+        matching.MatchOffer.campaign_id == camp.id).order_by(matching.MatchOffer.starts_at)).all()
+    currencies = sorted({camp.currency} | {c.currency for c in cities})
+    return render_template("donate/matches.html", campaign=camp, cities=cities, offers=offers,
+                           currencies=currencies, values=values, errors=errors,
+                           zones=sorted({c.timezone for c in cities} | {"UTC"})), \
+        422 if errors else 200
+
+
+def _offer(camp: Campaign, chosen: list[City]) -> matching.MatchOffer:
+    form = request.form
+    zone = form.get("timezone") or "UTC"
+    try:
+        tz = ZoneInfo(check_timezone(zone))
+        starts = dt.datetime.fromisoformat(form.get("starts_at") or "").replace(tzinfo=tz)
+        ends = dt.datetime.fromisoformat(form.get("ends_at") or "").replace(tzinfo=tz)
+        ratio = int(form.get("ratio") or "")
+    except ValueError:
+        raise InvalidInput(_("Please give the window as dates and times, and the ratio as a "
+                             "whole number.")) from None
+    pot = parse(form.get("pot") or "", form.get("currency") or camp.currency)
+    return matching.create_offer(db.session, camp, sponsor=form.get("sponsor") or "", pot=pot,
+                                 ratio=ratio, cities=chosen or None,
+                                 starts_at=starts.astimezone(dt.timezone.utc),
+                                 ends_at=ends.astimezone(dt.timezone.utc))
 
 
 # --- the sandbox checkout ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..errors import DomainError
 from ..extensions import csrf, db, limiter
-from ..giving import receipts
+from ..giving import aftercare
 from ..groupcommit import GroupCommit
 from ..metrics import observe_webhook
 from ..streams import intake, stripe_batch  # noqa: F401 (stripe_batch: Stripe's batch path)
@@ -89,7 +89,7 @@ def _write(deliveries: list[intake.Delivery]) -> list[intake.Outcome]:
         return [BUSY] * len(deliveries)
     try:
         outcomes = intake.process_many(session, deliveries)
-        receipts.issue(session, [d.payload_id for d in deliveries], current_app.config["BASE_URL"])
+        aftercare.settle(session, [d.payload_id for d in deliveries], current_app.config["BASE_URL"])
         session.commit()
     except OperationalError:
         # Busy or gone for a moment: the deliveries are archived; the provider retries them.
