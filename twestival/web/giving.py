@@ -16,6 +16,7 @@ import segno
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
                    request, url_for)
 from sqlalchemy import select
+from babel.dates import format_datetime, format_time
 from flask_babel import gettext as _
 
 from ..campaigns.models import Campaign, City
@@ -28,6 +29,7 @@ from ..giving.nearest import nearest_first
 from ..money import Money, parse
 from . import webhooks
 from .authz import require_coordinator
+from .templating import locale
 from .donate import _donate_limit
 
 bp = Blueprint("giving", __name__)
@@ -103,7 +105,13 @@ def _matches():
     def active_matches(campaign: Campaign, city: City | None = None):
         offers = matching.active(db.session, campaign)
         return [o for o in offers if city is None or not o.cities or city.slug in o.cities]
-    return {"active_matches": active_matches}
+    def match_until(offer: matching.MatchOffer, zone: str) -> str:
+        """The end as a venue reads it: "22:00", with the date only when it is not today."""
+        end = offer.ends_at.astimezone(ZoneInfo(zone))
+        today = dt.datetime.now(ZoneInfo(zone)).date()
+        return (format_time(end, "short", locale=locale()) if end.date() == today
+                else format_datetime(end, "short", locale=locale()))
+    return {"active_matches": active_matches, "match_until": match_until}
 
 
 @bp.route("/coordinate/<campaign>/matches", methods=["GET", "POST"])
