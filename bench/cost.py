@@ -129,13 +129,14 @@ GROUP = 16
 
 
 def _grouped(app, counting: dict, requests: int) -> dict:
-    """The webhook's write (``webhooks._write``: archive, commit, process, commit) for deliveries
+    """The webhook's write (``GroupInbox._write``: archive, commit, process, commit) for deliveries
     that arrive together, GROUP at a time, as the group commit takes them under load (the
     HTTP path's 16 connections): CPU and statements per delivery, cheapest round."""
     import json as json_
 
-    from twestival.streams import intake, stripe
-    from twestival.web import webhooks
+    from twestival.streams.inbox.delivery import delivery as inbox_delivery
+    from twestival.streams.stripe import events as stripe
+    from twestival.web.webhooks import INBOX
     supply = _requests("stripe", "")
 
     def group():
@@ -143,19 +144,20 @@ def _grouped(app, counting: dict, requests: int) -> dict:
         for _ in range(GROUP):
             _url, body, headers = next(supply)
             event = json_.loads(body)
-            items.append(intake.delivery(stripe.STREAM, body, headers, "application/json",
-                                         event["id"], event, stripe.campaign_hint))
+            items.append(inbox_delivery(stripe.STREAM, body, headers, "application/json",
+                                         event["id"], event))
         return items
 
     rounds = []
     with app.test_request_context("/webhooks/stripe", method="POST"):
-        webhooks._write(group())   # warm-up
+        inbox = app.extensions[INBOX]
+        inbox._write(group())   # warm-up
         counting.update(on=True, n=0)
         for _ in range(max(1, requests // ROUND)):
             groups = [group() for _ in range(max(1, ROUND // GROUP))]
             c0 = time.thread_time()
             for items in groups:
-                webhooks._write(items)
+                inbox._write(items)
             rounds.append((time.thread_time() - c0) / (len(groups) * GROUP))
         counting["on"] = False
         done = len(rounds) * max(1, ROUND // GROUP) * GROUP

@@ -106,7 +106,7 @@ def probe_main() -> None:
     import atexit
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
-    from twestival import database
+    from twestival.storage import database
     from twestival.cli import main
     import traceback
     # (wall, CPU of the import, where it began) per write transaction

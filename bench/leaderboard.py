@@ -62,7 +62,7 @@ def measure(url: str) -> dict:
     from sqlalchemy import text
     from twestival import create_app
     from twestival.campaigns.service import get_campaign
-    from twestival.database import read_only
+    from twestival.storage.database import read_only
     from twestival.extensions import db
     from twestival.live.board import snapshot
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})

@@ -27,6 +27,12 @@ def person(app, email, role: Role | None, campaign="tw", city=None, name=None):
         return user.id
 
 
+def email_of(app, user_id: int) -> str:
+    from twestival.accounts.models import User
+    with app.app_context():
+        return db.session.get(User, user_id).email
+
+
 def csrf_token(client, path="/login") -> str:
     html = client.get(path).get_data(as_text=True)
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)

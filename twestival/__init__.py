@@ -26,13 +26,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import models  # noqa: F401  (complete metadata before anything touches it)
     from . import cli, live, metrics, settings, web
-    from .database import configure_engine
+    from .storage.database import configure_engine
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio
     from .live.queue import socketio_options
+    from .streams.catalogue import register_all
 
     app = Flask(__name__, instance_relative_config=True,
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     settings.load(app, config)
+    register_all()
 
     db.init_app(app)
     with app.app_context():

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .campaigns.models import Campaign, City
 from .campaigns.service import add_city, create_campaign
-from .database import utcnow
+from .storage.database import utcnow
 from .demo_money import random_gift
 from .money import Money
 

@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .campaigns.models import Campaign, City
-from .database import utcnow
+from .storage.database import utcnow
 from .money import Money, exponent
-from .streams import paypal, stripe
-from .streams.archive import InboundPayload, archive
-from .streams.importing import import_file, save_mapping
+from .streams.paypal import events as paypal
+from .streams.stripe import events as stripe
+from .streams.inbox.archive import InboundPayload, archive
+from .streams.files.run import import_file
+from .streams.files.mappings import save_mapping
 
 DEMO_META = {"demo": True}
 BANK_MAPPING = "demo-bank"

@@ -7,7 +7,7 @@ from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
-from .database import Base
+from .storage.database import Base
 
 db = SQLAlchemy(metadata=Base.metadata)
 migrate = Migrate()

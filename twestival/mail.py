@@ -24,10 +24,11 @@ import weakref
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from sqlalchemy import Engine, Integer, String, Text, event, or_, select, update
+from sqlalchemy import Engine, Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .database import Base, UTCDateTime, utcnow
+from .storage import aftercommit
+from .storage.database import Base, UTCDateTime, utcnow
 from .errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -81,12 +82,8 @@ _settings: weakref.WeakKeyDictionary[Engine, MailSettings] = weakref.WeakKeyDict
 
 def configure(engine: Engine, settings: MailSettings) -> None:
     """Mail written through sessions bound to ``engine`` is delivered with ``settings``."""
-    global _listening
     _settings[engine] = settings
-    if not _listening:
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-        _listening = True
+    aftercommit.subscribe(PENDING_KEY, _after_commit)
 
 
 def send_mail(session: Session, to: str, subject: str, body: str) -> None:
@@ -100,10 +97,7 @@ def send_mail(session: Session, to: str, subject: str, body: str) -> None:
     session.info.setdefault(PENDING_KEY, []).append(message.id)
 
 
-def _after_commit(session: Session) -> None:
-    ids = session.info.pop(PENDING_KEY, None)
-    if not ids:
-        return
+def _after_commit(session: Session, ids: list[int]) -> None:
     engine = session.get_bind()
     settings = _settings.get(engine)
     if settings is None or not settings.server:
@@ -134,13 +128,6 @@ def _worker() -> ThreadPoolExecutor:
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twestival-mail")
     return _executor
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)
-
-
-_listening = False
 
 
 def _claim(session: Session, settings: MailSettings, message_id: int,

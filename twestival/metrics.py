@@ -13,10 +13,11 @@ from collections.abc import Iterator
 
 from prometheus_client import (CONTENT_TYPE_LATEST, Counter, Gauge, Histogram,
                                disable_created_metrics, generate_latest)
-from sqlalchemy import event
+
 from sqlalchemy.orm import Session
 
 from .ledger.totals import RECORDED_KEY
+from .storage import aftercommit
 
 disable_created_metrics()  # the *_created series only double what Prometheus already knows
 
@@ -49,23 +50,10 @@ def exposition() -> tuple[bytes, str]:
 
 
 # The ledger tallies new entries per (stream, kind) on the session; they count only once committed.
-def _after_commit(session: Session) -> None:
-    recorded: collections.Counter | None = session.info.pop(RECORDED_KEY, None)
-    if recorded:
-        for (stream, kind), count in recorded.items():
-            ENTRIES.labels(stream, kind).inc(count)
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(RECORDED_KEY, None)
-
-
-_listening = False
+def _count_entries(session: Session, recorded: collections.Counter) -> None:
+    for (stream, kind), count in recorded.items():
+        ENTRIES.labels(stream, kind).inc(count)
 
 
 def listen() -> None:
-    global _listening
-    if not _listening:
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-        _listening = True
+    aftercommit.subscribe(RECORDED_KEY, _count_entries)

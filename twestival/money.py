@@ -83,7 +83,8 @@ class Money:
         return f"{self.major_str()} {self.currency}"
 
 
-_AMOUNT_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# [0-9], not \d: \d matches any script's digits, and Decimal("１２") and Decimal("١٢") are 12.
+_AMOUNT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def parse(text: object, currency: str, *, allow_negative: bool = False,

@@ -12,7 +12,8 @@ monkey.patch_all()
 
 from werkzeug.middleware.proxy_fix import ProxyFix  # noqa: E402  (after patching, on purpose)
 
-from twestival import checkpoints, create_app  # noqa: E402
+from twestival import create_app  # noqa: E402
+from twestival.storage import checkpoints
 from twestival.extensions import db  # noqa: E402
 
 app = create_app()

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 09:09:43.659862
 from alembic import op
 import sqlalchemy as sa
 
-import twestival.database
+import twestival.storage.database
 
 from twestival.ledger.models import append_only_ddl
 
@@ -29,7 +29,7 @@ def upgrade():
     sa.Column('charity', sa.String(length=200), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('event_date', sa.Date(), nullable=True),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign')),
     sa.UniqueConstraint('slug', name=op.f('uq_campaign_slug'))
     )
@@ -47,7 +47,7 @@ def upgrade():
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('locale', sa.String(length=16), nullable=True),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
     sa.UniqueConstraint('email', name=op.f('uq_user_email'))
     )
@@ -66,7 +66,7 @@ def upgrade():
     sa.Column('description_md', sa.Text(), nullable=True),
     sa.Column('ticket_url', sa.String(length=500), nullable=True),
     sa.Column('bank_reference', sa.String(length=100), nullable=True),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_city_campaign_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_city')),
     sa.UniqueConstraint('campaign_id', 'slug', name=op.f('uq_city_campaign_id_slug'))
@@ -83,10 +83,10 @@ def upgrade():
     sa.Column('headers', sa.JSON(), nullable=True),
     sa.Column('body', sa.LargeBinary(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('received_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('received_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('processed_at', twestival.database.UTCDateTime(), nullable=True),
+    sa.Column('processed_at', twestival.storage.database.UTCDateTime(), nullable=True),
     sa.Column('meta', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_inbound_payload_campaign_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_payload'))
@@ -99,7 +99,7 @@ def upgrade():
     op.create_table('progress_point',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
-    sa.Column('at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.Column('total_reporting_minor', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_progress_point_campaign_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_point'))
@@ -129,8 +129,8 @@ def upgrade():
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('label', sa.String(length=200), nullable=True),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', twestival.database.UTCDateTime(), nullable=True),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', twestival.storage.database.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_api_token_campaign_id_campaign')),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_api_token_city_id_city')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
@@ -144,7 +144,7 @@ def upgrade():
     sa.Column('provisional_minor', sa.BigInteger(), nullable=False),
     sa.Column('provisional_reporting_minor', sa.BigInteger(), nullable=False),
     sa.Column('donations', sa.Integer(), nullable=False),
-    sa.Column('updated_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_city_total_campaign_id_campaign')),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_city_total_city_id_city')),
     sa.PrimaryKeyConstraint('city_id', name=op.f('pk_city_total'))
@@ -169,8 +169,8 @@ def upgrade():
     sa.Column('reporting_currency', sa.String(length=3), nullable=False),
     sa.Column('fx_rate', sa.String(length=32), nullable=False),
     sa.Column('fx_date', sa.Date(), nullable=False),
-    sa.Column('occurred_at', twestival.database.UTCDateTime(), nullable=False),
-    sa.Column('recorded_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('occurred_at', twestival.storage.database.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.Column('donor_name', sa.String(length=200), nullable=True),
     sa.Column('message', sa.Text(), nullable=True),
     sa.Column('anonymous', sa.Boolean(), nullable=False),
@@ -198,7 +198,7 @@ def upgrade():
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('city_id', sa.Integer(), nullable=True),
     sa.Column('role', sa.Enum('coordinator', 'organiser', 'volunteer', name='role', native_enum=False, length=16), nullable=False),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_membership_campaign_id_campaign')),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_membership_city_id_city')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_membership_user_id_user')),
@@ -217,7 +217,7 @@ def upgrade():
     sa.Column('status_code', sa.Integer(), nullable=False),
     sa.Column('response', sa.JSON(), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_api_idempotency_entry_id_ledger_entry')),
     sa.ForeignKeyConstraint(['token_id'], ['api_token.id'], name=op.f('fk_api_idempotency_token_id_api_token')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_idempotency')),
@@ -229,7 +229,7 @@ def upgrade():
     sa.Column('method', sa.String(length=32), nullable=False),
     sa.Column('confirmed_by_id', sa.Integer(), nullable=True),
     sa.Column('reference', sa.String(length=200), nullable=True),
-    sa.Column('confirmed_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('confirmed_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['confirmed_by_id'], ['user.id'], name=op.f('fk_entry_confirmation_confirmed_by_id_user')),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_entry_confirmation_entry_id_ledger_entry')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_entry_confirmation')),

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 09:25:00.331110
 from alembic import op
 import sqlalchemy as sa
 
-import twestival.database
+import twestival.storage.database
 
 
 # revision identifiers, used by Alembic.
@@ -32,7 +32,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('payload_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['payload_id'], ['inbound_payload.id'], name=op.f('fk_waiting_payload_payload_id_inbound_payload')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_waiting_payload')),
     sa.UniqueConstraint('payload_id', 'key', name=op.f('uq_waiting_payload_payload_id_key'))
@@ -51,7 +51,7 @@ def upgrade():
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('denied', sa.Boolean(), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=True),
-    sa.Column('updated_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_paypal_capture_campaign_id_campaign')),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_paypal_capture_city_id_city')),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_paypal_capture_entry_id_ledger_entry')),
@@ -72,7 +72,7 @@ def upgrade():
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=True),
     sa.Column('payload_id', sa.Integer(), nullable=True),
-    sa.Column('updated_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_stripe_checkout_campaign_id_campaign')),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_stripe_checkout_city_id_city')),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_stripe_checkout_entry_id_ledger_entry')),

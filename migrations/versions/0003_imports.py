@@ -8,7 +8,7 @@ Create Date: 2026-11-23 09:22:34.063673
 from alembic import op
 import sqlalchemy as sa
 
-import twestival.database
+import twestival.storage.database
 
 
 # revision identifiers, used by Alembic.
@@ -36,7 +36,7 @@ def upgrade():
     sa.Column('date_format', sa.String(length=40), nullable=False),
     sa.Column('decimal_separator', sa.String(length=1), nullable=False),
     sa.Column('delimiter', sa.String(length=1), nullable=False),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_import_mapping_campaign_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_mapping')),
     sa.UniqueConstraint('campaign_id', 'name', name=op.f('uq_import_mapping_campaign_id_name'))

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 09:21:36.990855
 from alembic import op
 import sqlalchemy as sa
 
-import twestival.database
+import twestival.storage.database
 
 
 # revision identifiers, used by Alembic.
@@ -25,8 +25,8 @@ def upgrade():
     sa.Column('city_id', sa.Integer(), nullable=False),
     sa.Column('applicant_name', sa.String(length=200), nullable=False),
     sa.Column('applicant_email', sa.String(length=254), nullable=False),
-    sa.Column('submitted_at', twestival.database.UTCDateTime(), nullable=False),
-    sa.Column('decided_at', twestival.database.UTCDateTime(), nullable=True),
+    sa.Column('submitted_at', twestival.storage.database.UTCDateTime(), nullable=False),
+    sa.Column('decided_at', twestival.storage.database.UTCDateTime(), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_city_application_city_id_city')),

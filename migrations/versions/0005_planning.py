@@ -8,7 +8,7 @@ Create Date: 2026-11-23 09:20:45.301212
 from alembic import op
 import sqlalchemy as sa
 
-import twestival.database
+import twestival.storage.database
 
 
 # revision identifiers, used by Alembic.
@@ -25,11 +25,11 @@ def upgrade():
     sa.Column('to_addr', sa.String(length=254), nullable=False),
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', twestival.database.UTCDateTime(), nullable=True),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', twestival.storage.database.UTCDateTime(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('claimed_at', twestival.database.UTCDateTime(), nullable=True),
+    sa.Column('claimed_at', twestival.storage.database.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message'))
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
@@ -42,7 +42,7 @@ def upgrade():
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('body_md', sa.Text(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['user.id'], name=op.f('fk_announcement_author_id_user')),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_announcement_campaign_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_announcement'))
@@ -56,7 +56,7 @@ def upgrade():
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('details_md', sa.Text(), nullable=True),
     sa.Column('days_before', sa.Integer(), nullable=False),
-    sa.Column('created_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('created_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_milestone_campaign_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_milestone'))
     )
@@ -73,7 +73,7 @@ def upgrade():
     op.create_table('announcement_read',
     sa.Column('announcement_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('read_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('read_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['announcement_id'], ['announcement.id'], name=op.f('fk_announcement_read_announcement_id_announcement')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_announcement_read_user_id_user')),
     sa.PrimaryKeyConstraint('announcement_id', 'user_id', name=op.f('pk_announcement_read'))
@@ -84,7 +84,7 @@ def upgrade():
     sa.Column('milestone_id', sa.Integer(), nullable=False),
     sa.Column('done', sa.Boolean(), nullable=False),
     sa.Column('changed_by_id', sa.Integer(), nullable=True),
-    sa.Column('changed_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('changed_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['changed_by_id'], ['user.id'], name=op.f('fk_checklist_tick_changed_by_id_user')),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_checklist_tick_city_id_city')),
     sa.ForeignKeyConstraint(['milestone_id'], ['milestone.id'], name=op.f('fk_checklist_tick_milestone_id_milestone')),
@@ -102,7 +102,7 @@ def upgrade():
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('period_start', sa.Date(), nullable=False),
     sa.Column('recipients', sa.Integer(), nullable=False),
-    sa.Column('sent_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['city_id'], ['city.id'], name=op.f('fk_reminder_sent_city_id_city')),
     sa.ForeignKeyConstraint(['milestone_id'], ['milestone.id'], name=op.f('fk_reminder_sent_milestone_id_milestone')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_sent')),

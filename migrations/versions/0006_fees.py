@@ -8,7 +8,7 @@ Create Date: 2026-11-23 12:17:36.827563
 from alembic import op
 import sqlalchemy as sa
 
-import twestival.database
+import twestival.storage.database
 from twestival.ledger.models import append_only_ddl
 
 
@@ -27,7 +27,7 @@ def upgrade():
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
     sa.Column('payload_id', sa.Integer(), nullable=True),
-    sa.Column('learnt_at', twestival.database.UTCDateTime(), nullable=False),
+    sa.Column('learnt_at', twestival.storage.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_entry_fee_entry_id_ledger_entry')),
     sa.ForeignKeyConstraint(['payload_id'], ['inbound_payload.id'], name=op.f('fk_entry_fee_payload_id_inbound_payload')),
     sa.PrimaryKeyConstraint('entry_id', name=op.f('pk_entry_fee'))

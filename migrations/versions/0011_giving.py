@@ -8,7 +8,7 @@ Create Date: 2026-12-05 00:30:00
 from alembic import op
 import sqlalchemy as sa
 
-from twestival.database import UTCDateTime
+from twestival.storage.database import UTCDateTime
 
 
 # revision identifiers, used by Alembic.

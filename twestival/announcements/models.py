@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 
 
 class Announcement(Base):

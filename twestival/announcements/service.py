@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ..accounts.models import Membership, Role, User
 from ..campaigns.models import Campaign, City, CityStatus
 from ..errors import InvalidInput, NotFound
-from ..ledger.sql import insert_ignore
+from ..storage.sql import insert_ignore
 from ..mail import send_mail
 from .models import Announcement, AnnouncementCity, AnnouncementRead
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..accounts.models import Role, User
 from ..accounts.service import create_user, find_user, grant, normalise_email
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import Conflict, InvalidInput
 from ..ledger.totals import note_change
 from .models import Campaign, City, CityStatus

@@ -14,9 +14,11 @@ from __future__ import annotations
 import dataclasses
 import weakref
 
-from sqlalchemy import Engine, bindparam, event, select
+from sqlalchemy import Engine, bindparam, select
+
 from sqlalchemy.orm import Session
 
+from ..storage import aftercommit
 from .models import Campaign, City, CityStatus
 
 FINAL_STATUSES = frozenset({CityStatus.approved, CityStatus.rejected})
@@ -70,21 +72,16 @@ def _memo(session: Session) -> _Memo:
     return memo
 
 
-@event.listens_for(Session, "after_commit")
-def _remember(session: Session) -> None:
-    found = session.info.pop(FOUND_KEY, None)
-    if found:
-        memo = _memo(session)
-        for ref in found:
-            if isinstance(ref, CampaignRef):
-                memo.campaigns[ref.id] = memo.campaigns[("slug", ref.slug)] = ref
-            else:
-                memo.cities[ref.id] = memo.cities[(ref.campaign_id, ref.slug)] = ref
+def _remember(session: Session, found: list) -> None:
+    memo = _memo(session)
+    for ref in found:
+        if isinstance(ref, CampaignRef):
+            memo.campaigns[ref.id] = memo.campaigns[("slug", ref.slug)] = ref
+        else:
+            memo.cities[ref.id] = memo.cities[(ref.campaign_id, ref.slug)] = ref
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(FOUND_KEY, None)
+aftercommit.subscribe(FOUND_KEY, _remember)
 
 
 def _campaign(session: Session, key: object, statement, params: dict) -> CampaignRef | None:

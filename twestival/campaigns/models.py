@@ -6,7 +6,7 @@ import enum
 from sqlalchemy import BigInteger, Date, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 
 
 class Campaign(Base):

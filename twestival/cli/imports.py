@@ -9,10 +9,10 @@ import click
 from flask.cli import with_appcontext
 
 from ..campaigns.service import get_campaign, get_city
-from ..database import read_only
+from ..storage.database import read_only
 from ..extensions import db
-from ..streams import importing
-from ..streams.replay import replay
+from ..streams.files import mappings, run
+from ..streams.inbox.replay import replay
 from . import domain_errors
 
 
@@ -27,7 +27,7 @@ def _estimate_rows(handle) -> int:
 @click.command("import")
 @click.argument("campaign")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
-@click.option("--format", "fmt", required=True, type=click.Choice(importing.FORMATS))
+@click.option("--format", "fmt", required=True, type=click.Choice(run.FORMATS))
 @click.option("--city", help="City slug: ticket sales go to it; for bank statements it takes "
                              "credits that match no city's bank reference.")
 @click.option("--mapping", help="Saved column mapping (with --format csv).")
@@ -48,7 +48,7 @@ def import_command(campaign, file, fmt, city, mapping, currency):
     with open(file, "rb") as handle, click.progressbar(
             length=2 * lines, label="checking, then recording",
             file=sys.stderr) as bar:
-        report = importing.import_file(db.session, camp, handle, fmt, city=place,
+        report = run.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),
                                        progress=bar.update, currency=currency)
     click.echo(f"{os.path.basename(file)} ({fmt}) into {camp.slug}:")
@@ -117,7 +117,7 @@ def mapping_group():
 def mapping_save(campaign, name, **fields):
     """Create or replace a mapping."""
     camp = get_campaign(db.session, campaign)
-    mapping = importing.save_mapping(db.session, camp, name, **fields)
+    mapping = mappings.save_mapping(db.session, camp, name, **fields)
     db.session.commit()
     click.echo(f"mapping {mapping.name} saved for {camp.slug}")
 
@@ -129,7 +129,7 @@ def mapping_save(campaign, name, **fields):
 def mapping_list(campaign):
     """List a campaign's mappings."""
     camp = get_campaign(db.session, campaign)
-    for m in importing.list_mappings(db.session, camp):
+    for m in mappings.list_mappings(db.session, camp):
         click.echo(f"{m.name}\t{m.kind}\tdate={m.date_column} amount={m.amount_column} "
                    f"currency={m.currency_column or m.default_currency}")
 

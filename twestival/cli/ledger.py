@@ -7,7 +7,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..campaigns.service import get_campaign
-from ..database import read_only
+from ..storage.database import read_only
 from ..extensions import db
 from ..ledger import reconcile
 from . import domain_errors

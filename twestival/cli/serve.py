@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from .. import checkpoints
+from ..storage import checkpoints
 from ..extensions import db, socketio
 from ..planning.scheduler import start as start_scheduler
 

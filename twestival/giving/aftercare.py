@@ -1,7 +1,8 @@
 """What follows a processed online payment, in its transaction: match gifts, then receipts.
-Called where payments are processed (the webhook group, the PayPal return, replay), after
-processing and before the commit. Neither part may undo the money it follows: each runs in a
-savepoint, and what fails is logged and left for a replay. No Flask here."""
+The inbox calls it after processing anything (webhook groups, the PayPal return, replay),
+before the commit (``streams.inbox.receive.AFTER_PROCESSING``). Neither part may undo the money
+it follows: each runs in a savepoint, and what fails is logged and left for a replay. No Flask
+here."""
 from __future__ import annotations
 
 import logging
@@ -12,14 +13,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..ledger import EntryKind, LedgerEntry
+from ..streams.inbox.receive import AFTER_PROCESSING
 from . import matching, receipts
 
 log = logging.getLogger(__name__)
 STREAMS = ("stripe", "paypal")
 
 
-def settle(session: Session, payload_ids: Iterable[int | None], base_url: str = "",
-           lang: str | None = None) -> None:
+# session.info key: the language of a donor whose payment is processed while they wait (the
+# PayPal return page), for a receipt whose payload cannot tell it.
+DONOR_LANG = "twestival.donor_lang"
+
+
+def settle(session: Session, payload_ids: Iterable[int | None]) -> None:
     ids = [i for i in payload_ids if i is not None]
     if not ids:
         return
@@ -34,4 +40,7 @@ def settle(session: Session, payload_ids: Iterable[int | None], base_url: str = 
         raise   # the database is busy or gone: the caller's whole transaction retries
     except Exception:
         log.exception("matches for payloads %s not written; a replay writes them", ids[:10])
-    receipts.issue(session, ids, base_url, lang)
+    receipts.issue(session, ids, session.info.get(DONOR_LANG))
+
+
+AFTER_PROCESSING.append(settle)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -67,12 +68,19 @@ class AmountError(InvalidInput):
         self.code = code
 
 
-_LOCALE_NUMBER = re.compile(r"[\d.,\s\u00a0\u202f'’]+")
+_LOCALE_NUMBER = re.compile(r"[0-9.,\s\u00a0\u202f'’]+")
+
+
+def _ascii_digits(text: str) -> str:
+    """Full-width digits ("１０００" from a Japanese keyboard) and those of other scripts ("١٢")
+    mean the number: made ASCII before the locale's rules are applied."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
 def parse_typed(text: str, currency: str, locale: str) -> Money:
     """``text`` as the donor's locale writes numbers; refuses anything ambiguous or inexact."""
-    raw = (text or "").strip()
+    raw = _ascii_digits(text or "").strip()
     if not raw:
         raise AmountError("empty", "no amount given")
     try:

@@ -17,9 +17,9 @@ from sqlalchemy import ForeignKey, String, and_, exists, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from ..campaigns.models import Campaign
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 from ..ledger.models import EntryKind, LedgerEntry
-from ..ledger.sql import insert_ignore
+from ..storage.sql import insert_ignore
 from ..money import Money
 
 # The version of the declaration's wording (HMRC's model declaration for this donation, the

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
 from ..campaigns.models import Campaign, City
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import InvalidInput
 from ..ledger import EntryKind, LedgerEntry, NewEntry, record, reverse
 from ..money import Money, check_currency

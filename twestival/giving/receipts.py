@@ -24,13 +24,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .. import ROOT
 from ..campaigns.models import Campaign, City
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import InvalidInput
 from ..ledger.models import EntryKind, LedgerEntry
-from ..ledger.sql import insert_ignore
+from ..storage.sql import insert_ignore
 from ..mail import send_mail
 from ..money import Money, format_money
-from ..streams.archive import InboundPayload
+from ..streams.inbox.archive import InboundPayload
 
 log = logging.getLogger(__name__)
 LANGUAGES = {"en", "de"}
@@ -55,8 +55,7 @@ class GiftReceipt(Base):
         return f"{campaign.slug.upper()}-{self.id:06d}"
 
 
-def issue(session: Session, payload_ids: Iterable[int | None], base_url: str = "",
-          lang: str | None = None) -> int:
+def issue(session: Session, payload_ids: Iterable[int | None], lang: str | None = None) -> int:
     """Receipts for the gifts and refunds these payloads recorded; returns how many went out.
     ``lang``: the donor's language when the payload cannot tell (a PayPal order, captured
     while the donor's browser waits)."""
@@ -69,13 +68,13 @@ def issue(session: Session, payload_ids: Iterable[int | None], base_url: str = "
     sent = 0
     for entry in entries:
         if entry.kind == EntryKind.donation:
-            sent += _receipt(session, entry, base_url, lang)
+            sent += _receipt(session, entry, lang)
         else:
             sent += _refund_notice(session, entry)
     return sent
 
 
-def _receipt(session: Session, entry: LedgerEntry, base_url: str, fallback: str | None) -> int:
+def _receipt(session: Session, entry: LedgerEntry, fallback: str | None) -> int:
     email, lang = _donor(session.get(InboundPayload, entry.payload_id), fallback)
     if email is None:
         return 0
@@ -102,8 +101,6 @@ def _receipt(session: Session, entry: LedgerEntry, base_url: str, fallback: str 
         lines += ["", _("This was a test payment (sandbox): no money has moved.")]
     lines += ["", _("We use your email address only to send you this receipt; it is never "
                     "shown publicly.")]
-    if base_url and city:
-        lines.append(f"{base_url.rstrip('/')}/c/{campaign.slug}/{city.slug}")
     return _send(session, email, _("Your receipt %(number)s for your gift to %(where)s") % {
         "number": row.number(campaign), "where": where}, "\n".join(lines) + "\n")
 

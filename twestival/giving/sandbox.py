@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import InvalidInput, NotFound
 
 PAID = "4242424242424242"

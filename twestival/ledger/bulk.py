@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import operator
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -19,64 +18,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
-from ..database import utcnow
 from ..errors import InvalidInput, NotFound
 from ..money import convert
+from ..storage.database import utcnow
+from ..storage.sql import fast_insert, prepared_insert_ignore
 from . import totals
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
 from .record import NewEntry, _check, _rates, place
-from .sql import prepared_insert_ignore
 
 LOOKUP_CHUNK = 900
 RATES_KEY = "twestival.ledger.bulk.rates"
-_compiled: dict[tuple, tuple] = {}   # fast_insert's statements, compiled once per process
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
     created: bool
-
-
-def fast_insert(session: Session, table, rows: list[dict], conflict_columns: list[str]) -> int:
-    """INSERT .. ON CONFLICT DO NOTHING for many rows through the driver's executemany.
-
-    The statement is compiled once and each value goes through its column type's own bind
-    processor, as SQLAlchemy would do, without its per-row bookkeeping (which costs more
-    than the database's work for a million rows). Returns the driver's count of rows written.
-    The values are made ready before the statement opens the transaction (on SQLite it takes
-    the write lock), so the lock is held for the database's work only.
-    """
-    dialect = session.get_bind().dialect
-    keys = list(rows[0])
-    cache_key = (table.name, tuple(keys), tuple(conflict_columns), dialect.name)
-    if cache_key not in _compiled:
-        stmt = dialect_insert(session)(table).on_conflict_do_nothing(
-            index_elements=conflict_columns)
-        compiled = stmt.compile(dialect=dialect, column_keys=keys)
-        names = list(compiled.positiontup) if compiled.positional else keys
-        processors = [(i, table.c[name].type._cached_bind_processor(dialect))
-                      for i, name in enumerate(names)]
-        _compiled[cache_key] = (str(compiled), compiled.positional, names,
-                                [(i, p) for i, p in processors if p is not None])
-    sql, positional, names, convert_at = _compiled[cache_key]
-    # None is bound as SQL NULL (also for JSON columns, where SQLAlchemy would write 'null').
-    pick = operator.itemgetter(*names)
-    params = []
-    for row in rows:
-        values = list(pick(row)) if len(names) > 1 else [pick(row)]
-        for i, process in convert_at:
-            if values[i] is not None:
-                values[i] = process(values[i])
-        params.append(tuple(values) if positional else dict(zip(names, values)))
-    return session.connection().exec_driver_sql(sql, params).rowcount
-
-
-def dialect_insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def _convert(amount, rate) -> int:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput
 from ..money import Money, Rate, exponent
 from .models import EntryFee, LedgerEntry
-from .sql import insert_ignore
+from ..storage.sql import insert_ignore
 
 
 def in_entry_currency(fee: Money, rate: Rate) -> Money:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput
 from ..money import Rate, check_currency, cross_rate
 from .models import FxRate
-from .sql import insert_ignoring_conflicts
+from ..storage.sql import insert_ignoring_conflicts
 
 
 class FxError(InvalidInput):

@@ -9,7 +9,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Date, DDL, Enum, ForeignKey, 
                         String, Text, UniqueConstraint, event)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..database import Base, UTCDateTime, utcnow
+from ..storage.database import Base, UTCDateTime, utcnow
 
 
 class EntryKind(str, enum.Enum):

@@ -14,12 +14,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..campaigns.directory import CampaignRef, CityRef, campaign_by_id, city_by_id
-from ..database import as_loaded, utcnow
+from ..storage.database import as_loaded, utcnow
 from ..errors import Conflict, InvalidInput, NotFound
 from ..money import Money, Rate, convert
 from . import fx, totals
 from .models import EntryConfirmation, EntryKind, LedgerEntry
-from .sql import insert_ignore, prepared_insert_ignore
+from ..storage.sql import insert_ignore, prepared_insert_ignore
 
 NEGATIVE_KINDS = {EntryKind.refund, EntryKind.chargeback, EntryKind.reversal}
 

@@ -6,9 +6,9 @@ import collections
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from ..database import utcnow
+from ..storage.database import utcnow
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
-from .sql import insert_ignore, prepared_insert_ignore
+from ..storage.sql import insert_ignore, prepared_insert_ignore
 
 # Changed (campaign_id, city_id or None) pairs are collected here on the session; the live
 # layer reads them after commit, so nothing is pushed for a transaction that rolled back.

@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign
 from ..ledger import leaderboard
-from ..ledger.sql import insert_ignore
-from ..database import utcnow
+from ..storage.sql import insert_ignore
+from ..storage.database import utcnow
 from .models import LiveSequence, ProgressPoint
 
 HISTORY_POINTS = 500

@@ -3,7 +3,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..database import Base, UTCDateTime
+from ..storage.database import Base, UTCDateTime
 
 
 class LiveSequence(Base):

@@ -5,7 +5,7 @@ from flask_socketio import Namespace, emit, join_room
 
 from .. import metrics
 from ..campaigns.service import get_campaign
-from ..database import read_only
+from ..storage.database import read_only
 from ..errors import DomainError
 from ..extensions import db
 from .board import room, snapshot

@@ -12,10 +12,10 @@ import threading
 import time
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .. import metrics
+from ..storage import aftercommit
 from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
@@ -150,27 +150,15 @@ class Publisher:
             self._wake.set()
 
 
-def _after_commit(session: Session) -> None:
-    pairs = session.info.pop(CHANGES_KEY, None)
-    if pairs and has_app_context():
+def _after_commit(session: Session, pairs) -> None:
+    if has_app_context():
         publisher = current_app.extensions.get(EXTENSION)
         if publisher is not None:
             publisher.changed(pairs)
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(CHANGES_KEY, None)
-
-
-_listening = False
-
-
 def init_app(app: Flask, socketio, db) -> Publisher:
-    global _listening
-    if not _listening:
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-        _listening = True
+    aftercommit.subscribe(CHANGES_KEY, _after_commit)
     transport.install(socketio)
     redis_url = app.config.get("REDIS_URL")
     publisher = Publisher(app, socketio, db, rate=float(app.config["LIVE_UPDATES_PER_SECOND"]),

@@ -9,9 +9,9 @@ ask for it; it cost ~100 KB of server memory per connection, measured, for a zli
 compresses each update of about a kilobyte again for every watcher).
 
 Under gevent (production) a connection also costs less memory: it waits in one greenlet
-instead of four (see ``websocket_class`` and ``_timer_pings``); ~41 KB of server RSS per watcher
-at 5,000, was ~69 KB (bench/NOTES.md). These swaps rely on engine.io 4.x internals (the driver
-table, ``Socket._websocket_handler``'s protocol, ``schedule_ping``); tests/test_live_transport.py
+instead of four (see ``websocket_class`` and ``_timer_pings``; bench/NOTES.md has the memory per
+watcher). These swaps rely on engine.io 4.x internals (the driver
+table, ``Socket._websocket_handler``'s protocol, ``schedule_ping``); tests/app/test_live_transport.py
 fails if an upgrade moves them.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..announcements.service import organisers
 from ..campaigns.models import Campaign, City, CityStatus
-from ..ledger.sql import insert_ignore
+from ..storage.sql import insert_ignore
 from ..mail import send_mail
 from .models import ReminderSent
 from .timeline import State, items_for, ticks_by_city, local_now, milestones

@@ -12,7 +12,7 @@ import atexit
 import datetime as dt
 import logging
 
-from ..database import utcnow
+from ..storage.database import utcnow
 from ..extensions import db
 from ..mail import retry_unsent
 from .reminders import run_reminders
@@ -52,7 +52,7 @@ def mail_retry_job(app) -> int:
 def stripe_fees_job(app) -> int:
     """Fetch the Stripe fees we lack (network first, then one short write); returns how many
     were learnt."""
-    from ..streams import stripe_fees
+    from ..streams.stripe import fees as stripe_fees
     key = app.config.get("STRIPE_SECRET_KEY")
     if not key:
         return 0

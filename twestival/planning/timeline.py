@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from ..accounts.models import User
 from ..campaigns.models import Campaign, City, CityStatus
-from ..database import utcnow
+from ..storage.database import utcnow
 from ..errors import Conflict, InvalidInput, NotFound
-from ..ledger.sql import insert_ignore
+from ..storage.sql import insert_ignore
 from .models import ChecklistTick, Milestone, ReminderSent
 
 # (title, days before the event, details). Negative days: after the event.

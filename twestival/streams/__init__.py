@@ -1,2 +1,3 @@
-"""One module per way money arrives. Each stores what it received verbatim (``archive``)
-before turning it into ledger commands, so nothing is lost and everything can be replayed."""
+"""Every way money arrives: one inbox (``inbox``) that archives each payload verbatim before
+it is processed, so nothing is lost and everything can be replayed; one package or module per
+stream behind the ``Stream`` interface, all registered in ``catalogue``."""

@@ -13,19 +13,23 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..accounts.models import ApiToken
 from ..campaigns.directory import CampaignRef, CityRef
-from ..database import Base, UTCDateTime, utcnow
-from ..errors import BadRequest, DomainError, InvalidInput
+from ..campaigns.models import Campaign, City
+from ..storage.database import Base, UTCDateTime, utcnow
+from ..errors import BadRequest, DomainError, InvalidInput, NotFound
 from ..ledger import NewEntry, record
 from ..ledger.models import LedgerEntry
-from ..ledger.sql import prepared_insert_ignore
+from ..storage.sql import prepared_insert_ignore
 from ..money import Money, MoneyError, parse
-from .archive import InboundPayload, mark
+from .inbox.archive import InboundPayload, mark
 from .jsonbody import parse_object, text_field
 
 STREAM = "api"
 KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 FIELDS = {"amount", "currency", "donor_name", "message", "anonymous", "occurred_at"}
 FUTURE_SLACK = dt.timedelta(hours=24)
+# [0-9] and [A-Z], not \d and \w: those match other scripts' digits and letters too.
+AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+CURRENCY_RE = re.compile(r"[A-Z]{3}")
 
 
 class IdempotencyMismatch(DomainError):
@@ -77,15 +81,27 @@ def _occurred_at(data: dict) -> dt.datetime | None:
 
 
 def _amount(data: dict) -> Money:
+    """The strict contract README states: other programs send exactly what they mean, so
+    nothing is read generously (a sign, spaces, "12." or a digit of another script)."""
     if "amount" not in data:
         raise InvalidInput("amount is required")
     if "currency" not in data:
         raise InvalidInput("currency is required")
-    amount = data["amount"]
-    if isinstance(amount, float):
+    amount, currency = data["amount"], data["currency"]
+    if isinstance(amount, (int, float)) and not isinstance(amount, bool):
         raise InvalidInput('send amount as a decimal string such as "12.50", not a JSON number')
+    if not isinstance(amount, str):
+        raise InvalidInput('amount must be a decimal string such as "12.50"')
+    if not AMOUNT_RE.fullmatch(amount):
+        if amount.startswith("-") and AMOUNT_RE.fullmatch(amount[1:]):
+            raise InvalidInput("amount must not be negative")
+        raise InvalidInput(f"amount {amount[:40]!r} is not a number written as \"12.50\": "
+                           "ASCII digits with an optional dot and decimals, no sign or spaces")
+    if not isinstance(currency, str) or not CURRENCY_RE.fullmatch(currency):
+        raise InvalidInput("currency must be a three-letter ISO 4217 code in capitals, such as "
+                           f"\"GBP\", not {str(currency)[:40]!r}")
     try:
-        return parse(amount, data["currency"])
+        return parse(amount, currency)
     except MoneyError as exc:
         raise InvalidInput(exc.message) from None
 
@@ -146,3 +162,17 @@ def submit_donation(session: Session, token: ApiToken, campaign: CampaignRef, ci
              entry_id=entry.id, created_at=utcnow())).scalar()
     mark(payload, "processed")
     return (201, body) if stored is not None else (200, body)
+
+
+def process(session: Session, payload: InboundPayload) -> None:
+    """Replay an archived API call: its Idempotency-Key answers a repeat with the first result."""
+    meta = payload.meta or {}
+    token = session.get(ApiToken, meta.get("token_id"))
+    campaign = session.get(Campaign, payload.campaign_id)
+    if token is None or campaign is None:
+        raise NotFound("the archived API call names a token or campaign that no longer exists")
+    city = session.scalar(select(City).where(City.campaign_id == campaign.id,
+                                             City.slug == meta.get("city")))
+    if city is None:
+        raise NotFound(f"the archived API call names no known city ({meta.get('city')!r})")
+    submit_donation(session, token, campaign, city, payload.external_id, payload)

@@ -17,9 +17,8 @@ from ..errors import BadRequest, Conflict, InvalidInput, NotFound
 from ..ledger import NewEntry, Recorded, confirm, record, reverse
 from ..ledger.models import EntryConfirmation, EntryKind, LedgerEntry
 from ..money import Money, MoneyError, parse
-from .archive import InboundPayload, mark
+from .inbox.archive import InboundPayload, mark
 from .jsonbody import parse_object, text_field
-from .registry import register
 
 STREAM = "cash"
 KINDS = ("cash", "cheque")
@@ -93,7 +92,6 @@ def process_count(session: Session, city: City, payload: InboundPayload, *,
     return result
 
 
-@register(STREAM)
 def process(session: Session, payload: InboundPayload) -> None:
     """Replay: the archived body plus who sent it for which city (kept in the payload meta)."""
     meta = payload.meta or {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import unicodedata
 from collections.abc import Mapping
 
 import httpx
@@ -16,8 +17,8 @@ import stripe
 from ..campaigns.models import Campaign, City
 from ..errors import DomainError, InvalidInput
 from ..money import Money, MoneyError, parse
-from . import paypal_api
-from .stripe_money import to_stripe
+from .paypal import client as paypal_client
+from .stripe.amounts import to_stripe
 
 
 class PaymentProviderError(DomainError):
@@ -60,9 +61,16 @@ def bounds(config: Mapping, currency: str) -> tuple[Money, Money]:
     return pick("DONATION_MIN"), pick("DONATION_MAX")
 
 
+def _ascii_digits(text: str) -> str:
+    """A donor may type full-width digits ("１０００" from a Japanese keyboard) or those of their
+    own script ("١٢"): they mean the number, but money.parse reads ASCII digits only."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
 def gift(config: Mapping, campaign: Campaign, city: City, form: Mapping[str, str]) -> Gift:
     low, high = bounds(config, city.currency)
-    raw = (form.get("amount") or "").strip()
+    raw = _ascii_digits(form.get("amount") or "").strip()
     if not raw:
         raise InvalidInput("please enter an amount")
     if "," in raw:
@@ -113,23 +121,23 @@ def start_stripe_checkout(gift: Gift, *, api_key: str, api_base: str | None, suc
     return session.url, session.id
 
 
-def start_paypal_order(gift: Gift, settings: paypal_api.Settings, client: httpx.Client, *,
+def start_paypal_order(gift: Gift, settings: paypal_client.Settings, client: httpx.Client, *,
                        return_url: str, cancel_url: str) -> str:
     """Create a PayPal order; returns the URL where the donor approves it."""
     try:
-        order = paypal_api.create_order(
+        order = paypal_client.create_order(
             settings, client, gift.amount, custom_id=f"{gift.campaign.slug}/{gift.city.slug}",
             description=f"Gift to Twestival {gift.city.name}", return_url=return_url,
             cancel_url=cancel_url, request_id=gift.idempotency_key("paypal"))
-    except (paypal_api.ProviderUnavailable, paypal_api.ProviderRefused) as exc:
+    except (paypal_client.ProviderUnavailable, paypal_client.ProviderRefused) as exc:
         raise PaymentProviderError(f"the PayPal payment could not be started ({exc.message})") from None
     return order.approve_url
 
 
-def capture_paypal_order(settings: paypal_api.Settings, client: httpx.Client, order_id: str) -> dict:
+def capture_paypal_order(settings: paypal_client.Settings, client: httpx.Client, order_id: str) -> dict:
     if not order_id or len(order_id) > 64 or not order_id.isalnum():
         raise InvalidInput("that PayPal order reference is not valid")
     try:
-        return paypal_api.capture_order(settings, client, order_id)
-    except (paypal_api.ProviderUnavailable, paypal_api.ProviderRefused) as exc:
+        return paypal_client.capture_order(settings, client, order_id)
+    except (paypal_client.ProviderUnavailable, paypal_client.ProviderRefused) as exc:
         raise PaymentProviderError(f"PayPal could not complete the payment ({exc.message})") from None

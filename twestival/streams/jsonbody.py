@@ -6,10 +6,25 @@ import json
 from ..errors import BadRequest, InvalidInput
 
 
+def _once_each(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose keys are all different: json.loads would keep the last of a repeated
+    key, so {"amount": "1", "amount": "1000"} would read as whatever the sender's last says
+    while a log or a proxy that keeps the first reads another gift."""
+    data: dict = {}
+    for key, value in pairs:
+        if key in data:
+            raise InvalidInput(f"duplicate field {key[:40]!r}: each field may appear only once")
+        data[key] = value
+    return data
+
+
 def parse_object(body: bytes, fields: set[str]) -> dict:
-    """A JSON object holding only ``fields``; malformed → 400, unknown field → 422."""
+    """A JSON object holding only ``fields``, each once (at any depth); malformed → 400,
+    unknown or repeated field → 422."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, object_pairs_hook=_once_each)
+    except InvalidInput:
+        raise
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(data, dict):

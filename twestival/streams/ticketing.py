@@ -9,13 +9,7 @@ Ticket buyers did not ask to appear on a donor board: their entries are recorded
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import functools
-import hashlib
-import io
-import re
-import zoneinfo
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -23,9 +17,9 @@ from sqlalchemy import select
 
 from ..ledger import EntryKind, LedgerEntry, NewEntry
 from ..ledger.bulk import record_many
-from ..money import Money, MoneyError, check_currency, exponent, parse
-from .importing import Context, ImportMapping, Item, MalformedFile, RowError, archive_rows, collect
-from .registry import register
+from ..money import Money, MoneyError, check_currency
+from .files.csvtext import column, localise, minor_units, read_csv
+from .files.rows import Context, Item, MalformedFile, RowError, archive_rows, collect
 
 STREAM = "ticketing"
 
@@ -44,127 +38,10 @@ EVENTBRITE_COLUMNS = {
     "first": ("Buyer First Name", "First Name"),
     "last": ("Buyer Last Name", "Last Name"),
 }
-NOT_UTF8 = "the file is not UTF-8 text; export it again as CSV UTF-8"
 REFUNDED_STATUSES = {"refunded", "cancelled", "canceled", "deleted"}
 EVENTBRITE_DATE_FORMATS = ("%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p",
                            "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%B %d, %Y %I:%M %p",
                            "%m/%d/%y", "%m/%d/%Y", "%Y-%m-%d")
-
-
-def read_csv(source: BinaryIO, delimiter: str = ","
-             ) -> tuple[list[str], Iterator[tuple[int, list[str], str]]]:
-    """The header, and (line number, the row's cells in the header's order, the row verbatim)
-    for each record.
-
-    The text is decoded as it is read (a large file is never held twice)."""
-    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
-    taken: list[str] = []   # the physical lines of the record the reader is on
-
-    def lines() -> Iterator[str]:
-        for line in text:
-            taken.append(line)
-            yield line
-
-    def pop() -> str:
-        raw = "".join(taken)
-        taken.clear()
-        return raw.rstrip("\r\n")
-
-    reader = csv.reader(lines(), delimiter=delimiter, strict=True)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise MalformedFile("the file has no header row") from None
-    except csv.Error as exc:
-        raise MalformedFile(f"line 1: {exc}") from None
-    except UnicodeDecodeError:
-        raise MalformedFile(NOT_UTF8) from None
-    pop()
-    if len(set(header)) != len(header):
-        raise MalformedFile("the header row names a column twice")
-    width = len(header)
-
-    def rows():
-        read = reader.__next__
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = read()
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise MalformedFile(f"line {start}: {exc}") from None
-            except UnicodeDecodeError:
-                raise MalformedFile(f"line {start}: {NOT_UTF8}") from None
-            raw = pop()
-            if not "".join(row).strip():   # blank cells only
-                continue
-            if len(row) != width:
-                raise MalformedFile(f"line {start}: {len(row)} fields where the header has "
-                                    f"{width}")
-            yield start, row, raw
-    return header, rows()
-
-
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
-    """Where the first of ``names`` found in the header is, whatever its case."""
-    folded = {h.strip().lower(): n for n, h in enumerate(header)}
-    for name in names:
-        if name.lower() in folded:
-            return folded[name.lower()]
-    return None
-
-
-def amount_text(text: str, decimal_separator: str = ".") -> str:
-    """Normalise '1,234.50', '1.234,50', '£12.00', '12.00 EUR' to '1234.50'."""
-    value = re.sub(r"[\s\u00a0'’]", "", text or "")
-    value = re.sub(r"^[^\d+\-.,]+|[^\d.,]+$", "", value)  # currency signs or codes
-    thousands = "," if decimal_separator == "." else "."
-    value = value.replace(thousands, "")
-    if decimal_separator == ",":
-        value = value.replace(",", ".")
-    return value
-
-
-def to_money(text: str, currency: str, decimal_separator: str = ".", *,
-             allow_negative: bool = False, allow_zero: bool = False) -> Money:
-    normalised = amount_text(text, decimal_separator)
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", normalised):
-        raise RowError(f"amount {(text or '').strip()[:40]!r} is not a number")
-    try:
-        return parse(normalised, currency,
-                     allow_negative=allow_negative, allow_zero=allow_zero)
-    except MoneyError as exc:
-        raise RowError(exc.message) from None
-
-
-PLAIN_AMOUNT_RE = re.compile(r"(-?)(\d{1,15})(?:[.,](\d{1,3}))?")
-
-
-@functools.lru_cache(maxsize=4096)   # fees and prices repeat on most rows of an export
-def minor_units(text: str, currency: str, decimal_separator: str = ".", *,
-                allow_negative: bool = False) -> int:
-    """Minor units of an amount; a plain '12.50' (or '-12,50' with a decimal comma) skips the
-    general parser, which costs more than the rest of a row."""
-    text = text.strip()
-    plain = PLAIN_AMOUNT_RE.fullmatch(text)
-    if plain and (plain.group(3) is None or text[-len(plain.group(3)) - 1] == decimal_separator):
-        sign, whole, fraction = plain.groups()
-        places = exponent(currency)
-        if len(fraction or "") <= places and (allow_negative or not sign):
-            minor = int(whole) * 10 ** places + (int((fraction or "").ljust(places, "0"))
-                                                 if places else 0)
-            return -minor if sign else minor
-    return to_money(text, currency, decimal_separator, allow_negative=allow_negative,
-                    allow_zero=True).minor
-
-
-def localise(naive: dt.datetime, ctx: Context) -> dt.datetime:
-    """A time without an offset is read in the city's own time zone (else UTC)."""
-    if naive.tzinfo is not None:
-        return naive
-    zone = zoneinfo.ZoneInfo(ctx.city.timezone) if ctx.city else dt.timezone.utc
-    return naive.replace(tzinfo=zone)
 
 
 def _eventbrite_date(text: str, ctx: Context, cache: dict) -> dt.datetime:
@@ -218,7 +95,7 @@ class _Order:
 
 def parse_eventbrite(source: BinaryIO, ctx: Context) -> Iterator[Item]:
     header, rows = read_csv(source)
-    cols = {key: _column(header, names) for key, names in EVENTBRITE_COLUMNS.items()}
+    cols = {key: column(header, names) for key, names in EVENTBRITE_COLUMNS.items()}
     missing = [EVENTBRITE_COLUMNS[key][0] for key in ("order", "date", "currency", "gross")
                if cols[key] is None]
     if missing:
@@ -315,99 +192,6 @@ def _attendees(cols: dict[str, int | None]):
     return add
 
 
-# --- any CSV through a saved mapping ----------------------------------------------------------
-
-def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
-    mapping: ImportMapping = ctx.mapping
-    names, rows = read_csv(source, mapping.delimiter or ",")
-    header = {h.strip().lower(): n for n, h in enumerate(names)}
-    wanted = {"date": mapping.date_column, "amount": mapping.amount_column,
-              "currency": mapping.currency_column, "reference": mapping.reference_column,
-              "donor": mapping.donor_column, "external_id": mapping.external_id_column,
-              "fee": mapping.fee_column}
-    cols: dict[str, int | None] = {}
-    for key, name in wanted.items():
-        if not name:
-            cols[key] = None
-            continue
-        if name.strip().lower() not in header:
-            raise MalformedFile(f"mapping {mapping.name!r} expects a column {name!r}, "
-                                f"which the file does not have")
-        cols[key] = header[name.strip().lower()]
-    try:
-        first = next(rows)
-    except StopIteration:
-        raise MalformedFile("the file has a header but no rows") from None
-    # The mapping's settings, read once (attributes of a mapped object cost on every row).
-    default_currency, separator = mapping.default_currency, mapping.decimal_separator
-    date_format, id_column = mapping.date_format, mapping.external_id_column
-    prefix = f"csv:{mapping.name}:"
-    date_col, amount_col, currency_col = cols["date"], cols["amount"], cols["currency"]
-    reference_col, donor_col, fee_col = cols["reference"], cols["donor"], cols["fee"]
-    id_col = cols["external_id"]
-    seen: dict[str, int] = {}
-    dates: dict[str, dt.datetime] = {}   # statements repeat a day on many lines
-    amounts: dict[tuple, Money] = {}     # and amounts, by (currency, amount) as written
-
-    def builder(line: int, row: list[str], raw: str):
-        def build() -> Item:
-            currency = default_currency
-            if currency_col is not None and (row[currency_col] or "").strip():
-                currency = row[currency_col].strip()
-            text = row[amount_col] or ""
-            amount = amounts.get((currency, text))
-            if amount is None:
-                try:
-                    checked = check_currency(currency)
-                except MoneyError as exc:
-                    raise RowError(exc.message) from None
-                minor = minor_units(text, checked, separator, allow_negative=True)
-                if minor == 0:
-                    to_money(text, checked, separator)   # says why zero is refused
-                amount = Money(minor, checked)
-                if len(amounts) > 10_000:
-                    amounts.clear()
-                amounts[(currency, text)] = amount
-            currency = amount.currency
-            text = (row[date_col] or "").strip()
-            when = dates.get(text)
-            if when is None:
-                try:
-                    when = localise(dt.datetime.strptime(text, date_format), ctx)
-                except ValueError:
-                    raise RowError(f"date {text[:40]!r} does not match {date_format}") from None
-                if len(dates) > 10_000:
-                    dates.clear()
-                dates[text] = when
-            reference = (row[reference_col] or "").strip() if reference_col is not None else None
-            donor = (row[donor_col] or "").strip()[:200] if donor_col is not None else None
-            fee = None
-            if fee_col is not None and (row[fee_col] or "").strip():
-                fee = abs(to_money(row[fee_col], currency, separator,
-                                   allow_negative=True, allow_zero=True).minor)
-            if id_col is not None:
-                own = (row[id_col] or "").strip()
-                if not own:
-                    raise RowError(f"no value in the id column {id_column!r}")
-                key = own
-            else:
-                # No id of their own: the row's content, and which repeat of it this is.
-                fingerprint = "|".join((when.isoformat(), str(amount), reference or "",
-                                        donor or ""))
-                seen[fingerprint] = seen.get(fingerprint, 0) + 1
-                key = hashlib.sha256(f"{fingerprint}|{seen[fingerprint]}".encode()).hexdigest()[:40]
-            return Item(line=line, external_id=(prefix + key)[:200], amount=amount,
-                        occurred_at=when, raw=raw, reference=reference, donor_name=donor or None,
-                        fee_minor=fee)
-        return build
-
-    def builders():
-        yield first[0], builder(*first)
-        for line, row, raw in rows:
-            yield line, builder(line, row, raw)
-    return collect(builders())
-
-
 # --- recording ------------------------------------------------------------------------------
 
 class TicketRecorder:
@@ -467,8 +251,3 @@ def _refunds(ctx: Context, items: list[Item], city_id: int | None) -> None:
         for item in items for attendee, minor in item.meta["refunds"]]
     ctx.report.refunds += sum(outcome.created for outcome in record_many(ctx.session, news))
 
-
-@register(STREAM)
-def replay_ticketing(session, payload) -> None:
-    from .importing import process
-    process(session, payload)

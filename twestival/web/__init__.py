@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from ..database import reset_read_only, set_read_only
+from ..storage.database import reset_read_only, set_read_only
 from . import (account, api, apply, auth, coordinate, donate, errors, giving, i18n, money_desk,
                ops, organise, planning, public, templating, webhooks)
 

@@ -6,12 +6,11 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from ..accounts.service import token_from_secret
 from ..campaigns.directory import approved_city_by_slug, campaign_by_slug
 from ..campaigns.service import get_campaign
-from ..database import commit_keeping_loaded
-from ..errors import DomainError, NotFound
+from ..errors import NotFound
 from ..extensions import csrf, db
 from ..live.board import history, snapshot
 from ..streams import api as api_stream
-from ..streams.archive import archive, mark
+from ..streams.inbox.receive import receive
 from .errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -65,17 +64,9 @@ def donate(campaign: str, city: str):
     key = request.headers.get("Idempotency-Key")
     api_stream.check_key(key)
 
-    # The archive is committed on its own first: if processing fails, the call is still kept.
-    payload = archive(db.session, api_stream.STREAM, body, headers=request.headers,
-                      content_type=request.content_type, external_id=key, campaign_id=camp.id,
-                      meta={"token_id": token.id, "city": place.slug})
-    commit_keeping_loaded(db.session)
-    try:
-        status, result = api_stream.submit_donation(db.session, token, camp, place, key, payload)
-    except DomainError as exc:
-        db.session.rollback()
-        mark(payload, "rejected", exc.message)
-        db.session.commit()
-        raise
-    db.session.commit()
+    status, result = receive(
+        db.session, api_stream.STREAM, body,
+        lambda payload: api_stream.submit_donation(db.session, token, camp, place, key, payload),
+        headers=request.headers, content_type=request.content_type, external_id=key,
+        campaign_id=camp.id, meta={"token_id": token.id, "city": place.slug})
     return jsonify(result), status

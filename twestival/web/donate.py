@@ -18,23 +18,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from ..campaigns.service import get_campaign, get_city
-from ..database import reset_read_only, set_read_only
+from ..storage.database import reset_read_only, set_read_only
 from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
 from ..giving import aftercare, amounts, giftaid, sandbox
 from ..ledger import LedgerEntry
 from ..money import Money, exponent, format_money
 from ..streams import checkout
-from ..streams import paypal as paypal_stream
-from ..streams.archive import mark
+from ..streams.paypal import events as paypal_stream
 from ..streams.checkout import PaymentProviderError
-from ..streams.paypal import CertFetcher
-from ..streams.paypal_api import Settings as PaypalSettings
+from ..streams.paypal.signature import CERTS_KEY, CertFetcher
+from ..streams.paypal.client import Settings as PaypalSettings
 from .templating import locale
 
 log = logging.getLogger(__name__)
 bp = Blueprint("donate", __name__)
-CERTS_EXTENSION = "twestival.paypal_certs"
 
 
 def _paypal() -> PaypalSettings | None:
@@ -43,7 +41,7 @@ def _paypal() -> PaypalSettings | None:
 
 def _http():
     """The httpx client shared with the PayPal certificate fetcher."""
-    return current_app.extensions.setdefault(CERTS_EXTENSION, CertFetcher()).client
+    return current_app.extensions.setdefault(CERTS_KEY, CertFetcher()).client
 
 
 def sandbox_checkout() -> bool:
@@ -191,21 +189,17 @@ def _record_capture(order: dict) -> None:
     db.session.rollback()  # end the read-only transaction of this GET
     token = set_read_only(False)
     try:
-        payload = paypal_stream.record_order_capture(db.session, order)
-        db.session.commit()
-        try:
-            paypal_stream.process(db.session, payload)
-            aftercare.settle(db.session, [payload.id], current_app.config["BASE_URL"], locale())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            mark(payload, "rejected", exc.message)
-            db.session.commit()
+        # The receipt is in the language of the donor waiting on this page.
+        db.session.info[aftercare.DONOR_LANG] = locale()
+        paypal_stream.receive_order_capture(db.session, order)
+    except DomainError:
+        pass   # rejected and kept in the archive; the webhook still brings the money
     except OperationalError:
         db.session.rollback()
         log.warning("PayPal capture of order %s not recorded now; its webhook will bring it",
                     order.get("id"))
     finally:
+        db.session.info.pop(aftercare.DONOR_LANG, None)
         reset_read_only(token)
 
 

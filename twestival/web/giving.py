@@ -27,6 +27,7 @@ from ..giving import giftaid, matching, sandbox
 from ..ledger.statement import csv_safe
 from ..giving.nearest import nearest_first
 from ..money import Money, parse
+from ..streams.inbox import receive, registry
 from . import webhooks
 from .authz import require_coordinator
 from .templating import locale
@@ -210,8 +211,8 @@ def sandbox_pay(checkout_id: str):
     headers = {"Content-Type": "application/json", "User-Agent": "twestival-sandbox/1.0",
                "Stripe-Signature": sandbox.signature(
                    body, current_app.config["STRIPE_WEBHOOK_SECRET"])}
-    outcome = webhooks.receive_stripe(body, headers, "application/json")
-    if outcome is webhooks.BUSY or outcome.error is not None:
+    outcome = webhooks.receive_signed(registry.get("stripe"), body, headers, "application/json")
+    if outcome is receive.BUSY or outcome.error is not None:
         return _render(_sandbox_row(session_id), email=email, errors={
             "form": _("The payment could not be completed just now; please try again.")},
             status=503)

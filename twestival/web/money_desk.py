@@ -19,7 +19,7 @@ from ..extensions import db
 from ..ledger import queue
 from ..ledger.statement import by_stream, csv_safe, statement
 from ..money import Money
-from ..streams import importing
+from ..streams.files import mappings as file_mappings, run
 from ..streams.bank import reversals as bank_reversals
 from .authz import require_city, require_coordinator
 from .forms import options
@@ -81,7 +81,7 @@ def _import_form(camp, formats, city_choices):
     form = ImportForm()
     form.format.choices = options((f, FORMAT_LABELS[f]) for f in formats)
     form.mapping.choices = options([("", "—")] + [(m.name, m.name) for m in
-                                                  importing.list_mappings(db.session, camp)])
+                                                  file_mappings.list_mappings(db.session, camp)])
     form.city.choices = options(city_choices)
     return form
 
@@ -89,7 +89,7 @@ def _import_form(camp, formats, city_choices):
 def _run_import(camp, form, place):
     upload = form.file.data
     try:
-        report = importing.import_file(
+        report = run.import_file(
             db.session, camp, upload.stream, form.format.data, city=place,
             mapping_name=form.mapping.data or None, filename=upload.filename,
             created_by_id=current_user.id, currency=form.currency.data or None)
@@ -121,7 +121,7 @@ def campaign_imports(campaign: str):
     require_coordinator(camp)
     cities = [("", "— matched by bank reference / unassigned —")] + [
         (c.slug, c.name) for c in approved_cities(db.session, camp)]
-    form = _import_form(camp, importing.FORMATS, cities)
+    form = _import_form(camp, run.FORMATS, cities)
     report = error = None
     if form.validate_on_submit():
         place = get_city(db.session, camp, form.city.data) if form.city.data else None
@@ -181,9 +181,9 @@ def mappings(campaign: str):
     form = MappingForm()
     error = None
     if form.validate_on_submit():
-        fields = {name: getattr(form, name).data for name in importing.MAPPING_FIELDS}
+        fields = {name: getattr(form, name).data for name in file_mappings.MAPPING_FIELDS}
         try:
-            mapping = importing.save_mapping(db.session, camp, form.name.data, **fields)
+            mapping = file_mappings.save_mapping(db.session, camp, form.name.data, **fields)
         except DomainError as exc:
             db.session.rollback()
             error = exc.message
@@ -192,7 +192,7 @@ def mappings(campaign: str):
             flash(f"Mapping {mapping.name} saved.")
             return redirect(url_for(".mappings", campaign=camp.slug))
     return render_template("money_desk/mappings.html", camp=camp, form=form, error=error,
-                           mappings=importing.list_mappings(db.session, camp)), \
+                           mappings=file_mappings.list_mappings(db.session, camp)), \
         422 if error else 200
 
 

@@ -25,7 +25,7 @@ from ..ledger.statement import statement
 from ..money import exponent
 from ..planning.timeline import checklist
 from ..streams import cash
-from ..streams.archive import archive, mark
+from ..streams.inbox.receive import receive
 from .authz import require_city, roles
 from .forms import PageFields, currency_choices
 
@@ -123,19 +123,15 @@ def record_cash(campaign: str, city: str):
     body = request.get_data(cache=False)
     if len(body) > MAX_CASH_BODY:
         return _json_error(413, "the entry is too large")
-    # Kept verbatim and committed first: a failure below leaves the entry replayable.
-    payload = archive(db.session, cash.STREAM, body, headers=request.headers,
-                      content_type=request.content_type, campaign_id=camp.id,
-                      meta={"city_id": place.id, "user_id": current_user.id})
-    db.session.commit()
     try:
-        result = cash.process_count(db.session, place, payload, by_user_id=current_user.id)
+        result = receive(db.session, cash.STREAM, body,
+                         lambda payload: cash.process_count(db.session, place, payload,
+                                                            by_user_id=current_user.id),
+                         headers=request.headers, content_type=request.content_type,
+                         campaign_id=camp.id,
+                         meta={"city_id": place.id, "user_id": current_user.id})
     except DomainError as exc:
-        db.session.rollback()
-        mark(payload, "rejected", exc.message)
-        db.session.commit()
         return _json_error(exc.status, exc.message)
-    db.session.commit()
     return jsonify(cash.to_json(result.entry, result.created)), 201 if result.created else 200
 
 

@@ -12,7 +12,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..accounts.models import Role
 from ..announcements import service as announcements
 from ..campaigns.service import approved_cities, get_campaign, get_city
-from ..database import utcnow
+from ..storage.database import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import MailSettings, configure, outbox_for

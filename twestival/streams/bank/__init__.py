@@ -30,8 +30,7 @@ from sqlalchemy import select
 from ...ledger import EntryConfirmation, EntryKind, LedgerEntry, NewEntry, confirm
 from ...ledger.bulk import record_many
 from ...campaigns.models import City
-from ..importing import Context, Item, archive_rows
-from ..registry import register
+from ..files.rows import Context, Item, archive_rows
 from . import camt053, matching, mt940, ofx, reversals
 from .lines import items
 
@@ -229,8 +228,3 @@ def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
     ctx.report.count("reversal", item.amount)
     return item, "reversal"
 
-
-@register(STREAM)
-def replay_bank(session, payload) -> None:
-    from ..importing import process
-    process(session, payload)

@@ -3,11 +3,17 @@ version (.001.02 to .001.13): the entry structure we read is the same in all of 
 
 Parsed with defusedxml: a DOCTYPE, entity declaration or external reference refuses the file,
 so nothing is expanded and nothing is fetched.
+
+A CAMT.053 statement that gives its opening booked balance (``OPBD``, or the previous closing
+one, ``PRCD``) and its closing booked balance (``CLBD``) must add up: the opening balance plus
+the booked entries is the closing balance, else the file is refused as damaged. (A file cut
+short is not well-formed XML, and refused as that.) CAMT.054 notifications carry no balances.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal, InvalidOperation
 from collections.abc import Iterator
 from xml.etree.ElementTree import Element, ParseError
 
@@ -15,7 +21,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ...money import MoneyError, from_decimal
-from ..importing import MalformedFile, RowError
+from ..files.rows import MalformedFile, RowError
 from . import codes
 from .lines import BankLine
 
@@ -96,7 +102,43 @@ def parse(body: bytes) -> Iterator[BankLine]:
     statements = root.findall(f"./{{*}}*/{{*}}{kind}")
     if not statements:
         raise MalformedFile(f"the document holds no statement (no {kind} element)")
+    for number, statement in enumerate(statements, 1):
+        _check_balances(statement, number)
     return _lines(statements)
+
+
+OPENING_BALANCES = ("OPBD", "PRCD")   # opening booked; previous closing booked
+CLOSING_BALANCE = "CLBD"              # closing booked
+
+
+def _signed(node: Element, what: str) -> Decimal:
+    try:
+        value = Decimal((_text(node, "{*}Amt") or "").replace(" ", ""))
+    except InvalidOperation:
+        raise MalformedFile(f"{what} has no readable amount; the file is damaged") from None
+    return -value if _text(node, "{*}CdtDbtInd") == "DBIT" else value
+
+
+def _check_balances(statement: Element, number: int) -> None:
+    """Refuse a statement whose booked entries do not take its opening balance to its closing
+    one (see the module's docstring)."""
+    balances: dict[str, Decimal] = {}
+    for balance in statement.iterfind("{*}Bal"):
+        kind = (_text(balance, "{*}Tp/{*}CdOrPrtry/{*}Cd") or "").upper()
+        if kind in (*OPENING_BALANCES, CLOSING_BALANCE) and kind not in balances:
+            balances[kind] = _signed(balance, f"statement {number}: the {kind} balance")
+    opening = next((balances[kind] for kind in OPENING_BALANCES if kind in balances), None)
+    closing = balances.get(CLOSING_BALANCE)
+    if opening is None or closing is None:
+        return
+    booked = sum((_signed(entry, f"statement {number}: an entry")
+                  for entry in statement.iterfind("{*}Ntry")
+                  if (_text(entry, "{*}Sts") or _text(entry, "{*}Sts/{*}Cd") or "BOOK")
+                  .upper() == "BOOK"), Decimal(0))
+    if opening + booked != closing:
+        raise MalformedFile(f"statement {number} does not add up: opening balance {opening} "
+                            f"plus its booked entries is {opening + booked}, but its closing "
+                            f"balance (CLBD) is {closing}; the file is damaged")
 
 
 def _lines(statements: list[Element]) -> Iterator[BankLine]:

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 
 from ...money import Money
-from ..importing import Item, RowError, collect
+from ..files.rows import Item, RowError, collect
 
 
 @dataclasses.dataclass(slots=True)

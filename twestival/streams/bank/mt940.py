@@ -9,20 +9,30 @@ ASN Bank (ASNBNL21) puts the counterparty's IBAN, up to 34 characters, where SWI
 16-character customer reference, and the counterparty's name on the next line; the package
 reads that layout with its own ``StatementASNB`` tag, which we switch on for ASN Bank's files.
 
-The currency comes from the balances (:60F: etc.); a fragment without one takes the
-importer's ``--currency``, and a ``--currency`` that contradicts the file refuses it.
+A statement must be whole: each opens with its balance (:60F:, or :60M: on a later page) and
+closes with one (:62F:, or :62M: where a page ends), and the opening balance plus its lines
+must be the closing balance. A file cut short (inside a :61: line or a :86: block, or before
+its closing balance) or one whose lines do not add up is refused, not half-read: a line cut
+inside its amount reads as another amount, so importing the whole file afterwards would count
+it a second time. An MT942 (interim report) has no balances; it must end with its sums of
+debits and credits (:90D:, :90C:), and its lines must add up to them.
+
+The currency comes from the balances (:60F: etc., or an MT942's :34F: floor limit); a
+``--currency`` that contradicts the file refuses it.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
 import mt940
 
 from ...errors import InvalidInput
 from ...money import MoneyError, from_decimal
-from ..importing import MalformedFile
+from ..files.rows import MalformedFile
 from . import codes
 from .lines import BankLine
 
@@ -37,6 +47,36 @@ ASNB_TAGS = {61: mt940.tags.StatementASNB()}
 OPTIONS = mt940.Options(reversal_sign=True, case_insensitive_marks=True)
 HEADER_TAGS = {"25", "28", "28C", "60F", "60M"}
 CLOSING_TAGS = {"62F", "62M", "20"}
+# A balance (:60F:, :62F:, ...): mark, date, currency, amount with a decimal comma (a dot from
+# some exports). Some banks leave the currency out of a page's balance (raphaelm.sta's
+# :62M:C020315105000,00).
+BALANCE_RE = re.compile(r"([CD])([0-9]{6})([A-Z]{3})?([0-9]+(?:[,.][0-9]*)?)")
+# An MT942's sum of debits or credits (:90D:, :90C:): number of lines, currency, amount.
+SUM_RE = re.compile(r"([0-9]{1,5})([A-Z]{3})([0-9]+(?:[,.][0-9]*)?)")
+
+
+@dataclasses.dataclass
+class _Statement:
+    """What is needed to tell a statement whole: its balances or, in an MT942, its sums."""
+    line: int
+    opening: tuple[int, Decimal] | None = None   # (line number, signed amount)
+    closing: tuple[int, Decimal] | None = None
+    sums: dict[str, tuple[int, int, Decimal]] = dataclasses.field(default_factory=dict)
+    interim: bool = False                         # an MT942 (:34F:/:13D:)
+    blocks: list[int] = dataclasses.field(default_factory=list)  # indexes of its :61: lines
+
+
+def _decimal(text: str) -> Decimal:
+    return Decimal(text.replace(",", "."))
+
+
+def _balance(number: int, tag: str, value: str) -> tuple[int, Decimal]:
+    match = BALANCE_RE.fullmatch(value.strip())
+    if match is None:
+        raise MalformedFile(f"line {number}: the balance :{tag}: {value.strip()[:40]!r} cannot "
+                            "be read; the file is damaged or cut short")
+    amount = _decimal(match.group(4))
+    return number, -amount if match.group(1) == "D" else amount
 
 
 def _decode(body: bytes) -> str:
@@ -48,15 +88,22 @@ def _decode(body: bytes) -> str:
     raise MalformedFile("the statement is not text")  # pragma: no cover - latin-1 decodes all
 
 
-def _scan(text: str) -> tuple[list[tuple[int, str, str]], set[str]]:
-    """(line number, account, raw block) of each :61: line, after checking the tag order, and
-    the currencies the balances name."""
+def _scan(text: str) -> tuple[list[tuple[int, str, str]], set[str], list[_Statement]]:
+    """(line number, account, raw block) of each :61: line, after checking the tag order; the
+    currencies the balances name; and the statements with their balances."""
     found = []
     currencies: set[str] = set()
+    statements: list[_Statement] = []
     account = ""
     in_transactions = False
     current: list[str] | None = None
     tags = 0
+
+    def statement(number: int) -> _Statement:
+        if not statements or statements[-1].closing is not None:
+            statements.append(_Statement(line=number))
+        return statements[-1]
+
     for number, line in enumerate(text.splitlines(), 1):
         match = TAG_RE.match(line.strip("\ufeff"))
         if match is None:
@@ -75,22 +122,83 @@ def _scan(text: str) -> tuple[list[tuple[int, str, str]], set[str]]:
             currencies.add(named.group(1))
         if tag == "25":
             account = value.strip()
+        elif tag in ("60F", "60M"):
+            statements.append(_Statement(line=number, opening=_balance(number, tag, value)))
+        elif tag in ("62F", "62M"):
+            statement(number).closing = _balance(number, tag, value)
+        elif tag in ("34F", "13D"):
+            if not statements or statements[-1].blocks or statements[-1].opening is not None \
+                    or statements[-1].sums:
+                statements.append(_Statement(line=number))
+            statements[-1].interim = True
+            if tag == "34F" and (limit := re.match(r"([A-Z]{3})", value.strip())):
+                currencies.add(limit.group(1))
+        elif tag in ("90D", "90C"):
+            total = SUM_RE.fullmatch(value.strip())
+            if total is None:
+                raise MalformedFile(f"line {number}: the sum :{tag}: {value.strip()[:40]!r} "
+                                    "cannot be read; the file is damaged or cut short")
+            statement(number).sums[tag] = (number, int(total.group(1)), _decimal(total.group(3)))
         elif tag == "61":
             in_transactions = True
             current = [line]
+            statement(number).blocks.append(len(found))
             found.append((number, account, current))
         elif tag == "86" and found and in_transactions:
             current = found[-1][2]
             current.append(line)
     if tags == 0:
         raise MalformedFile("not an MT940 statement: no :tag: lines found")
-    return [(number, account, "\n".join(block)) for number, account, block in found], currencies
+    if not statements:
+        raise MalformedFile("the file holds no statement: no opening balance (:60F:), lines "
+                            "(:61:) or closing balance (:62F:)")
+    return ([(number, account, "\n".join(block)) for number, account, block in found],
+            currencies, statements)
+
+
+def _check_whole(statements: list[_Statement], amounts: list[Decimal]) -> None:
+    """Refuse a file cut short or whose lines do not add up (see the module's docstring)."""
+    for statement in statements:
+        lines = [amounts[index] for index in statement.blocks]
+        if statement.interim:
+            _check_sums(statement, lines)
+            continue
+        if statement.closing is None:
+            raise MalformedFile(f"the statement from line {statement.line} ends "
+                                "without its closing balance (:62F:): the file is cut short; "
+                                "export it again from the bank")
+        if statement.opening is None:
+            raise MalformedFile(f"the statement that closes on line {statement.closing[0]} has "
+                                "no opening balance (:60F:): the file is incomplete; export it "
+                                "again from the bank")
+        opening, closing = statement.opening[1], statement.closing[1]
+        if opening + sum(lines, Decimal(0)) != closing:
+            raise MalformedFile(
+                f"the statement from line {statement.line} does not add up: opening "
+                f"balance {opening} plus its {len(lines)} line(s) is "
+                f"{opening + sum(lines, Decimal(0))}, but its closing balance (line "
+                f"{statement.closing[0]}) is {closing}; the file is damaged")
+
+
+def _check_sums(statement: _Statement, lines: list[Decimal]) -> None:
+    for tag, side, name in (("90D", [a for a in lines if a < 0], "debits"),
+                            ("90C", [a for a in lines if a > 0], "credits")):
+        if tag not in statement.sums:
+            raise MalformedFile(f"the interim report (MT942) from line "
+                                f"{statement.line} ends without its sum of {name} (:{tag}:): "
+                                "the file is cut short; export it again from the bank")
+        number, count, total = statement.sums[tag]
+        if (count, total) != (len(side), abs(sum(side, Decimal(0)))):
+            raise MalformedFile(
+                f"line {number}: the interim report (MT942) gives {count} {name} of {total} "
+                f"(:{tag}:), but holds {len(side)} of {abs(sum(side, Decimal(0)))}; the file "
+                "is damaged or cut short")
 
 
 def parse(body: bytes, currency: str | None = None) -> Iterator[BankLine]:
     """The statement's lines; ``currency`` is used only where the file names none."""
     text = _decode(body)
-    blocks, named = _scan(text)
+    blocks, named, statements = _scan(text)
     quiet = logging.getLogger("mt940")
     level, quiet.level = quiet.level, logging.CRITICAL  # it logs every line it cannot match
     try:
@@ -106,6 +214,8 @@ def parse(body: bytes, currency: str | None = None) -> Iterator[BankLine]:
     if len(transactions) != len(blocks):
         raise MalformedFile(f"the file has {len(blocks)} :61: lines but only "
                             f"{len(transactions)} could be read")
+    _check_whole(statements, [t.data["amount"].amount if t.data.get("amount") is not None
+                              else Decimal(0) for t in transactions])
     named |= {t.data["amount"].currency for t in transactions
               if t.data.get("amount") is not None and t.data["amount"].currency}
     if currency and named - {currency}:

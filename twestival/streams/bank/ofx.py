@@ -22,6 +22,12 @@ A balance given for a date but without its amount (``<BALAMT></BALAMT>`` beside 
 ``<DTASOF>`` that has one, as in ofxparse's ``fail_nice/empty_balance.ofx``) is not a value
 left out but one lost on the way: such an export is incomplete, so it is refused rather than
 trusted for its transactions.
+
+A file must end as OFX requires: with ``</OFX>``, every aggregate (a transaction, the list of
+them, the statement) closed. ofxparse reads a file cut inside a transaction, or cut in half,
+as far as it goes; such a file is refused whole, so importing the whole one afterwards counts
+nothing twice. OFX gives no opening balance, so its lines cannot be checked against its
+balances (LEDGERBAL is as of a date, and may include lines not yet listed).
 """
 from __future__ import annotations
 
@@ -36,7 +42,7 @@ from ofxparse.ofxparse import OfxParserException
 
 from ...errors import InvalidInput
 from ...money import MoneyError, check_currency, from_decimal
-from ..importing import MalformedFile
+from ..files.rows import MalformedFile
 from . import codes
 from .lines import BankLine
 
@@ -50,6 +56,23 @@ CURRATE_RE = re.compile(rb"<CURRATE>\s*([0-9.]+)", re.IGNORECASE)
 BALANCE_RE = re.compile(rb"<(LEDGERBAL|AVAILBAL)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
 EMPTY_AMOUNT_RE = re.compile(rb"<BALAMT>\s*</BALAMT>", re.IGNORECASE)
 DATED_RE = re.compile(rb"<DTASOF>\s*([0-9]{8})", re.IGNORECASE)
+# Aggregates, which OFX closes even in its SGML form (only elements may be left open).
+AGGREGATES = ("STMTTRN", "BANKTRANLIST", "STMTRS", "CCSTMTRS", "STMTTRNRS", "CCSTMTTRNRS",
+              "INVSTMTRS", "LEDGERBAL", "BANKMSGSRSV1", "CREDITCARDMSGSRSV1")
+END_RE = re.compile(rb"</OFX>[\s\x00\x1a]*\Z", re.IGNORECASE)
+
+
+def _check_whole(body: bytes) -> None:
+    """Refuse a file that does not end as OFX requires (see the module's docstring)."""
+    if END_RE.search(body) is None:
+        raise MalformedFile("the file does not end with </OFX>: it is cut short; export it "
+                            "again from the bank")
+    for tag in AGGREGATES:
+        opened = len(re.findall(rb"<%s>" % tag.encode(), body, re.IGNORECASE))
+        closed = len(re.findall(rb"</%s>" % tag.encode(), body, re.IGNORECASE))
+        if opened != closed:
+            raise MalformedFile(f"the file opens {opened} <{tag}> but closes {closed}: it is "
+                                "damaged or cut short; export it again from the bank")
 
 
 def _without_empty_elements(body: bytes, notes: list[str]) -> bytes:
@@ -100,6 +123,7 @@ def _currency_from_transactions(statement: bytes, notes: list[str]) -> bytes:
 def parse(body: bytes, notes: list[str], currency: str | None = None) -> Iterator[BankLine]:
     if b"OFX" not in body[:4096].upper():
         raise MalformedFile("not an OFX file (no OFX header)")
+    _check_whole(body)
     body = _without_empty_elements(body, notes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from ...errors import Conflict, NotFound
 from ...ledger import EntryKind, LedgerEntry, NewEntry, Recorded, record
 from ...money import Money
-from ..archive import InboundPayload
-from ..importing import ImportRow, Item
+from ..inbox.archive import InboundPayload
+from ..files.rows import ImportRow, Item
 
 # Tokens that look like a reference (long enough, with a digit), not like words of a text;
 # dates are not references (many bookings share one).

@@ -1,0 +1,1 @@
+"""Imported files as stages: parse (per format), check and stage (``staging``), record (``run``)."""

@@ -1,0 +1,1 @@
+"""The inbox: every payload from outside is archived, committed, then processed (``receive``)."""

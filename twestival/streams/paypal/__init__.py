@@ -1,0 +1,1 @@
+"""PayPal: captures, refunds and reversals (``events``), verified by ``signature``."""

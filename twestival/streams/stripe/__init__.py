@@ -1,0 +1,1 @@
+"""Stripe: Checkout donations, refunds, disputes and fees (``events``), verified by ``signature``."""
