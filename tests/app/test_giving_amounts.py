@@ -6,14 +6,22 @@ import re
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.app.test_giving_sandbox import SANDBOX, _seed, entries, pay
 from tests.conftest import make_app
 from twestival.campaigns.service import get_campaign
 from twestival.extensions import db
-from twestival.giving.amounts import (DEFAULT_FEE_RULES, AmountError, FeeRule, fee_rule,
-                                      gross_up, parse_typed, presets)
+from twestival.giving.amounts import (
+    DEFAULT_FEE_RULES,
+    AmountError,
+    FeeRule,
+    fee_rule,
+    gross_up,
+    parse_typed,
+    presets,
+)
 from twestival.ledger.statement import statement
 from twestival.money import Money
 

@@ -9,10 +9,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.app.test_giving_sandbox import SANDBOX, _seed, pay
 from tests.conftest import make_app
 from tests.hub_support import login, person
 from tests.payments import post_stripe, refund_event
-from tests.app.test_giving_sandbox import SANDBOX, _seed, pay
 from twestival.accounts.models import Role
 from twestival.extensions import db
 from twestival.giving.giftaid import COLUMNS, VERSION, GiftAidDeclaration

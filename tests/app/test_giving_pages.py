@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.conftest import make_app
 from tests.app.test_giving_sandbox import SANDBOX, _seed
+from tests.conftest import make_app
 from twestival.campaigns.service import add_city, get_campaign
 from twestival.extensions import db
 

@@ -7,11 +7,11 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.app.test_giving_sandbox import SANDBOX, _seed
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve
 from tests.conftest import make_app
 from tests.hub_support import PASSWORD, person
 from twestival.accounts.models import Role
-from tests.app.test_giving_sandbox import SANDBOX, _seed
 from twestival.extensions import db
 from twestival.mail import OutboxMessage
 

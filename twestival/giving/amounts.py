@@ -17,8 +17,13 @@ from decimal import Decimal
 from fractions import Fraction
 
 from babel import Locale
-from babel.numbers import (NumberFormatError, format_currency, format_decimal,
-                           get_currency_symbol, parse_decimal)
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    format_decimal,
+    get_currency_symbol,
+    parse_decimal,
+)
 
 from ..errors import InvalidInput
 from ..money import Money, MoneyError, exponent, format_money, parse

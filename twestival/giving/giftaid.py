@@ -17,10 +17,10 @@ from sqlalchemy import ForeignKey, String, and_, exists, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from ..campaigns.models import Campaign
-from ..storage.database import Base, UTCDateTime, utcnow
 from ..ledger.models import EntryKind, LedgerEntry
-from ..storage.sql import insert_ignore
 from ..money import Money
+from ..storage.database import Base, UTCDateTime, utcnow
+from ..storage.sql import insert_ignore
 
 # The version of the declaration's wording (HMRC's model declaration for this donation, the
 # past four years and the future; templates/donate/_giftaid.html), stored with each one so the

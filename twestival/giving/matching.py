@@ -18,10 +18,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
 from ..campaigns.models import Campaign, City
-from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import InvalidInput
 from ..ledger import EntryKind, LedgerEntry, NewEntry, record, reverse
 from ..money import Money, check_currency
+from ..storage.database import Base, UTCDateTime, utcnow
 
 STREAM = "match"
 MATCHED_KINDS = (EntryKind.donation,)
@@ -81,47 +81,57 @@ def active(session: Session, campaign: Campaign, now: dt.datetime | None = None)
         .order_by(MatchOffer.ends_at)))
 
 
-def apply(session: Session, entries: Sequence[LedgerEntry]) -> None:
-    """Match new gifts and take back the matches of refunded ones (the caller's transaction)."""
+def open_offers(session: Session, entries: Sequence[LedgerEntry]) -> list[MatchOffer]:
+    """The offers with money left in the campaigns of these gifts (one query; none when no
+    gift is among them)."""
+    campaigns = {e.campaign_id for e in entries
+                 if e.kind in MATCHED_KINDS and e.stream != STREAM and e.city_id is not None}
+    if not campaigns:
+        return []
+    return list(session.scalars(select(MatchOffer).where(
+        MatchOffer.campaign_id.in_(campaigns), MatchOffer.spent_minor < MatchOffer.pot_minor)
+        .order_by(MatchOffer.id)))
+
+
+def apply(session: Session, entries: Sequence[LedgerEntry], offers: Sequence[MatchOffer]) -> None:
+    """Match new gifts (from ``open_offers``) and take back the matches of refunded ones (the
+    caller's transaction)."""
     for entry in entries:
-        if entry.kind in MATCHED_KINDS and entry.stream != STREAM:
-            _match(session, entry)
+        if entry.kind in MATCHED_KINDS and entry.stream != STREAM and entry.city_id is not None:
+            for offer in offers:
+                if (offer.campaign_id == entry.campaign_id
+                        and offer.starts_at <= entry.occurred_at < offer.ends_at):
+                    _match(session, entry, offer.id)
         elif entry.kind in UNDOING_KINDS and entry.reverses_id is not None:
             _take_back(session, entry.reverses_id)
 
 
-def _match(session: Session, gift: LedgerEntry) -> None:
+def _match(session: Session, gift: LedgerEntry, offer_id: int) -> None:
     campaign = session.get(Campaign, gift.campaign_id)
-    city = session.get(City, gift.city_id) if gift.city_id else None
-    if city is None:
+    city = session.get(City, gift.city_id)
+    # Read again under the row lock: another process may have spent from it meanwhile.
+    offer = session.scalar(select(MatchOffer).where(MatchOffer.id == offer_id)
+                           .with_for_update().execution_options(populate_existing=True))
+    if offer.cities and city.slug not in offer.cities:
         return
-    offers = session.scalars(select(MatchOffer.id).where(
-        MatchOffer.campaign_id == gift.campaign_id, MatchOffer.starts_at <= gift.occurred_at,
-        MatchOffer.ends_at > gift.occurred_at, MatchOffer.spent_minor < MatchOffer.pot_minor)
-        .order_by(MatchOffer.id)).all()
-    for offer_id in offers:
-        offer = session.scalar(select(MatchOffer).where(MatchOffer.id == offer_id)
-                               .with_for_update().execution_options(populate_existing=True))
-        if offer.cities and city.slug not in offer.cities:
-            continue
-        if offer.currency == gift.currency:
-            want = gift.amount_minor * offer.ratio
-        elif offer.currency == campaign.currency:
-            want = gift.reporting_minor * offer.ratio
-        else:
-            continue
-        take = min(want, offer.pot_minor - offer.spent_minor)
-        if take <= 0:
-            continue
-        recorded = record(session, NewEntry(
-            campaign_id=gift.campaign_id, city_id=gift.city_id, stream=STREAM,
-            external_id=f"match:{offer.id}:{gift.id}", amount=Money(take, offer.currency),
-            kind=EntryKind.adjustment, occurred_at=gift.occurred_at, donor_name=offer.sponsor,
-            note=f"match of entry {gift.id} by {offer.sponsor}",
-            meta={"matches": gift.id, "offer": offer.id}))
-        if recorded.created:
-            offer.spent_minor += take
-        session.flush()
+    if offer.currency == gift.currency:
+        want = gift.amount_minor * offer.ratio
+    elif offer.currency == campaign.currency:
+        want = gift.reporting_minor * offer.ratio
+    else:
+        return
+    take = min(want, offer.pot_minor - offer.spent_minor)
+    if take <= 0:
+        return
+    recorded = record(session, NewEntry(
+        campaign_id=gift.campaign_id, city_id=gift.city_id, stream=STREAM,
+        external_id=f"match:{offer.id}:{gift.id}", amount=Money(take, offer.currency),
+        kind=EntryKind.adjustment, occurred_at=gift.occurred_at, donor_name=offer.sponsor,
+        note=f"match of entry {gift.id} by {offer.sponsor}",
+        meta={"matches": gift.id, "offer": offer.id}))
+    if recorded.created:
+        offer.spent_minor += take
+    session.flush()
 
 
 def _take_back(session: Session, gift_id: int) -> None:

@@ -13,24 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from functools import cache
 
 from babel.dates import format_date
 from babel.support import Translations
 from sqlalchemy import ForeignKey, String, UniqueConstraint, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .. import ROOT
 from ..campaigns.models import Campaign, City
-from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import InvalidInput
 from ..ledger.models import EntryKind, LedgerEntry
-from ..storage.sql import insert_ignore
 from ..mail import send_mail
 from ..money import Money, format_money
-from ..streams.inbox.archive import InboundPayload
+from ..storage.database import Base, UTCDateTime, utcnow
+from ..storage.sql import insert_ignore
 
 log = logging.getLogger(__name__)
 LANGUAGES = {"en", "de"}
@@ -55,29 +53,34 @@ class GiftReceipt(Base):
         return f"{campaign.slug.upper()}-{self.id:06d}"
 
 
-def issue(session: Session, payload_ids: Iterable[int | None], lang: str | None = None) -> int:
-    """Receipts for the gifts and refunds these payloads recorded; returns how many went out.
-    ``lang``: the donor's language when the payload cannot tell (a PayPal order, captured
-    while the donor's browser waits)."""
-    ids = [i for i in payload_ids if i is not None]
-    if not ids:
-        return 0
-    entries = session.scalars(select(LedgerEntry).where(
-        LedgerEntry.payload_id.in_(ids), LedgerEntry.stream.in_(STREAMS),
-        LedgerEntry.kind.in_([EntryKind.donation, EntryKind.refund]))).all()
+def donors(rows: Sequence[tuple[LedgerEntry, bytes]],
+           lang: str | None = None) -> dict[int, tuple[str, str]]:
+    """Each gift's donor who can be thanked: {entry id: (email, language)}, read from the
+    payment provider's own body that came with it. ``lang``: the donor's language when the body
+    cannot tell (a PayPal order, captured while the donor's browser waits)."""
+    found = {}
+    for entry, body in rows:
+        if entry.kind == EntryKind.donation and entry.stream in STREAMS:
+            email, language = _donor(body, lang)
+            if email is not None:
+                found[entry.id] = (email, language)
+    return found
+
+
+def issue(session: Session, entries: Sequence[LedgerEntry],
+          thanked: dict[int, tuple[str, str]]) -> int:
+    """Receipts for these gifts (their donors from ``donors``) and notices for these refunds;
+    returns how many went out."""
     sent = 0
     for entry in entries:
-        if entry.kind == EntryKind.donation:
-            sent += _receipt(session, entry, lang)
-        else:
+        if entry.id in thanked:
+            sent += _receipt(session, entry, *thanked[entry.id])
+        elif entry.kind == EntryKind.refund and entry.reverses_id is not None:
             sent += _refund_notice(session, entry)
     return sent
 
 
-def _receipt(session: Session, entry: LedgerEntry, fallback: str | None) -> int:
-    email, lang = _donor(session.get(InboundPayload, entry.payload_id), fallback)
-    if email is None:
-        return 0
+def _receipt(session: Session, entry: LedgerEntry, email: str, lang: str) -> int:
     row = _claim(session, entry, "receipt", email, lang)
     if row is None:
         return 0
@@ -142,12 +145,10 @@ def _send(session: Session, to: str, subject: str, body: str) -> int:
     return 1
 
 
-def _donor(payload: InboundPayload | None, fallback: str | None) -> tuple[str | None, str]:
+def _donor(raw: bytes, fallback: str | None) -> tuple[str | None, str]:
     """The donor's email and language, from the payment provider's own body."""
-    if payload is None:
-        return None, "en"
     try:
-        body = json.loads(payload.body)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, TypeError):
         return None, "en"
     obj = body.get("data", {}).get("object", {}) if isinstance(body, dict) else {}

@@ -17,12 +17,12 @@ import hmac
 import json
 import secrets
 
-from sqlalchemy import BigInteger, ForeignKey, String, select
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
-from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import InvalidInput, NotFound
+from ..storage.database import Base, UTCDateTime, utcnow
 
 PAID = "4242424242424242"
 # Stripe's test cards and the messages its Checkout page shows for them.
@@ -33,8 +33,8 @@ DECLINES = {
 }
 INCORRECT = ("incorrect_number", None, "Your card number is incorrect.")
 NOT_A_TEST_CARD = ("card_declined", "test_mode_live_card",
-                   "Your card was declined. Your request was in test mode, but used a non test "
-                   "card.")
+                   ("Your card was declined. Your request was in test mode, but used a non test "
+                    "card."))
 
 
 class SandboxCheckout(Base):

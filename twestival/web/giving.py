@@ -13,25 +13,34 @@ import io
 from zoneinfo import ZoneInfo
 
 import segno
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
-                   request, url_for)
-from sqlalchemy import select
 from babel.dates import format_datetime, format_time
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ..campaigns.models import Campaign, City
 from ..campaigns.service import approved_cities, check_timezone, get_campaign, get_city
 from ..errors import InvalidInput
 from ..extensions import db, limiter
 from ..giving import giftaid, matching, sandbox
-from ..ledger.statement import csv_safe
 from ..giving.nearest import nearest_first
+from ..ledger.statement import csv_safe
 from ..money import Money, parse
 from ..streams.inbox import receive, registry
 from . import webhooks
 from .authz import require_coordinator
-from .templating import locale
 from .donate import _donate_limit
+from .templating import locale
 
 bp = Blueprint("giving", __name__)
 QR_MAX_AGE = 86400

@@ -49,13 +49,13 @@ BUSY_REASON = "database busy; left for the provider's retry"
 
 
 # What follows processing, in the same transaction, before its commit: each hook takes the
-# session and the processed payloads' ids (giving.aftercare: match gifts and receipts).
-AFTER_PROCESSING: list[Callable[[Session, list[int]], None]] = []
+# session and the processed payloads as (id, stream) (giving.aftercare: match gifts, receipts).
+AFTER_PROCESSING: list[Callable[[Session, list[tuple[int, str]]], None]] = []
 
 
-def _after_processing(session: Session, payload_ids: list[int]) -> None:
+def _after_processing(session: Session, payloads: list[tuple[int, str]]) -> None:
     for hook in AFTER_PROCESSING:
-        hook(session, payload_ids)
+        hook(session, payloads)
 
 
 def receive(session: Session, stream: str, body: bytes, process: Callable[[InboundPayload], R],
@@ -79,7 +79,7 @@ def process_archived(session: Session, payload: InboundPayload,
     """Process an archived payload and commit; a DomainError rejects it (committed)."""
     try:
         result = process(payload)
-        _after_processing(session, [payload.id])
+        _after_processing(session, [(payload.id, payload.stream)])
     except DomainError as exc:
         session.rollback()
         mark(payload, "rejected", exc.message)
@@ -213,7 +213,7 @@ class GroupInbox:
             return [BUSY] * len(deliveries)
         try:
             outcomes = process_many(session, deliveries)
-            _after_processing(session, [item.payload_id for item in deliveries])
+            _after_processing(session, [(item.payload_id, item.stream) for item in deliveries])
             session.commit()
         except OperationalError:
             # Busy or gone for a moment: the deliveries are archived; the provider retries.
