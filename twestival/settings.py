@@ -1,6 +1,7 @@
 """Configuration: defaults, then TWESTIVAL_* environment variables, then the caller's dict."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -9,8 +10,11 @@ from flask import Flask
 
 DEFAULTS = {
     "SCHEDULER": "on",
-    "PROXIES": 0,  # reverse proxies in front (nginx: 1), trusted for X-Forwarded-* (twestival.wsgi)
+    "PROXIES": 0,  # reverse proxies in front (nginx: 1), trusted for X-Forwarded-* (web/security.py)
     "BASE_URL": "http://127.0.0.1:5000",
+    # Who may read /metrics: these addresses, or anyone with METRICS_TOKEN as a bearer token.
+    "METRICS_ALLOW": "127.0.0.1/32,::1",
+    "METRICS_TOKEN": None,
     "LIVE_UPDATES_PER_SECOND": 4,
     "API_MAX_BODY": 16 * 1024,
     "IMPORT_MAX_UPLOAD": 200 * 1024 * 1024,
@@ -83,7 +87,18 @@ def load(app: Flask, overrides: dict | None) -> None:
     redis_url = app.config.get("REDIS_URL")
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     app.config["SCHEDULER"] = str(app.config["SCHEDULER"]).lower()
+    app.config["METRICS_NETWORKS"] = networks(app.config["METRICS_ALLOW"])
     configure_sandbox(app)
+
+
+def networks(spec: str | list | tuple) -> tuple:
+    """TWESTIVAL_METRICS_ALLOW: comma-separated addresses or CIDR networks."""
+    items = spec.split(",") if isinstance(spec, str) else spec
+    try:
+        return tuple(ipaddress.ip_network(str(item).strip(), strict=False)
+                     for item in items if str(item).strip())
+    except ValueError as exc:
+        raise RuntimeError(f"TWESTIVAL_METRICS_ALLOW: {exc}") from None
 
 
 def configure_sandbox(app: Flask) -> None:

@@ -10,20 +10,13 @@ from gevent import monkey
 
 monkey.patch_all()
 
-from werkzeug.middleware.proxy_fix import ProxyFix  # noqa: E402  (after patching, on purpose)
-
-from twestival import create_app  # noqa: E402
-from twestival.storage import checkpoints
+from twestival import create_app  # noqa: E402  (after patching, on purpose)
 from twestival.extensions import db  # noqa: E402
+from twestival.storage import checkpoints  # noqa: E402
 
 app = create_app()
 with app.app_context():
     checkpoints.start(db.engine)   # SQLite only: WAL checkpoints off the request path
-# Behind nginx (docs/deploy/nginx.conf) the client address is in X-Forwarded-For: rate limits
-# and logs need it. TWESTIVAL_PROXIES is how many proxies in front of us to trust.
-if int(app.config.get("PROXIES") or 0):
-    hops = int(app.config["PROXIES"])
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 # Everything loaded so far lives as long as the process: out of the collector's sight, a full
 # collection no longer walks it, which shortens the pauses every in-flight request waits out.

@@ -2,7 +2,7 @@
 declarations, match offers
 
 Revision ID: 0011_giving
-Revises: 0008_file_pieces
+Revises: 0009_sign_in_guard
 Create Date: 2026-12-05 00:30:00
 """
 from alembic import op
@@ -13,7 +13,7 @@ from twestival.storage.database import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0011_giving'
-down_revision = '0008_file_pieces'
+down_revision = '0009_sign_in_guard'
 branch_labels = None
 depends_on = None
 

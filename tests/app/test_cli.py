@@ -125,6 +125,11 @@ def test_demo_seeds_cities_in_many_currencies(app, runner):
     assert again.exit_code == 0, again.output
     board = client.get("/api/v1/campaigns/twestival-2026/leaderboard").get_json()
     assert sum(r["donations"] for r in board["cities"]) == 63
+    # A start gives the demo accounts new passwords, which ends the sessions of the old ones.
+    assert client.get("/coordinate/twestival-2026").status_code == 302
+    password = re.search(r"coordinator@demo\.twestival\.org\s+(\S+)", again.output).group(1)
+    assert client.post("/login", data={"csrf_token": csrf, "email": email,
+                                       "password": password}).status_code == 302
     assert client.get("/coordinate/twestival-2026/statement?format=csv").get_data(
         as_text=True) == statement
     # Seeding 40 gifts again would add four chart points; the live publisher may add one of

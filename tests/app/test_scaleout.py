@@ -262,6 +262,7 @@ def test_rate_limits_are_shared_between_processes_through_redis(tmp_path, proces
     redis.Redis.from_url(redis_url).flushdb()
     first, second = processes(env), processes({**env, "TWESTIVAL_SCHEDULER": "off"})
     on_first, on_second = Browser(first.base), Browser(second.base)
-    statuses = [on_first.login("nobody@example.org", "wrong") for _ in range(10)]
+    # A different account each time: one account alone would hit its own throttle first.
+    statuses = [on_first.login(f"nobody{n}@example.org", "wrong") for n in range(10)]
     assert statuses == [400] * 10                      # wrong password, not yet limited
-    assert on_second.login("nobody@example.org", "wrong") == 429
+    assert on_second.login("nobody10@example.org", "wrong") == 429

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
 from ..errors import Conflict, InvalidInput
+from . import throttle
 from .models import ApiToken, Membership, Role, User
 
 _hasher = PasswordHasher()
@@ -64,9 +65,44 @@ def grant(session: Session, user: User, role: Role, campaign: Campaign,
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password ends every session signed in with the old one."""
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    if user.password_hash:
+        end_sessions(user)
     user.password_hash = _hasher.hash(password)
+
+
+def reset_password(session: Session, user: User, password: str) -> None:
+    """The set-password link: a new password, and the account's wrong-password count forgiven,
+    so a throttled owner is never locked out of their own account."""
+    set_password(user, password)
+    throttle.forgive(session, user.email)
+
+
+# --- ending sessions -----------------------------------------------------------------------
+# Sessions are signed cookies holding "<user id>:<epoch>"; the user loader turns away any
+# whose epoch is not the user's current one. Raising it ends them all, on every device.
+
+def end_sessions(user: User) -> None:
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def session_is_current(user: User, epoch: int) -> bool:
+    return user.active and epoch == (user.session_epoch or 0)
+
+
+def deactivate(user: User) -> None:
+    user.active = False
+    end_sessions(user)
+
+
+def remove_role(session: Session, membership: Membership) -> None:
+    """Takes a role away; the person signs in again to work with what they still have."""
+    user = session.get(User, membership.user_id)
+    session.delete(membership)
+    end_sessions(user)
+    session.flush()
 
 
 def check_password(user: User | None, password: str) -> bool:

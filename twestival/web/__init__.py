@@ -5,7 +5,7 @@ from flask import Flask, request
 
 from ..storage.database import reset_read_only, set_read_only
 from . import (account, api, apply, auth, coordinate, donate, errors, giving, i18n, money_desk,
-               ops, organise, planning, public, templating, webhooks)
+               ops, organise, planning, public, security, templating, webhooks)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -21,13 +21,7 @@ def init_app(app: Flask) -> None:
         if token is not None:
             reset_read_only(token)
 
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
-
+    security.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import (Blueprint, Flask, current_app, flash, redirect, render_template, request,
                    url_for)
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,11 +12,13 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..accounts import signin
 from ..accounts.models import User
-from ..accounts.service import MIN_PASSWORD, check_password, find_user, set_password
+from ..accounts.service import MIN_PASSWORD, end_sessions, reset_password, session_is_current
+from ..storage.database import read_only
 from ..errors import InvalidInput
 from ..extensions import db, limiter, login_manager
-from .links import external_url
+from .links import external_url, local_path
 
 bp = Blueprint("auth", __name__)
 PASSWORD_LINK_MAX_AGE = 7 * 24 * 3600
@@ -60,14 +63,22 @@ def user_from_token(token: str) -> User | None:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        user = find_user(db.session, form.email.data)
-        if check_password(user, form.password.data):
-            login_user(user)
-            target = request.args.get("next", "")
-            # Only local paths: never an open redirect.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("organise.home")
-            return redirect(target)
+        # The password is checked in a read-only transaction, the outcome written after it.
+        with read_only():
+            attempt = signin.check(db.session, form.email.data, form.password.data)
+            db.session.rollback()
+        if attempt.wait is not None:
+            form.password.errors.append(_(
+                "Too many wrong passwords for this account. Try again in %(wait)s, or set "
+                "a new password with “Forgot your password?”.",
+                wait=format_timedelta(attempt.wait, threshold=1.0, add_direction=False)))
+            return render_template("auth/login.html", form=form), 429
+        signin.record(db.session, attempt)
+        if attempt.user is not None:
+            login_user(attempt.user)
+            db.session.commit()
+            return redirect(local_path(request.args.get("next")) or url_for("organise.home"))
+        db.session.commit()
         form.password.errors.append(_("Email or password is wrong."))
     return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
 
@@ -75,6 +86,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    # Ends this person's sessions everywhere: a copy of the cookie must not outlive sign-out.
+    end_sessions(current_user)
+    db.session.commit()
     logout_user()
     return redirect(url_for("public.index"))
 
@@ -88,7 +102,7 @@ def set_password_view(token: str):
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            set_password(user, form.password.data)
+            reset_password(db.session, user, form.password.data)
         except InvalidInput as exc:
             form.password.errors.append(exc.message)
         else:
@@ -104,9 +118,13 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
 
     @login_manager.user_loader
-    def _load(user_id: str):
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+    def _load(session_id: str):
+        # "<user id>:<epoch>"; a bare id is a session from before epochs, i.e. epoch 0.
+        user_id, _sep, epoch = session_id.partition(":")
+        if not user_id.isdigit() or not (epoch or "0").isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and session_is_current(user, int(epoch or 0)) else None
 
     @app.context_processor
     def _user():

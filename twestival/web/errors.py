@@ -6,7 +6,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
 
-JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz")
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/metrics")
 
 
 def wants_json() -> bool:

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from .. import ROOT
 from ..extensions import db
+from .links import local_path
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 bp = Blueprint("i18n", __name__)
@@ -27,13 +28,6 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 
-def local_target(target: str | None) -> str:
-    # Only paths on this site: never an open redirect.
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("public.index")
-    return target
-
-
 @bp.post("/language")
 def choose():
     code = request.form.get("locale", "")
@@ -42,7 +36,7 @@ def choose():
         if current_user.is_authenticated:
             current_user.locale = code
             db.session.commit()
-    return redirect(local_target(request.form.get("next")))
+    return redirect(local_path(request.form.get("next")) or url_for("public.index"))
 
 
 def init_app(app: Flask) -> None:

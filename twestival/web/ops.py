@@ -1,7 +1,10 @@
 """Operations endpoints: health for load balancers, metrics for Prometheus."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import hmac
+import ipaddress
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
 from .. import metrics
@@ -40,7 +43,32 @@ def healthz():
     return jsonify(status="ok" if healthy else "unhealthy", **checks), 200 if healthy else 503
 
 
+# Headers a proxy adds. Seen while no proxy is trusted (TWESTIVAL_PROXIES=0), they mean the
+# loopback address we see is the proxy's, not the reader's.
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _may_read_metrics() -> bool:
+    config = current_app.config
+    token = config.get("METRICS_TOKEN")
+    if token and hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                     f"Bearer {token}".encode()):
+        return True
+    if not int(config.get("PROXIES") or 0) and any(h in request.headers for h in FORWARDING_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in config["METRICS_NETWORKS"])
+
+
 @bp.get("/metrics")
 def metrics_view():
+    if not _may_read_metrics():
+        abort(403, "metrics are readable only from TWESTIVAL_METRICS_ALLOW addresses "
+                   "or with the TWESTIVAL_METRICS_TOKEN bearer token")
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)
