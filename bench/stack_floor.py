@@ -11,7 +11,7 @@ monkey.patch_all()
 from flask import Flask, jsonify, request  # noqa: E402  (after patching, as twestival.wsgi)
 
 from twestival.errors import DomainError  # noqa: E402
-from twestival.streams.stripe.events import verify  # noqa: E402
+from twestival.streams.stripe.signature import verify  # noqa: E402
 
 from .common import STRIPE_SECRET  # noqa: E402
 
