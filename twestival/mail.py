@@ -242,15 +242,19 @@ def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
 
 
 def outbox_for(session: Session, campaign_id: int, limit: int = 200) -> list[OutboxMessage]:
-    """The newest mail a campaign's coordinators may read: to the campaign's people and to
-    those who applied to bring one of its cities in — never to anyone else."""
+    """The newest mail a campaign's coordinators may read: to the campaign's people, to
+    those who applied to bring one of its cities in and to its donors (their receipts) —
+    never to anyone else."""
     from .accounts.models import Membership, User
     from .campaigns.applications import CityApplication
     from .campaigns.models import City
+    from .giving.receipts import GiftReceipt
     people = select(User.email).join(Membership).where(Membership.campaign_id == campaign_id)
     applicants = (select(CityApplication.applicant_email).join(City)
                   .where(City.campaign_id == campaign_id))
+    donors = select(GiftReceipt.email).where(GiftReceipt.campaign_id == campaign_id)
     return list(session.scalars(
         select(OutboxMessage).where(or_(OutboxMessage.to_addr.in_(people),
-                                        OutboxMessage.to_addr.in_(applicants)))
+                                        OutboxMessage.to_addr.in_(applicants),
+                                        OutboxMessage.to_addr.in_(donors)))
         .order_by(OutboxMessage.id.desc()).limit(limit)))

@@ -38,6 +38,10 @@ DEFAULTS = {
     "DONATE_RATE_LIMIT": "10 per minute;60 per hour",
     "WEBHOOK_MAX_BODY": 512 * 1024,
     "PAYPAL_VERIFY": "offline",
+    # A built-in stand-in for Stripe Checkout in test mode (giving/sandbox.py); the demo's.
+    "PAYMENTS_SANDBOX": "off",
+    # "Cover the fees" grosses a gift up by these (giving/amounts.py: DEFAULT_FEE_RULES).
+    "FEE_RULES": None,
     # Where PAYPAL-CERT-URL may point (scheme://host[:port]); anything else is refused.
     "PAYPAL_CERT_ORIGINS": ["https://api.paypal.com", "https://api.sandbox.paypal.com",
                             "https://api-m.paypal.com", "https://api-m.sandbox.paypal.com"],
@@ -46,8 +50,12 @@ DEFAULTS = {
 }
 
 
-def _secret_key(instance: Path) -> str:
-    path = instance / "secret_key"
+class SettingsError(RuntimeError):
+    """A combination of settings the app refuses to start with (one line, for the operator)."""
+
+
+def _secret_key(instance: Path, name: str = "secret_key") -> str:
+    path = instance / name
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -80,6 +88,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     app.config["SCHEDULER"] = str(app.config["SCHEDULER"]).lower()
     app.config["METRICS_NETWORKS"] = networks(app.config["METRICS_ALLOW"])
+    configure_sandbox(app)
 
 
 def networks(spec: str | list | tuple) -> tuple:
@@ -90,3 +99,20 @@ def networks(spec: str | list | tuple) -> tuple:
                      for item in items if str(item).strip())
     except ValueError as exc:
         raise RuntimeError(f"TWESTIVAL_METRICS_ALLOW: {exc}") from None
+
+
+def configure_sandbox(app: Flask) -> None:
+    """PAYMENTS_SANDBOX: ``on`` or ``off``. With it on, Stripe payments can only be test ones,
+    and sandbox gifts need a webhook secret to be signed with (generated if none is set)."""
+    value = str(app.config.get("PAYMENTS_SANDBOX") or "off").strip().lower()
+    if value not in {"on", "off"}:
+        raise SettingsError(f"TWESTIVAL_PAYMENTS_SANDBOX must be 'on' or 'off', not {value!r}")
+    app.config["PAYMENTS_SANDBOX"] = value
+    if value == "off":
+        return
+    if str(app.config.get("STRIPE_SECRET_KEY") or "").startswith(("sk_live_", "rk_live_")):
+        raise SettingsError("refusing to start: TWESTIVAL_PAYMENTS_SANDBOX is on but "
+                            "TWESTIVAL_STRIPE_SECRET_KEY is a live key; turn one of them off")
+    if not app.config.get("STRIPE_WEBHOOK_SECRET"):
+        app.config["STRIPE_WEBHOOK_SECRET"] = "whsec_" + _secret_key(
+            Path(app.instance_path), "sandbox_webhook_secret")

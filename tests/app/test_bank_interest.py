@@ -221,4 +221,5 @@ def test_camt_interest_told_by_bank_transaction_codes(app, client, session, refs
     assert entries_for(session, interest_rows(session)) == 0
     csv = client.get("/coordinate/tw/statement?format=csv")
     london_bank = [line for line in csv.text.splitlines() if line.startswith("London,bank,")]
-    assert london_bank == ["London,bank,GBP,60.00,0.00,0.00,0.00,0.00,60.00,60.00,60.00,GBP,1,"]
+    assert london_bank == [
+        "London,bank,GBP,60.00,0.00,0.00,0.00,0.00,60.00,60.00,60.00,GBP,1,,,daily,0.00,0"]

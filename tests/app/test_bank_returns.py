@@ -135,4 +135,5 @@ def test_camt_returns_told_by_their_bank_transaction_codes(app, client, session,
     csv = client.get("/coordinate/tw/statement?format=csv")
     assert csv.status_code == 200
     london_bank = [line for line in csv.text.splitlines() if line.startswith("London,bank,")]
-    assert london_bank == ["London,bank,GBP,90.00,0.00,0.00,-40.00,0.00,50.00,50.00,50.00,GBP,3,"]
+    assert london_bank == [
+        "London,bank,GBP,90.00,0.00,0.00,-40.00,0.00,50.00,50.00,50.00,GBP,3,,,daily,0.00,0"]

@@ -43,9 +43,9 @@ def test_a_kes_city_counts_gifts_once_its_rate_is_entered(app, api_token):
 
         page.goto(f"{base}/c/tw")
         page.wait_for_function(
-            "document.querySelector('[data-field=connection-text]').textContent === 'live'")
+            "() => document.querySelector('[data-field=connection-text]').textContent === 'live'")
         assert post_donation(client, api_token, city="nairobi", amount="1500.00",
                              currency="KES").status_code == 201
         page.wait_for_function(
-            "document.querySelector('tr[data-city=nairobi] [data-field=raised]')"
+            "() => document.querySelector('tr[data-city=nairobi] [data-field=raised]')"
             ".textContent.includes('1,500.00')", timeout=10_000)

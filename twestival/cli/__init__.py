@@ -46,7 +46,12 @@ def init_app(app: Flask) -> None:
 
 def _create_app():
     from .. import create_app
-    app = create_app()
+    from ..settings import SettingsError
+    try:
+        app = create_app()
+    except SettingsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
     # A command that records money exits right after its commit: push the change first.
     atexit.register(app.extensions["twestival.live"].drain)
     return app

@@ -1,6 +1,7 @@
 """Serving: ``twestival run`` and ``twestival demo``."""
 from __future__ import annotations
 
+import os
 import random
 
 import click
@@ -53,6 +54,17 @@ def _simulate(app: Flask, rate: float) -> None:
                 app.logger.exception("demo donation failed")
 
 
+def _sandbox_on(app: Flask) -> None:
+    """The demo takes gifts through the sandbox checkout, unless told not to."""
+    from ..settings import SettingsError, configure_sandbox
+    if os.environ.get("TWESTIVAL_PAYMENTS_SANDBOX", "").strip().lower() != "off":
+        app.config["PAYMENTS_SANDBOX"] = "on"
+    try:
+        configure_sandbox(app)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -66,6 +78,7 @@ def demo_command(host, port, seed_count, rate, no_serve):
     from ..demo import SLUG, ensure_campaign, ensure_hub, ensure_people, seed_history
     from ..demo_money import ensure_streams
     app = current_app._get_current_object()
+    _sandbox_on(app)
     prepare_database(app)
     campaign = ensure_campaign(db.session)
     people = ensure_people(db.session, campaign)

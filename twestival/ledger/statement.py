@@ -66,6 +66,8 @@ class StatementRow:
     reporting_net: int = 0
     reporting_currency: str = ""
     entries: int = 0
+    test_mode: int = 0       # entries of test-mode money (Stripe test mode, the sandbox)
+    fees_covered: int = 0    # of gross: what donors added to cover the fees
     converted_fees: list[ConvertedFee] = dataclasses.field(default_factory=list)
     rates: list[RateUsed] = dataclasses.field(default_factory=list)
 
@@ -112,6 +114,7 @@ def statement(session: Session, campaign: Campaign, city: City | None = None) ->
         row.fees += int(fees)  # a dispute's fee is lost money too
         row.reporting_net += int(reporting)
         row.entries += count
+    _giving(session, campaign, city, rows)
     converted_fees = _converted_fees(campaign)
     if city is not None:
         converted_fees = converted_fees.where(LedgerEntry.city_id == city.id)
@@ -133,6 +136,26 @@ def statement(session: Session, campaign: Campaign, city: City | None = None) ->
         rows[(name or "", stream, currency)].rates.append(
             RateUsed(currency, quote, rate, date.isoformat(), count))
     return sorted(rows.values(), key=lambda r: (r.city_slug is None, r.city, r.stream, r.currency))
+
+
+def _giving(session: Session, campaign: Campaign, city: City | None, rows: dict) -> None:
+    """Test-mode money and covered fees, which only donations made online carry (in meta)."""
+    test_mode = LedgerEntry.meta["test_mode"].as_boolean()
+    covered = LedgerEntry.meta["fee_covered_minor"].as_integer()
+    query = (select(City.name, LedgerEntry.stream, LedgerEntry.currency,
+                    func.count().filter(test_mode.is_(True)),
+                    func.coalesce(func.sum(covered), 0))
+             .select_from(LedgerEntry).outerjoin(City, City.id == LedgerEntry.city_id)
+             .where(LedgerEntry.campaign_id == campaign.id,
+                    LedgerEntry.kind == EntryKind.donation, LedgerEntry.meta.is_not(None),
+                    LedgerEntry.stream.in_(("stripe", "paypal")))
+             .group_by(City.name, LedgerEntry.stream, LedgerEntry.currency))
+    if city is not None:
+        query = query.where(LedgerEntry.city_id == city.id)
+    for name, stream, currency, tests, fees in session.execute(query):
+        row = rows.get((name or "", stream, currency))
+        if row is not None:
+            row.test_mode, row.fees_covered = int(tests), int(fees)
 
 
 def by_stream(rows: list[StatementRow]) -> list[tuple[str, int]]:

@@ -3,7 +3,7 @@ Flask-free caller that processes payloads). Adding a provider or a file format i
 here plus its own package or module."""
 from __future__ import annotations
 
-from .inbox.registry import Stream, register
+from .inbox.registry import Stream, after_processing, register
 
 
 def register_all() -> None:
@@ -20,3 +20,6 @@ def register_all() -> None:
     register(Stream(cash.STREAM, cash.process))
     for name in files.STREAMS:   # an imported file is reprocessed whole
         register(Stream(name, files.process_file))
+    # Match gifts and receipts follow a gift in its own transaction.
+    from ..giving import aftercare
+    after_processing(aftercare.settle)

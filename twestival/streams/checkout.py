@@ -34,11 +34,20 @@ class Gift:
     donor_name: str | None
     message: str | None
     form_key: str
+    fee_covered_minor: int = 0      # of ``amount``: the donor covered the fees (giving.amounts)
+    lang: str | None = None         # the donor's language, for the receipt
+
+    def metadata(self) -> dict[str, str]:
+        """What the payment carries back to the webhook (Stripe metadata: strings only)."""
+        extra = (("donor_name", self.donor_name), ("message", self.message), ("lang", self.lang),
+                 ("fee_covered", str(self.fee_covered_minor) if self.fee_covered_minor else None))
+        return {"campaign": self.campaign.slug, "city": self.city.slug} | {
+            k: v for k, v in extra if v}
 
     def idempotency_key(self, provider: str) -> str:
         """The same form sent twice (a double click) starts one payment, not two."""
         parts = [provider, self.form_key, self.campaign.slug, self.city.slug, str(self.amount),
-                 self.donor_name or "", self.message or ""]
+                 self.donor_name or "", self.message or "", str(self.fee_covered_minor)]
         return f"twestival-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:40]}"
 
 
@@ -83,8 +92,9 @@ def gift(config: Mapping, campaign: Campaign, city: City, form: Mapping[str, str
 
 
 def start_stripe_checkout(gift: Gift, *, api_key: str, api_base: str | None, success_url: str,
-                          cancel_url: str) -> str:
-    """Create a Checkout Session; returns the Stripe-hosted payment page's URL."""
+                          cancel_url: str) -> tuple[str, str]:
+    """Create a Checkout Session; returns the Stripe-hosted payment page's URL and the
+    session's id (what the paid gift's entry will be known by)."""
     metadata = {"campaign": gift.campaign.slug, "city": gift.city.slug}
     client = stripe.StripeClient(api_key, base_addresses={"api": api_base} if api_base else {},
                                  max_network_retries=2)
@@ -94,8 +104,7 @@ def start_stripe_checkout(gift: Gift, *, api_key: str, api_base: str | None, suc
         "line_items": [{"quantity": 1, "price_data": {
             "currency": gift.amount.currency.lower(), "unit_amount": to_stripe(gift.amount),
             "product_data": {"name": f"Gift to Twestival {gift.city.name}"}}}],
-        "metadata": metadata | {k: v for k, v in (("donor_name", gift.donor_name),
-                                                    ("message", gift.message)) if v},
+        "metadata": gift.metadata(),
         # Refunds and disputes are about the PaymentIntent: let it say where it belongs too.
         "payment_intent_data": {"metadata": metadata},
         "success_url": success_url,
@@ -109,7 +118,7 @@ def start_stripe_checkout(gift: Gift, *, api_key: str, api_base: str | None, suc
                                    f"({exc.user_message or type(exc).__name__})") from None
     if not session.url:
         raise PaymentProviderError("Stripe returned no payment page")
-    return session.url
+    return session.url, session.id
 
 
 def start_paypal_order(gift: Gift, settings: paypal_client.Settings, client: httpx.Client, *,

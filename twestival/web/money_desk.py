@@ -213,7 +213,7 @@ def _statement_csv(camp, rows, policy: str) -> Response:
     writer.writerow(["city", "stream", "currency", "gross", "refunds", "chargebacks",
                      "reversals_adjustments", "fees", "net", "net_after_fees", "net_reporting",
                      "reporting_currency", "entries", "fees_converted", "rates_used",
-                     "rate_policy"])
+                     "rate_policy", "fees_covered_by_donors", "test_mode_entries"])
     for row in rows:
         def major(minor, currency=row.currency):
             return Money(minor, currency).major_str()
@@ -222,7 +222,8 @@ def _statement_csv(camp, rows, policy: str) -> Response:
             major(row.chargebacks), major(row.other), major(row.fees), major(row.net),
             major(row.net_after_fees), major(row.reporting_net, row.reporting_currency), row.reporting_currency,
             row.entries, "; ".join(str(fee) for fee in row.converted_fees),
-            "; ".join(str(rate) for rate in row.rates), policy)])
+            "; ".join(str(rate) for rate in row.rates), policy, major(row.fees_covered),
+            row.test_mode)])
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{camp.slug}-statement.csv"',
         "Cache-Control": "no-store"})

@@ -48,6 +48,11 @@ BUSY = Outcome("failed")
 BUSY_REASON = "database busy; left for the provider's retry"
 
 
+def _after_processing(session: Session, payloads: list[tuple[int, str]]) -> None:
+    for hook in registry.after_processing_hooks():
+        hook(session, payloads)
+
+
 def receive(session: Session, stream: str, body: bytes, process: Callable[[InboundPayload], R],
             *, headers=None, content_type: str | None = None, external_id: str | None = None,
             campaign_id: int | None = None, meta: dict | None = None) -> R:
@@ -69,6 +74,7 @@ def process_archived(session: Session, payload: InboundPayload,
     """Process an archived payload and commit; a DomainError rejects it (committed)."""
     try:
         result = process(payload)
+        _after_processing(session, [(payload.id, payload.stream)])
     except DomainError as exc:
         session.rollback()
         mark(payload, "rejected", exc.message)
@@ -202,6 +208,7 @@ class GroupInbox:
             return [BUSY] * len(deliveries)
         try:
             outcomes = process_many(session, deliveries)
+            _after_processing(session, [(item.payload_id, item.stream) for item in deliveries])
             session.commit()
         except OperationalError:
             # Busy or gone for a moment: the deliveries are archived; the provider retries.

@@ -40,7 +40,12 @@ class NotConfigured(NotFound):
     """The provider's settings are missing, so its stream is off here."""
 
 
+# What follows processing, in the same transaction, before its commit: a hook takes the
+# session and the processed payloads as (id, stream) (giving.aftercare: match gifts, receipts).
+AfterProcessing = Callable[[Session, list[tuple[int, str]]], None]
+
 _streams: dict[str, Stream] = {}
+_after_processing: list[AfterProcessing] = []
 
 
 def register(stream: Stream) -> Stream:
@@ -58,3 +63,12 @@ def get(name: str) -> Stream:
 
 def known() -> list[str]:
     return sorted(_streams)
+
+
+def after_processing(hook: AfterProcessing) -> None:
+    if hook not in _after_processing:
+        _after_processing.append(hook)
+
+
+def after_processing_hooks() -> tuple[AfterProcessing, ...]:
+    return tuple(_after_processing)

@@ -143,7 +143,17 @@ def donation(event: dict, metadata: dict, campaign: CampaignRef, city: CityRef |
         message=_text(metadata, "message", 2000), anonymous=donor is None,
         payload_id=payload_id,
         meta={"checkout_session": session_id, "payment_intent": payment_intent_id,
-              "event": event["id"]})
+              "event": event["id"]} | gift_meta(event, metadata))
+
+
+def gift_meta(event: dict, metadata: dict) -> dict:
+    """Test-mode money (Stripe's test mode, or the sandbox checkout) is said so on the
+    statement; the part of the gift that covers the fees is shown there too."""
+    meta = {"test_mode": True} if event.get("livemode") is False else {}
+    covered = metadata.get("fee_covered")
+    if isinstance(covered, str) and covered.isdigit() and len(covered) < 19:
+        meta["fee_covered_minor"] = int(covered)
+    return meta
 
 
 def _checkout_row(session: Session, obj: dict, campaign: CampaignRef, city: CityRef | None, amount,
