@@ -4,10 +4,11 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..campaigns.models import Campaign
+from ..campaigns.models import Campaign, City
 from ..ledger import leaderboard
 from ..ledger.sql import insert_ignore
 from ..database import utcnow
+from . import gifts as gift_wall
 from .models import LiveSequence, ProgressPoint
 
 HISTORY_POINTS = 500
@@ -24,13 +25,53 @@ def next_seq(session: Session, campaign_id: int) -> int:
                            .values(seq=LiveSequence.seq + 1).returning(LiveSequence.seq)).scalar_one()
 
 
-def snapshot(session: Session, campaign: Campaign) -> dict:
-    """Rows and seq read in one transaction, so they describe the same moment."""
-    return leaderboard.snapshot(session, campaign, current_seq(session, campaign.id))
+def take_gifts(session: Session, campaign: Campaign, words: tuple[str, ...]) -> list[dict]:
+    """The gifts for the update being made: those after the last update's. Call after
+    ``next_seq``, which holds the sequence row for the rest of the transaction."""
+    after = session.scalar(select(LiveSequence.gift_id)
+                           .where(LiveSequence.campaign_id == campaign.id)) or 0
+    found, newest = gift_wall.since(session, campaign, after, words)
+    if newest != after:
+        session.execute(update(LiveSequence).where(LiveSequence.campaign_id == campaign.id)
+                        .values(gift_id=newest))
+    return found
+
+
+def take_city_seqs(session: Session, campaign_id: int, touched, seq: int) -> dict[str, int]:
+    """Mark ``touched`` cities as sent ``seq``; returns what each was sent before (0: none
+    yet). Shared by every process, like ``seq`` itself, under the same row lock."""
+    before = session.scalar(select(LiveSequence.city_seqs)
+                            .where(LiveSequence.campaign_id == campaign_id)) or {}
+    if touched:
+        session.execute(update(LiveSequence).where(LiveSequence.campaign_id == campaign_id)
+                        .values(city_seqs={**before, **{slug: seq for slug in touched}}))
+    return {slug: before.get(slug, 0) for slug in touched}
+
+
+def snapshot(session: Session, campaign: Campaign, words: tuple[str, ...] = (),
+             city: City | None = None) -> dict:
+    """Rows, gifts and seq read in one transaction, so they describe the same moment. With a
+    ``city``, the gifts are that city's."""
+    board = leaderboard.snapshot(session, campaign, current_seq(session, campaign.id))
+    board["gifts"] = gift_wall.latest(session, campaign, words, city=city)
+    return board
 
 
 def room(campaign_slug: str) -> str:
     return f"campaign:{campaign_slug}"
+
+
+def city_room(campaign_slug: str, city_slug: str) -> str:
+    return f"campaign:{campaign_slug}:city:{city_slug}"
+
+
+def neighbours(ranked: list[dict], slug: str) -> list[str]:
+    """The cities just above and below ``slug`` in rank order."""
+    order = [r["slug"] for r in ranked]
+    if slug not in order:
+        return []
+    at = order.index(slug)
+    return order[max(0, at - 1):at] + order[at + 1:at + 2]
 
 
 def add_progress_point(session: Session, campaign_id: int, total_reporting_minor: int) -> None:

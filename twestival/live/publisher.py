@@ -20,7 +20,9 @@ from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
 from . import transport
-from .board import add_progress_point, next_seq, room
+from .board import (add_progress_point, city_room, neighbours, next_seq, room, take_city_seqs,
+                    take_gifts)
+from .gifts import moderation_words
 from .queue import SharedWindows
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,13 @@ class Publisher:
                 if campaign is None:
                     return
                 seq = next_seq(session, campaign_id)
+                gifts = take_gifts(session, campaign, words(self.app))
                 rows = leaderboard.city_rows(session, campaign)
+                previous = self._last_rows.get(campaign_id, {})
+                # Rank moves ripple: a city overtaken changed too, though no money touched it.
+                changed = [r for r in rows if previous.get(r["slug"]) != r]
+                touched = _touched(changed, rows, list(previous.values()), gifts)
+                city_seqs = take_city_seqs(session, campaign_id, touched, seq)
                 unassigned = leaderboard.unassigned_reporting_minor(session, campaign)
                 total = sum(r["raised_reporting_minor"] for r in rows) + unassigned
                 now = time.monotonic()
@@ -127,16 +135,21 @@ class Publisher:
                     self._last_point[campaign_id] = now
                 slug = campaign.slug
                 session.commit()
-            previous = self._last_rows.get(campaign_id, {})
-            # Rank moves ripple: a city overtaken changed too, though no money touched it.
-            changed = [r for r in rows if previous.get(r["slug"]) != r]
-            message = {
-                "campaign": slug, "seq": seq, "cities": changed,
+            totals = {
                 "total_raised_minor": total,
                 "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),
                 "unassigned_reporting_minor": unassigned,
             }
+            message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts, **totals}
             self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
+            by_slug = {r["slug"]: r for r in rows}
+            for city, prev_seq in city_seqs.items():
+                shown = [city] + neighbours(rows, city)
+                self.socketio.emit("leaderboard_update", {
+                    "campaign": slug, "seq": seq, "prev_seq": prev_seq, "city": city,
+                    "cities": [by_slug[s] for s in shown],
+                    "gifts": [g for g in gifts if g["city"] == city], **totals,
+                }, namespace="/live", to=city_room(slug, city))
             self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
             self.pushes_sent += 1
             metrics.PUSHES.inc()
@@ -148,6 +161,35 @@ class Publisher:
             self._last_rows.pop(campaign_id, None)
             self.socketio.sleep(1.0)
             self._wake.set()
+
+
+def words(app: Flask) -> tuple[str, ...]:
+    """The moderation word list (setting MODERATION_WORDS)."""
+    return moderation_words(app.config.get("MODERATION_WORDS"))
+
+
+def _touched(changed: list[dict], rows: list[dict], before: list[dict],
+             gifts: list[dict]) -> set[str]:
+    """Cities whose own watchers (``watch`` with a city) need this update: those that
+    changed or got gifts, and those whose neighbours in the ranking changed or moved."""
+    present = {r["slug"] for r in rows}
+    touched = {r["slug"] for r in changed} | {g["city"] for g in gifts}
+    for row in changed:
+        touched.update(neighbours(rows, row["slug"]))
+        touched.update(neighbours(before, row["slug"]))
+    return touched & present
+
+
+def hidden(socketio, campaign_slug: str, city_slug: str, gift_id: int) -> None:
+    """Tell every screen to drop a gift's name and message; after the commit that hid it.
+    A screen that misses it (the queue is down) still loses the gift at its next snapshot."""
+    message = {"campaign": campaign_slug, "id": gift_id}
+    try:
+        for to in (room(campaign_slug), city_room(campaign_slug, city_slug)):
+            socketio.emit("gift_hidden", message, namespace="/live", to=to)
+    except Exception:
+        log.exception("gift_hidden for gift %s could not be pushed", gift_id)
+        metrics.PUSH_FAILURES.inc()
 
 
 def _after_commit(session: Session) -> None:
