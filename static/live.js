@@ -214,7 +214,7 @@
     li.appendChild(el("span", "rank", String(r.rank)));
     const name = el("span", "name", r.name);
     const p = phase(r, now);
-    if (p === "live") name.appendChild(el("span", "phase", t("live_now")));
+    if (p === "live") { const mark = el("span", "phase", t("live_now")); mark.title = t("live_now"); name.appendChild(mark); }
     li.appendChild(name);
     const bar = el("span", "bar"), fill = el("span");
     fill.style.width = Math.min(100, r.share_bp / 100) + "%";
@@ -356,8 +356,10 @@
     }
     state.rows = new Map(snap.cities.map((r) => [r.slug, r]));
     nearby = [];
+    const before = new Set(state.gifts.map((g) => g.id));
     state.gifts = [];
     const fresh = addGifts(snap.gifts);
+    for (const id of before) fresh.delete(id);
     connection(true);
     render(changed, fresh);
   });

@@ -43,4 +43,7 @@ def init_app(app: Flask) -> None:
     @app.template_filter("wallclock")
     def _wallclock(value: dt.datetime | None) -> str:
         """A city's own wall-clock time as people say it: day and minute, no seconds."""
-        return format_skeleton("MMMEdHm", value, locale=locale()) if value else ""
+        if value is None:
+            return ""
+        return (f'{format_skeleton("MMMEd", value, locale=locale())}, '
+                f'{format_skeleton("Hm", value, locale=locale())}')
