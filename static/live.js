@@ -211,7 +211,7 @@
   function screenRow(r, now) {
     const li = el("li");
     li.dataset.city = r.slug;
-    li.appendChild(el("span", "rank", String(r.rank)));
+    li.appendChild(el("span", "rank", String(r.rank))).dataset.field = "rank";
     const name = el("span", "name", r.name);
     const p = phase(r, now);
     if (p === "live") { const mark = el("span", "phase", t("live_now")); mark.title = t("live_now"); name.appendChild(mark); }
@@ -219,8 +219,8 @@
     const bar = el("span", "bar"), fill = el("span");
     fill.style.width = Math.min(100, r.share_bp / 100) + "%";
     bar.appendChild(fill); li.appendChild(bar);
-    li.appendChild(el("span", "pct", pct(r, 0)));
-    li.appendChild(el("span", "amt", fmt(r.raised_minor, r.currency)));
+    li.appendChild(el("span", "pct", pct(r, 0))).dataset.field = "share";
+    li.appendChild(el("span", "amt", fmt(r.raised_minor, r.currency))).dataset.field = "raised";
     return li;
   }
   function renderScreen(changed) {
@@ -385,6 +385,8 @@
   // Controls: board filters, the screen's page turner, full screen and wake lock.
   const search = q(root, "search"), which = q(root, "filter");
   if (search) search.addEventListener("input", applyFilter);
+  const filters = q(root, "filters");
+  if (filters) filters.addEventListener("submit", (e) => { e.preventDefault(); applyFilter(); });
   if (which) which.addEventListener("change", applyFilter);
   setInterval(() => {   // phases and countdowns move with the clock, not with pushes
     if (view === "board") { renderNight(Date.now()); applyFilter(); for (const tr of q(root, "rows").querySelectorAll("tr[data-city]")) { const r = state.rows.get(tr.dataset.city); const n = q(tr, "phase"); if (r && n) { n.textContent = phaseText(r, Date.now()); n.dataset.phase = phase(r, Date.now()) || ""; } } }

@@ -80,7 +80,7 @@ def test_rows_carry_the_night_in_utc_and_organisers_set_it(app, client, seed):
                  if r["slug"] == "tokyo")
     assert tokyo["ends_at"] == "2027-02-12T16:30:00Z"
     page = client.get("/c/tw/tokyo").get_data(as_text=True)
-    assert "Fri, Feb 12, 20:00 in Tokyo" in page   # the city's own time, no seconds
+    assert "Fri, Feb 12, 8:00\u202fPM in Tokyo" in page   # the city's own time, no seconds
     bad = client.post("/organise/tw/tokyo/page", data={
         "csrf_token": token, "starts_at_local": "2027-02-12T20:00",
         "ends_at_local": "2027-02-12T19:00"})

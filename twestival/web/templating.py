@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from babel.dates import format_datetime, format_skeleton
+from babel.dates import format_datetime, format_skeleton, format_time
 from flask import Flask, has_request_context
 from flask_babel import get_locale
 
@@ -46,4 +46,4 @@ def init_app(app: Flask) -> None:
         if value is None:
             return ""
         return (f'{format_skeleton("MMMEd", value, locale=locale())}, '
-                f'{format_skeleton("Hm", value, locale=locale())}')
+                f'{format_time(value, "short", locale=locale())}')
