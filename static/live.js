@@ -68,7 +68,7 @@
     return "";
   }
   const shortTime = (iso, timeZone) => new Date(iso).toLocaleTimeString(lang, timeZone ?
-    { hour: "2-digit", minute: "2-digit", timeZone } : { hour: "2-digit", minute: "2-digit" });
+    { hour: "numeric", minute: "2-digit", timeZone } : { hour: "numeric", minute: "2-digit" });
 
   function renderNight(now) {
     const band = q(root, "night");
