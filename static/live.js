@@ -94,12 +94,12 @@
     li.appendChild(el("span", "gift-name", g.donor_name || t("anonymous")));
     if (!watchCity) li.appendChild(el("span", "gift-city", cityName(g.city)));
     if (g.matched) li.appendChild(el("span", "badge", t("matched")));
-    if (g.message) li.appendChild(el("q", "gift-msg", g.message));
     if (!compact) {
       const time = el("time", "gift-time", shortTime(g.at));
       time.dateTime = g.at;
       li.appendChild(time);
     }
+    if (g.message) li.appendChild(el("q", "gift-msg", g.message));
     return li;
   }
   function renderGifts(fresh) {
