@@ -18,34 +18,23 @@ def current_seq(session: Session, campaign_id: int) -> int:
     return session.scalar(select(LiveSequence.seq).where(LiveSequence.campaign_id == campaign_id)) or 0
 
 
-def next_seq(session: Session, campaign_id: int) -> int:
+def next_seq(session: Session, campaign_id: int) -> tuple[int, int, dict[str, int]]:
+    """The next update's seq, with what the previous update sent: the newest gift id and, per
+    city, the seq of the last update its own watchers got. One statement; the row stays locked
+    until the commit, so processes never send a gift twice or disagree about ``prev_seq``."""
     session.execute(insert_ignore(session, LiveSequence.__table__, ["campaign_id"],
-                                  campaign_id=campaign_id, seq=0))
-    return session.execute(update(LiveSequence).where(LiveSequence.campaign_id == campaign_id)
-                           .values(seq=LiveSequence.seq + 1).returning(LiveSequence.seq)).scalar_one()
+                                  campaign_id=campaign_id, seq=0, gift_id=0))
+    seq, gift_id, city_seqs = session.execute(
+        update(LiveSequence).where(LiveSequence.campaign_id == campaign_id)
+        .values(seq=LiveSequence.seq + 1)
+        .returning(LiveSequence.seq, LiveSequence.gift_id, LiveSequence.city_seqs)).one()
+    return seq, gift_id or 0, city_seqs or {}
 
 
-def take_gifts(session: Session, campaign: Campaign, words: tuple[str, ...]) -> list[dict]:
-    """The gifts for the update being made: those after the last update's. Call after
-    ``next_seq``, which holds the sequence row for the rest of the transaction."""
-    after = session.scalar(select(LiveSequence.gift_id)
-                           .where(LiveSequence.campaign_id == campaign.id)) or 0
-    found, newest = gift_wall.since(session, campaign, after, words)
-    if newest != after:
-        session.execute(update(LiveSequence).where(LiveSequence.campaign_id == campaign.id)
-                        .values(gift_id=newest))
-    return found
-
-
-def take_city_seqs(session: Session, campaign_id: int, touched, seq: int) -> dict[str, int]:
-    """Mark ``touched`` cities as sent ``seq``; returns what each was sent before (0: none
-    yet). Shared by every process, like ``seq`` itself, under the same row lock."""
-    before = session.scalar(select(LiveSequence.city_seqs)
-                            .where(LiveSequence.campaign_id == campaign_id)) or {}
-    if touched:
-        session.execute(update(LiveSequence).where(LiveSequence.campaign_id == campaign_id)
-                        .values(city_seqs={**before, **{slug: seq for slug in touched}}))
-    return {slug: before.get(slug, 0) for slug in touched}
+def record_sent(session: Session, campaign_id: int, gift_id: int,
+                city_seqs: dict[str, int]) -> None:
+    session.execute(update(LiveSequence).where(LiveSequence.campaign_id == campaign_id)
+                    .values(gift_id=gift_id, city_seqs=city_seqs))
 
 
 def snapshot(session: Session, campaign: Campaign, words: tuple[str, ...] = (),

@@ -7,11 +7,10 @@ Names and messages pass through moderation here, at read time: the ledger keeps 
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
 from ..campaigns.models import Campaign, City
@@ -62,7 +61,12 @@ def is_held(text: str | None, words: tuple[str, ...]) -> bool:
 
 
 def _query(campaign: Campaign):
-    return (select(LedgerEntry, City.slug, GiftModeration)
+    """Only the columns a gift shows: a push reads these several times a second."""
+    return (select(LedgerEntry.id, City.slug.label("city"), LedgerEntry.city_id,
+                   LedgerEntry.amount_minor, LedgerEntry.currency, LedgerEntry.reporting_minor,
+                   LedgerEntry.donor_name, LedgerEntry.message, LedgerEntry.anonymous,
+                   LedgerEntry.occurred_at, GiftModeration.name_hidden,
+                   GiftModeration.message_hidden, GiftModeration.message_approved)
             .join(City, City.id == LedgerEntry.city_id)
             .outerjoin(GiftModeration, GiftModeration.entry_id == LedgerEntry.id)
             .where(LedgerEntry.campaign_id == campaign.id,
@@ -71,23 +75,20 @@ def _query(campaign: Campaign):
                    ~exists().where(_reversal.reverses_id == LedgerEntry.id)))
 
 
-def to_gift(entry: LedgerEntry, city_slug: str, moderation: GiftModeration | None,
-            words: tuple[str, ...]) -> dict:
+def to_gift(row, words: tuple[str, ...]) -> dict:
+    """A row of ``_query`` as the public sees it."""
     name = message = None
-    if not entry.anonymous:
-        name = clean_text(entry.donor_name, NAME_MAX)
-        message = clean_text(entry.message, MESSAGE_MAX)
-        if moderation is not None and moderation.name_hidden:
-            name = None
-        if moderation is not None and moderation.message_hidden:
+    if not row.anonymous:
+        approved = bool(row.message_approved)
+        name = None if row.name_hidden else clean_text(row.donor_name, NAME_MAX)
+        message = None if row.message_hidden else clean_text(row.message, MESSAGE_MAX)
+        if is_held(message, words) and not approved:
             message = None
-        elif is_held(message, words) and not (moderation and moderation.message_approved):
-            message = None
-        if is_held(name, words) and not (moderation and moderation.message_approved):
+        if is_held(name, words) and not approved:
             name = None
-    return {"id": entry.id, "city": city_slug, "amount_minor": entry.amount_minor,
-            "currency": entry.currency, "donor_name": name, "message": message,
-            "at": entry.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    return {"id": row.id, "city": row.city, "amount_minor": row.amount_minor,
+            "currency": row.currency, "donor_name": name, "message": message,
+            "at": row.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             # Match gifts are not recorded yet; the flag is part of the contract already.
             "matched": False}
 
@@ -100,7 +101,7 @@ def latest(session: Session, campaign: Campaign, words: tuple[str, ...] = (), *,
     if before is not None:
         query = query.where(LedgerEntry.id < before)
     rows = session.execute(query.order_by(LedgerEntry.id.desc()).limit(limit)).all()
-    return [to_gift(entry, slug, mod, words) for entry, slug, mod in rows]
+    return [to_gift(row, words) for row in rows]
 
 
 def page_args(limit: str | None, before: str | None) -> tuple[int, int | None]:
@@ -125,17 +126,16 @@ def since(session: Session, campaign: Campaign, after_id: int,
     newest = session.execute(query.order_by(LedgerEntry.id.desc()).limit(LARGEST_AMONG)).all()
     if not newest:
         return [], after_id
-    top_id = newest[0][0].id
+    top_id = newest[0].id
     if len(newest) > WALL:
         half = WALL // 2
-        largest = sorted(newest, key=lambda r: (-r[0].reporting_minor, -r[0].id))[:half]
-        chosen = {r[0].id: r for r in largest}
+        chosen = {r.id: r for r in sorted(newest, key=lambda r: (-r.reporting_minor, -r.id))[:half]}
         for row in newest:
             if len(chosen) >= WALL:
                 break
-            chosen.setdefault(row[0].id, row)
-        newest = sorted(chosen.values(), key=lambda r: -r[0].id)
-    return [to_gift(entry, slug, mod, words) for entry, slug, mod in newest], top_id
+            chosen.setdefault(row.id, row)
+        newest = sorted(chosen.values(), key=lambda r: -r.id)
+    return [to_gift(row, words) for row in newest], top_id
 
 
 def for_review(session: Session, campaign: Campaign, city: City | None,
@@ -146,40 +146,33 @@ def for_review(session: Session, campaign: Campaign, city: City | None,
         query = query.where(LedgerEntry.city_id == city.id)
     rows = session.execute(query.order_by(LedgerEntry.id.desc()).limit(limit)).all()
     out = []
-    for entry, slug, mod in rows:
-        shown = to_gift(entry, slug, mod, words)
-        typed_name = clean_text(entry.donor_name, NAME_MAX)
-        typed_message = clean_text(entry.message, MESSAGE_MAX)
-        out.append({**shown, "typed_name": typed_name, "typed_message": typed_message,
-                    "hidden": bool(mod and (mod.name_hidden or mod.message_hidden)),
+    for row in rows:
+        typed_name = clean_text(row.donor_name, NAME_MAX)
+        typed_message = clean_text(row.message, MESSAGE_MAX)
+        out.append({**to_gift(row, words), "typed_name": typed_name,
+                    "typed_message": typed_message,
+                    "hidden": bool(row.name_hidden or row.message_hidden),
                     "held": (is_held(typed_message, words) or is_held(typed_name, words))
-                    and not (mod and (mod.message_approved or mod.message_hidden))})
+                    and not (row.message_approved or row.message_hidden)})
     return out
 
 
-def _entry(session: Session, campaign: Campaign, entry_id: int, city: City | None):
-    found = session.execute(_query(campaign).where(LedgerEntry.id == entry_id)).first()
-    if found is None or (city is not None and found[0].city_id != city.id):
-        raise NotFound("no such gift")
-    return found
-
-
 def decide(session: Session, campaign: Campaign, entry_id: int, action: str, *,
-           city: City | None, by_user_id: int | None) -> dict:
+           city: City | None, by_user_id: int | None) -> None:
     """``hide`` (name and message), ``show`` (a held message, approved) for one gift; ``city``
-    limits it to that city's gifts (an organiser's desk). Returns the gift as now public."""
+    limits it to that city's gifts (an organiser's desk)."""
     if action not in ("hide", "show"):
         raise InvalidInput("action must be hide or show")
-    entry, slug, mod = _entry(session, campaign, entry_id, city)
+    found = session.execute(_query(campaign).where(LedgerEntry.id == entry_id)).first()
+    if found is None or (city is not None and found.city_id != city.id):
+        raise NotFound("no such gift")
+    mod = session.get(GiftModeration, entry_id)
     if mod is None:
-        mod = GiftModeration(entry_id=entry.id, campaign_id=campaign.id, name_hidden=False,
+        mod = GiftModeration(entry_id=entry_id, campaign_id=campaign.id, name_hidden=False,
                              message_hidden=False, message_approved=False)
         session.add(mod)
-    if action == "hide":
-        mod.name_hidden = mod.message_hidden = True
-    else:
-        mod.name_hidden = mod.message_hidden = False
-        mod.message_approved = True
+    hide = action == "hide"
+    mod.name_hidden = mod.message_hidden = hide
+    mod.message_approved = mod.message_approved or not hide
     mod.decided_by_id, mod.decided_at = by_user_id, utcnow()
     session.flush()
-    return to_gift(entry, slug, mod, ())

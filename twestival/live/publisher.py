@@ -20,9 +20,10 @@ from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
 from . import transport
-from .board import (add_progress_point, city_room, neighbours, next_seq, room, take_city_seqs,
-                    take_gifts)
-from .gifts import moderation_words
+import socketio as python_socketio
+
+from .board import add_progress_point, city_room, neighbours, next_seq, record_sent, room
+from .gifts import moderation_words, since
 from .queue import SharedWindows
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,16 @@ class Publisher:
             due = granted
         return due, wait
 
+    def _watched(self, slug: str, cities) -> list[str]:
+        """The cities among ``cities`` whose own watchers may be listening. Building a message
+        costs even for an empty room; with one process the rooms are known here, with a
+        message queue the other processes' are not, so every city is sent."""
+        manager = self.socketio.server.manager
+        if isinstance(manager, python_socketio.PubSubManager):
+            return list(cities)
+        rooms = manager.rooms.get("/live", {})
+        return [city for city in cities if rooms.get(city_room(slug, city))]
+
     def _flush(self, campaign_id: int) -> None:
         with self._flushing:
             self._push(campaign_id)
@@ -119,14 +130,17 @@ class Publisher:
                 campaign = session.get(Campaign, campaign_id)
                 if campaign is None:
                     return
-                seq = next_seq(session, campaign_id)
-                gifts = take_gifts(session, campaign, words(self.app))
+                seq, last_gift, city_seqs = next_seq(session, campaign_id)
+                gifts, newest_gift = since(session, campaign, last_gift, words(self.app))
                 rows = leaderboard.city_rows(session, campaign)
                 previous = self._last_rows.get(campaign_id, {})
                 # Rank moves ripple: a city overtaken changed too, though no money touched it.
                 changed = [r for r in rows if previous.get(r["slug"]) != r]
                 touched = _touched(changed, rows, list(previous.values()), gifts)
-                city_seqs = take_city_seqs(session, campaign_id, touched, seq)
+                prev_seqs = {city: city_seqs.get(city, 0) for city in touched}
+                if touched or newest_gift != last_gift:
+                    record_sent(session, campaign_id, newest_gift,
+                                {**city_seqs, **{city: seq for city in touched}})
                 unassigned = leaderboard.unassigned_reporting_minor(session, campaign)
                 total = sum(r["raised_reporting_minor"] for r in rows) + unassigned
                 now = time.monotonic()
@@ -143,7 +157,8 @@ class Publisher:
             message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts, **totals}
             self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
             by_slug = {r["slug"]: r for r in rows}
-            for city, prev_seq in city_seqs.items():
+            for city in self._watched(slug, prev_seqs):
+                prev_seq = prev_seqs[city]
                 shown = [city] + neighbours(rows, city)
                 self.socketio.emit("leaderboard_update", {
                     "campaign": slug, "seq": seq, "prev_seq": prev_seq, "city": city,

@@ -173,11 +173,11 @@ def moderate_gift(campaign: str, city: str, gift_id: int):
     if not form.validate_on_submit():
         flash(_("The form has expired: please try again."))
         return back
-    gift = gift_wall.decide(db.session, camp, gift_id, form.action.data, city=place,
-                            by_user_id=current_user.id)
+    gift_wall.decide(db.session, camp, gift_id, form.action.data, city=place,
+                     by_user_id=current_user.id)
     db.session.commit()
     if form.action.data == "hide":
-        push_hidden(socketio, camp.slug, place.slug, gift["id"])
+        push_hidden(socketio, camp.slug, place.slug, gift_id)
         flash(_("The gift's name and message are hidden everywhere."))
     else:
         flash(_("The gift's name and message are shown."))
