@@ -174,3 +174,22 @@ def test_connection_state_tells_the_truth_and_resyncs(app, api_token, chromium):
                                " === '£42.00'")
         assert "While you were away" in page.locator(".tv-ticker").inner_text()
     page.close()
+
+
+def test_screen_readers_hear_the_total_politely(app, api_token, chromium):
+    with serve_on(app, 0) as server:
+        page = chromium.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"http://127.0.0.1:{server.server_port}/c/tw")
+        page.wait_for_function(LIVE)
+        region = page.locator("[data-field=announce]")
+        assert region.get_attribute("aria-live") == "polite"
+        post_donation(app.test_client(), api_token, city="london", amount="7.00")
+        page.wait_for_function("document.querySelector('[data-field=announce]').textContent"
+                               " === 'Raised so far: £7.00'")
+        heard = page.evaluate("Date.now()")
+        # The next total waits for its turn (10 s apart), so readers are not flooded.
+        post_donation(app.test_client(), api_token, city="london", amount="1.00")
+        page.wait_for_function("document.querySelector('tr[data-city=london] "
+                               "[data-field=raised]').textContent === '£8.00'")
+        if page.evaluate("Date.now()") - heard < 9_000:   # (a very slow machine: its turn came)
+            assert region.inner_text() == "Raised so far: £7.00"
