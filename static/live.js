@@ -303,6 +303,22 @@
     ctx.fillText(new Date(t0).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }), 6, h - 6);
   }
 
+  // Screens cheer when a city passes a quarter of its target (only as it happens, not on load).
+  const MILESTONES = [2500, 5000, 7500, 10000];
+  let cheerTimer = null;
+  function milestone(before, after) {
+    const banner = q(root, "celebrate");
+    if (!banner || (watchCity && after.slug !== watchCity)) return;
+    const passed = MILESTONES.filter((m) => before.share_bp < m && after.share_bp >= m).pop();
+    if (!passed) return;
+    banner.textContent = t("milestone", { city: after.name, pct: passed / 100 });
+    banner.hidden = false;
+    banner.classList.remove("pop"); void banner.offsetWidth;
+    if (!reducedMotion) banner.classList.add("pop");
+    clearTimeout(cheerTimer);
+    cheerTimer = setTimeout(() => { banner.hidden = true; }, 8000);
+  }
+
   // Screen readers hear the total now and then, never a stream of numbers.
   const ANNOUNCE_EVERY = 10000;
   let announced = 0, announceTimer = null;
@@ -373,7 +389,11 @@
     state.seq = u.seq; state.total = u.total_raised_minor;
     state.provisional = u.total_provisional_minor || 0;
     const changed = new Set();
-    for (const r of u.cities) { state.rows.set(r.slug, r); changed.add(r.slug); }
+    for (const r of u.cities) {
+      const old = state.rows.get(r.slug);
+      if (old) milestone(old, r);
+      state.rows.set(r.slug, r); changed.add(r.slug);
+    }
     render(changed, addGifts(u.gifts));
   });
   socket.on("gift_hidden", (h) => {

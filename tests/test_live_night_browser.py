@@ -193,3 +193,17 @@ def test_screen_readers_hear_the_total_politely(app, api_token, chromium):
                                "[data-field=raised]').textContent === '£8.00'")
         if page.evaluate("Date.now()") - heard < 9_000:   # (a very slow machine: its turn came)
             assert region.inner_text() == "Raised so far: £7.00"
+
+
+@pytest.mark.parametrize("motion", ["no-preference", "reduce"])
+def test_screens_cheer_a_city_passing_a_quarter(app, api_token, chromium, motion):
+    with serve_on(app, 0) as server:
+        page = chromium.new_page(viewport={"width": 1280, "height": 720}, reduced_motion=motion)
+        page.goto(f"http://127.0.0.1:{server.server_port}/c/tw/london/screen")
+        page.wait_for_function(LIVE)
+        assert page.locator("[data-field=celebrate]").is_hidden()
+        post_donation(app.test_client(), api_token, city="london", amount="700.00")   # 28 %
+        page.wait_for_function("!document.querySelector('[data-field=celebrate]').hidden")
+        banner = page.locator("[data-field=celebrate]")
+        assert banner.inner_text() == "London passed 25% of its target!"
+        assert ("pop" in banner.get_attribute("class")) == (motion == "no-preference")
