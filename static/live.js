@@ -83,6 +83,41 @@
                                              : [el("li", "muted", t("none_live"))]));
     nextList.replaceChildren(...next.map((r) => el("li", "chip", t("city_in", { city: r.name, when: until(Date.parse(r.starts_at) - now) }))));
     endedText.textContent = ended.length ? t("ended_count", { n: ended.length }) : "";
+    renderClock(now);
+  }
+
+  // The night clock: 24 hours from 6 hours ago, each city's window on a lane, a now-marker.
+  const CLOCK_BEFORE = 6 * 3600e3, CLOCK_SPAN = 24 * 3600e3, CLOCK_LANES = 12;
+  function renderClock(now) {
+    const band = q(root, "clock");
+    if (!band) return;
+    const from = now - CLOCK_BEFORE, to = from + CLOCK_SPAN;
+    const rows = [...state.rows.values()].filter((r) => r.starts_at && Date.parse(r.ends_at) > from && Date.parse(r.starts_at) < to)
+      .sort((a, b) => Date.parse(a.starts_at) - Date.parse(b.starts_at));
+    band.hidden = rows.length === 0;
+    const x = (ms) => Math.max(0, Math.min(100, (ms - from) / CLOCK_SPAN * 100));
+    const laneEnds = [], nodes = [];
+    for (const r of rows) {
+      const start = Date.parse(r.starts_at), end = Date.parse(r.ends_at);
+      let lane = laneEnds.findIndex((e) => e <= start);
+      if (lane < 0) lane = laneEnds.length < CLOCK_LANES ? laneEnds.length : CLOCK_LANES - 1;
+      laneEnds[lane] = Math.max(laneEnds[lane] || 0, end);
+      const bar = el("span", "clock-bar " + (phase(r, now) || ""), r.name);
+      bar.style.left = x(start) + "%"; bar.style.width = (x(end) - x(start)) + "%";
+      bar.style.top = (lane * 1.5) + "rem";
+      bar.title = r.name + " · " + shortTime(r.starts_at) + "–" + shortTime(r.ends_at);
+      nodes.push(bar);
+    }
+    for (let h = Math.ceil(from / 3600e3 / 3) * 3; h * 3600e3 < to; h += 3) {
+      const tick = el("span", "clock-tick", shortTime(new Date(h * 3600e3).toISOString()));
+      tick.style.left = x(h * 3600e3) + "%";
+      nodes.push(tick);
+    }
+    const marker = el("span", "clock-now");
+    marker.style.left = x(now) + "%";
+    nodes.push(marker);
+    band.style.height = (Math.max(1, laneEnds.length) * 1.5 + 1.6) + "rem";
+    band.replaceChildren(...nodes);
   }
 
   // --- the gift wall ----------------------------------------------------------------------

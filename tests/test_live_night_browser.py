@@ -207,3 +207,26 @@ def test_screens_cheer_a_city_passing_a_quarter(app, api_token, chromium, motion
         banner = page.locator("[data-field=celebrate]")
         assert banner.inner_text() == "London passed 25% of its target!"
         assert ("pop" in banner.get_attribute("class")) == (motion == "no-preference")
+
+
+def test_the_night_clock_shows_each_window_and_now(app, chromium):
+    from twestival.campaigns.service import add_city, create_campaign
+    from twestival.demo import spread_the_night
+    with app.app_context():
+        camp = create_campaign(db.session, "night", name="Night", currency="GBP")
+        for i, tz in enumerate(("Asia/Tokyo", "Europe/Berlin", "America/New_York", "Europe/London")):
+            add_city(db.session, camp, f"c{i}", name=f"C{i}", country="GB", currency="GBP",
+                     timezone=tz, target="100.00")
+        spread_the_night(db.session, camp)
+        db.session.commit()
+    with serve_on(app, 0) as server:
+        page = chromium.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"http://127.0.0.1:{server.server_port}/c/night")
+        page.wait_for_function(LIVE)
+        bars = page.locator("[data-field=clock] .clock-bar")
+        assert bars.count() == 4
+        assert page.locator("[data-field=clock] .clock-bar.live").count() >= 1
+        now = page.locator("[data-field=clock] .clock-now").bounding_box()
+        band = page.locator("[data-field=clock]").bounding_box()
+        assert band["x"] < now["x"] < band["x"] + band["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1400
