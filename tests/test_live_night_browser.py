@@ -162,7 +162,10 @@ def test_connection_state_tells_the_truth_and_resyncs(app, api_token, chromium):
         page.goto(f"http://127.0.0.1:{port}/c/tw/london/screen")
         page.wait_for_function(LIVE)
         assert page.locator("[data-field=connection-text]").inner_text() == "live"
-        socketio.server.eio.disconnect()   # every connection drops; the server then stops
+        # Every connection drops (engine.io's disconnect() would wait for each writer to
+        # finish, which can hang once a writer is gone); then the server stops.
+        for connection in list(socketio.server.eio.sockets.values()):
+            connection.close(wait=False)
     page.wait_for_function("document.querySelector('[data-live-campaign]').dataset.connection"
                            " === 'reconnecting'")
     assert page.locator("[data-field=connection-text]").inner_text() == "reconnecting…"
