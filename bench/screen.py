@@ -47,7 +47,9 @@ async def _donate(apps, tokens, rate: float, seconds: float, commits: dict) -> i
         while time.perf_counter() - start < seconds:
             async with session.post(
                     f"{base}/api/v1/campaigns/{campaign}/cities/{city}/donations",
-                    json={"amount": "10.00", "currency": "GBP"},
+                    # Named gifts with a message: they ride the updates to the gift wall.
+                    json={"amount": "10.00", "currency": "GBP", "donor_name": f"Donor {n}",
+                          "message": "For clean water, from the back of the room!"},
                     headers={"Authorization": f"Bearer {token}",
                              "Idempotency-Key": uuid.uuid4().hex}) as response:
                 body = await response.json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zoneinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,8 +49,22 @@ def ensure_campaign(session: Session) -> Campaign:
                      timezone=tz, target=target, venue=f"{name} Community Hall",
                      starts_at_local=dt.datetime(2027, 2, 12, 19, 0),
                      description_md=f"**Twestival {name}**: music, friends and clean water.")
+    spread_the_night(session, campaign)
     session.flush()
     return campaign
+
+
+def spread_the_night(session: Session, campaign: Campaign, now: dt.datetime | None = None) -> None:
+    """Start the cities an hour apart around ``now``, whenever the demo runs: with five-hour
+    nights the board always has cities that finished, cities live and cities still to come."""
+    now = (now or utcnow()).replace(minute=0, second=0, microsecond=0)
+    cities = sorted(session.scalars(select(City).where(City.campaign_id == campaign.id)),
+                    key=lambda c: c.slug)
+    first = now - dt.timedelta(hours=len(cities) // 2 + 1)
+    for i, city in enumerate(cities):
+        start = (first + dt.timedelta(hours=i)).astimezone(zoneinfo.ZoneInfo(city.timezone))
+        city.starts_at_local = start.replace(tzinfo=None)
+        city.ends_at_local = None
 
 
 TYPICAL_GIFT = {slug: gift for slug, _n, _c, _cur, _tz, _t, gift in CITIES}

@@ -16,6 +16,9 @@ DEFAULTS = {
     "METRICS_ALLOW": "127.0.0.1/32,::1",
     "METRICS_TOKEN": None,
     "LIVE_UPDATES_PER_SECOND": 4,
+    # Words that hold a gift's name or message back until an organiser shows it: a list, or
+    # one string with commas or new lines between the words (live/gifts.py).
+    "MODERATION_WORDS": "",
     "API_MAX_BODY": 16 * 1024,
     "IMPORT_MAX_UPLOAD": 200 * 1024 * 1024,
     "RATELIMIT_HEADERS_ENABLED": True,

@@ -84,7 +84,9 @@ def watch_many(base: str, donate, watchers: int = 5, donations: int = 3) -> None
             client.disconnect()
     for n, updates in received.items():
         seqs = [u["seq"] for u in updates]
-        assert seqs == list(range(snapshots[n] + 1, snapshots[n] + 1 + len(seqs)))
+        # engine.io's client hands each message to its handler on a thread of its own, so on a
+        # busy machine handlers may run out of arrival order: check for no gap and no repeat.
+        assert sorted(seqs) == list(range(snapshots[n] + 1, snapshots[n] + 1 + len(seqs)))
 
 
 def test_websocket_watchers_on_the_threaded_server(app, api_token):

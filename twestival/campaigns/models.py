@@ -56,6 +56,8 @@ class City(Base):
     venue: Mapped[str | None] = mapped_column(String(300))
     # Wall-clock start in the city's own time zone; shown as such, converted only for schedules.
     starts_at_local: Mapped[dt.datetime | None] = mapped_column()
+    # The same for the end; none: NIGHT_HOURS after the start (campaigns/night.py).
+    ends_at_local: Mapped[dt.datetime | None] = mapped_column()
     description_md: Mapped[str | None] = mapped_column(Text)
     ticket_url: Mapped[str | None] = mapped_column(String(500))
     bank_reference: Mapped[str | None] = mapped_column(String(100))

@@ -17,6 +17,7 @@ LIMITS = {"venue": 300, "description_md": 20_000, "ticket_url": 500, "bank_refer
 class PageDetails:
     venue: str | None = None
     starts_at_local: dt.datetime | None = None   # wall clock in the city's own time zone
+    ends_at_local: dt.datetime | None = None     # the same; none: five hours after the start
     description_md: str | None = None
     ticket_url: str | None = None
     bank_reference: str | None = None
@@ -44,10 +45,16 @@ def clean(details: PageDetails) -> dict:
     values["ticket_url"] = check_url(details.ticket_url)
     if values["ticket_url"] and len(values["ticket_url"]) > LIMITS["ticket_url"]:
         raise InvalidInput(f"the ticket link is too long (at most {LIMITS['ticket_url']} characters)")
-    start = details.starts_at_local
-    if start is not None and start.tzinfo is not None:
-        raise InvalidInput("the start time is local to the city: give it without a UTC offset")
-    values["starts_at_local"] = start
+    start, end = details.starts_at_local, details.ends_at_local
+    if any(t is not None and t.tzinfo is not None for t in (start, end)):
+        raise InvalidInput("times are local to the city: give them without a UTC offset")
+    if end is not None and start is None:
+        raise InvalidInput("give the start as well as the end")
+    if end is not None and end <= start:
+        raise InvalidInput("the end must come after the start")
+    if end is not None and end - start > dt.timedelta(hours=24):
+        raise InvalidInput("a night lasts at most 24 hours")
+    values["starts_at_local"], values["ends_at_local"] = start, end
     return values
 
 

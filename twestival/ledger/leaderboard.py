@@ -7,10 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City, CityStatus
+from ..campaigns.night import iso, window
 from .models import CityTotal, UnassignedTotal
 
 
 def _row(city: City, total: CityTotal) -> dict:
+    starts_at, ends_at = window(city)
     return {
         "slug": city.slug,
         "name": city.name,
@@ -26,6 +28,8 @@ def _row(city: City, total: CityTotal) -> dict:
         "donations": total.donations,
         "timezone": city.timezone,
         "country": city.country,
+        "starts_at": iso(starts_at),
+        "ends_at": iso(ends_at),
     }
 
 

@@ -25,6 +25,7 @@ class LedgerEntry(Base):
     __table_args__ = (
         UniqueConstraint("stream", "external_id"),
         Index("ix_ledger_entry_campaign_city", "campaign_id", "city_id"),
+        Index("ix_ledger_entry_campaign_id_id", "campaign_id", "id"),   # the gift wall, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+import socketio as python_socketio
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,8 @@ from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
 from . import transport
-from .board import add_progress_point, next_seq, room
+from .board import add_progress_point, city_room, neighbours, next_seq, record_sent, room
+from .gifts import moderation_words, since
 from .queue import SharedWindows
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,16 @@ class Publisher:
             due = granted
         return due, wait
 
+    def _watched(self, slug: str, cities) -> list[str]:
+        """The cities among ``cities`` whose own watchers may be listening. Building a message
+        costs even for an empty room; with one process the rooms are known here, with a
+        message queue the other processes' are not, so every city is sent."""
+        manager = self.socketio.server.manager
+        if isinstance(manager, python_socketio.PubSubManager):
+            return list(cities)
+        rooms = manager.rooms.get("/live", {})
+        return [city for city in cities if rooms.get(city_room(slug, city))]
+
     def _flush(self, campaign_id: int) -> None:
         with self._flushing:
             self._push(campaign_id)
@@ -117,8 +129,17 @@ class Publisher:
                 campaign = session.get(Campaign, campaign_id)
                 if campaign is None:
                     return
-                seq = next_seq(session, campaign_id)
+                seq, last_gift, city_seqs = next_seq(session, campaign_id)
+                gifts, newest_gift = since(session, campaign, last_gift, words(self.app))
                 rows = leaderboard.city_rows(session, campaign)
+                previous = self._last_rows.get(campaign_id, {})
+                # Rank moves ripple: a city overtaken changed too, though no money touched it.
+                changed = [r for r in rows if previous.get(r["slug"]) != r]
+                touched = _touched(changed, rows, list(previous.values()), gifts)
+                prev_seqs = {city: city_seqs.get(city, 0) for city in touched}
+                if touched or newest_gift != last_gift:
+                    record_sent(session, campaign_id, newest_gift,
+                                {**city_seqs, **{city: seq for city in touched}})
                 unassigned = leaderboard.unassigned_reporting_minor(session, campaign)
                 total = sum(r["raised_reporting_minor"] for r in rows) + unassigned
                 now = time.monotonic()
@@ -127,16 +148,22 @@ class Publisher:
                     self._last_point[campaign_id] = now
                 slug = campaign.slug
                 session.commit()
-            previous = self._last_rows.get(campaign_id, {})
-            # Rank moves ripple: a city overtaken changed too, though no money touched it.
-            changed = [r for r in rows if previous.get(r["slug"]) != r]
-            message = {
-                "campaign": slug, "seq": seq, "cities": changed,
+            totals = {
                 "total_raised_minor": total,
                 "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),
                 "unassigned_reporting_minor": unassigned,
             }
+            message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts, **totals}
             self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
+            by_slug = {r["slug"]: r for r in rows}
+            for city in self._watched(slug, prev_seqs):
+                prev_seq = prev_seqs[city]
+                shown = [city] + neighbours(rows, city)
+                self.socketio.emit("leaderboard_update", {
+                    "campaign": slug, "seq": seq, "prev_seq": prev_seq, "city": city,
+                    "cities": [by_slug[s] for s in shown],
+                    "gifts": [g for g in gifts if g["city"] == city], **totals,
+                }, namespace="/live", to=city_room(slug, city))
             self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
             self.pushes_sent += 1
             metrics.PUSHES.inc()
@@ -148,6 +175,35 @@ class Publisher:
             self._last_rows.pop(campaign_id, None)
             self.socketio.sleep(1.0)
             self._wake.set()
+
+
+def words(app: Flask) -> tuple[str, ...]:
+    """The moderation word list (setting MODERATION_WORDS)."""
+    return moderation_words(app.config.get("MODERATION_WORDS"))
+
+
+def _touched(changed: list[dict], rows: list[dict], before: list[dict],
+             gifts: list[dict]) -> set[str]:
+    """Cities whose own watchers (``watch`` with a city) need this update: those that
+    changed or got gifts, and those whose neighbours in the ranking changed or moved."""
+    present = {r["slug"] for r in rows}
+    touched = {r["slug"] for r in changed} | {g["city"] for g in gifts}
+    for row in changed:
+        touched.update(neighbours(rows, row["slug"]))
+        touched.update(neighbours(before, row["slug"]))
+    return touched & present
+
+
+def hidden(socketio, campaign_slug: str, city_slug: str, gift_id: int) -> None:
+    """Tell every screen to drop a gift's name and message; after the commit that hid it.
+    A screen that misses it (the queue is down) still loses the gift at its next snapshot."""
+    message = {"campaign": campaign_slug, "id": gift_id}
+    try:
+        for to in (room(campaign_slug), city_room(campaign_slug, city_slug)):
+            socketio.emit("gift_hidden", message, namespace="/live", to=to)
+    except Exception:
+        log.exception("gift_hidden for gift %s could not be pushed", gift_id)
+        metrics.PUSH_FAILURES.inc()
 
 
 def _after_commit(session: Session, pairs) -> None:

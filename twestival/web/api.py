@@ -5,10 +5,12 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from ..accounts.service import token_from_secret
 from ..campaigns.directory import approved_city_by_slug, campaign_by_slug
-from ..campaigns.service import get_campaign
+from ..campaigns.service import get_campaign, get_city
 from ..errors import NotFound
 from ..extensions import csrf, db
+from ..live import gifts as gift_wall
 from ..live.board import history, snapshot
+from ..live.publisher import words
 from ..streams import api as api_stream
 from ..streams.inbox.receive import receive
 from .errors import error_response
@@ -17,19 +19,40 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 
+def _public(response):
+    """Read-only public figures: any site may fetch them (a city's own page, a widget)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.get("/campaigns/<campaign>/leaderboard")
 def leaderboard(campaign: str):
     camp = get_campaign(db.session, campaign)
-    response = jsonify(snapshot(db.session, camp))
+    response = jsonify(snapshot(db.session, camp, words(current_app)))
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return _public(response)
 
 
 @bp.get("/campaigns/<campaign>/history")
 def progress_history(campaign: str):
     """Campaign total over time: [[unix ms, total minor], ...] in the reporting currency."""
     camp = get_campaign(db.session, campaign)
-    return jsonify(campaign=camp.slug, currency=camp.currency, points=history(db.session, camp))
+    return _public(jsonify(campaign=camp.slug, currency=camp.currency,
+                           points=history(db.session, camp)))
+
+
+@bp.get("/campaigns/<campaign>/gifts")
+def gifts(campaign: str):
+    """The gift wall, newest first; ``before`` (a gift id) pages back, ``city`` narrows."""
+    camp = get_campaign(db.session, campaign)
+    limit, before = gift_wall.page_args(request.args.get("limit"), request.args.get("before"))
+    city_slug = request.args.get("city")
+    place = get_city(db.session, camp, city_slug, approved_only=True) if city_slug else None
+    found = gift_wall.latest(db.session, camp, words(current_app), city=place, limit=limit,
+                             before=before)
+    response = jsonify(gifts=found)
+    response.headers["Cache-Control"] = "no-store"
+    return _public(response)
 
 
 def _bearer() -> str | None:

@@ -55,6 +55,8 @@ class PageFields:
     venue = StringField(_l("Venue"), validators=[Optional(), Length(max=LIMITS["venue"])])
     starts_at_local = DateTimeLocalField(_l("Starts (local date and time)"),
                                          format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    ends_at_local = DateTimeLocalField(_l("Ends (local date and time; empty: five hours later)"),
+                                       format="%Y-%m-%dT%H:%M", validators=[Optional()])
     description_md = TextAreaField(_l("Description (Markdown)"),
                                    validators=[Optional(), Length(max=LIMITS["description_md"])])
     ticket_url = URLField(_l("Ticket link"),
@@ -64,6 +66,7 @@ class PageFields:
 
     def page_details(self) -> PageDetails:
         return PageDetails(venue=self.venue.data, starts_at_local=self.starts_at_local.data,
+                           ends_at_local=self.ends_at_local.data,
                            description_md=self.description_md.data,
                            ticket_url=self.ticket_url.data,
                            bank_reference=self.bank_reference.data)

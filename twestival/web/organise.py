@@ -5,7 +5,7 @@ record cash. Every view authorises first, then calls one domain function.
 """
 from __future__ import annotations
 
-from flask import (Blueprint, flash, jsonify, redirect, render_template, request,
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,7 +20,10 @@ from ..campaigns.models import Campaign, City
 from ..campaigns.pages import update_page
 from ..campaigns.service import get_campaign, get_city
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, socketio
+from ..live import gifts as gift_wall
+from ..live.publisher import hidden as push_hidden
+from ..live.publisher import words
 from ..ledger.statement import statement
 from ..money import exponent
 from ..planning.timeline import checklist
@@ -37,6 +40,11 @@ MAX_CASH_BODY = 4096
 
 class PageForm(PageFields, FlaskForm):
     pass
+
+
+class GiftForm(FlaskForm):
+    """Hide a gift's name and message, or show one the word list held back."""
+    action = StringField(validators=[DataRequired()])
 
 
 class ReverseForm(FlaskForm):
@@ -73,10 +81,11 @@ def _dashboard(camp: Campaign, place: City, form: PageForm, status: int = 200):
     if can_edit:   # volunteers see the cash desk only
         planning = {"unread": unread_count(db.session, current_user, camp, place),
                     "checklist": checklist(db.session, camp, place),
-                    "money": statement(db.session, camp, place)}
+                    "money": statement(db.session, camp, place),
+                    "gifts": gift_wall.for_review(db.session, camp, place, words(current_app))}
     return render_template(
         "organise/dashboard.html", campaign=camp, city=place, form=form, can_edit=can_edit,
-        planning=planning, lines=cash.city_lines(db.session, place)), status
+        planning=planning, lines=cash.city_lines(db.session, place), gift_form=GiftForm()), status
 
 
 @bp.get("/organise/<campaign>/<city>")
@@ -147,3 +156,25 @@ def reverse_cash(campaign: str, city: str, entry_id: int):
     db.session.commit()
     flash(_("The entry is reversed."))
     return redirect(url_for(".dashboard", campaign=camp.slug, city=place.slug), 303)
+
+
+@bp.post("/organise/<campaign>/<city>/gifts/<int:gift_id>")
+def moderate_gift(campaign: str, city: str, gift_id: int):
+    """Hide a gift's name and message from every screen (the money stays), or show a message
+    the word list held back."""
+    camp, place = _place(campaign, city, EDITORS)
+    form = GiftForm()
+    back = redirect(url_for(".dashboard", campaign=camp.slug, city=place.slug, _anchor="gifts"),
+                    303)
+    if not form.validate_on_submit():
+        flash(_("The form has expired: please try again."))
+        return back
+    gift_wall.decide(db.session, camp, gift_id, form.action.data, city=place,
+                     by_user_id=current_user.id)
+    db.session.commit()
+    if form.action.data == "hide":
+        push_hidden(socketio, camp.slug, place.slug, gift_id)
+        flash(_("The gift's name and message are hidden everywhere."))
+    else:
+        flash(_("The gift's name and message are shown."))
+    return back

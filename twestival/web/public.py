@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, jsonify, render_template, stream_with_context
+from flask import (Blueprint, Response, current_app, jsonify, render_template,
+                   stream_with_context, url_for)
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..campaigns.models import Campaign
@@ -12,8 +14,13 @@ from ..campaigns.service import get_campaign, get_city
 from ..extensions import db
 from ..ledger.statement import csv_safe
 from ..ledger.verify import EXPORT_COLUMNS, digest, export_rows
+from ..live import card
 from ..live.board import history, snapshot
+from ..live.publisher import words
+from ..money import Money, format_money
 from ..text import render_markdown
+from .security import csp
+from .templating import locale
 
 bp = Blueprint("public", __name__)
 
@@ -25,17 +32,28 @@ def index():
     return render_template("public/index.html", campaigns=campaigns)
 
 
+def _share_image(camp, city_slug: str | None) -> str | None:
+    """The card shown where a link is shared: the leading city's on the board."""
+    if city_slug is None:
+        return None
+    return url_for("public.share_card", campaign=camp.slug, city=city_slug, _external=True)
+
+
 @bp.get("/c/<campaign>")
 def board(campaign: str):
     camp = get_campaign(db.session, campaign)
-    return render_template("public/board.html", campaign=camp, board=snapshot(db.session, camp),
-                           history=history(db.session, camp))
+    live = snapshot(db.session, camp, words(current_app))
+    leader = live["cities"][0]["slug"] if live["cities"] else None
+    return render_template("public/board.html", campaign=camp, board=live,
+                           history=history(db.session, camp),
+                           share_image=_share_image(camp, leader))
 
 
 @bp.get("/c/<campaign>/screen")
 def screen(campaign: str):
     camp = get_campaign(db.session, campaign)
-    return render_template("public/screen.html", campaign=camp, board=snapshot(db.session, camp))
+    return render_template("public/screen.html", campaign=camp,
+                           board=snapshot(db.session, camp, words(current_app)))
 
 
 @bp.get("/c/<campaign>/ledger/digest")
@@ -74,9 +92,48 @@ def ledger_chain(campaign: str):
 
 @bp.get("/c/<campaign>/<city>")
 def city(campaign: str, city: str):
+    camp, place, board, row = _city_view(campaign, city)
+    return render_template("public/city.html", campaign=camp, city=place, board=board, row=row,
+                           city_html=render_markdown(place.description_md),
+                           share_image=_share_image(camp, place.slug))
+
+
+def _city_view(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city, approved_only=True)
-    board = snapshot(db.session, camp)
+    board = snapshot(db.session, camp, words(current_app), city=place)
     row = next(r for r in board["cities"] if r["slug"] == place.slug)
-    return render_template("public/city.html", campaign=camp, city=place, board=board, row=row,
-                           city_html=render_markdown(place.description_md))
+    return camp, place, board, row
+
+
+@bp.get("/c/<campaign>/<city>/screen")
+def city_screen(campaign: str, city: str):
+    camp, place, board, row = _city_view(campaign, city)
+    return render_template("public/city_screen.html", campaign=camp, city=place, board=board,
+                           row=row)
+
+
+@bp.get("/c/<campaign>/<city>/widget")
+@csp(frame_ancestors="*")
+def widget(campaign: str, city: str):
+    """For an iframe on any site: the one page that may be framed anywhere."""
+    camp, place, board, row = _city_view(campaign, city)
+    return render_template("public/widget.html", campaign=camp, city=place, board=board,
+                           row=row)
+
+
+@bp.get("/c/<campaign>/<city>/card.png")
+def share_card(campaign: str, city: str):
+    camp, place, board, row = _city_view(campaign, city)
+    lang = locale()
+
+    def make() -> bytes:
+        return card.draw(_("Twestival %(city)s", city=place.name),
+                         format_money(Money(row["raised_minor"], place.currency), lang),
+                         _("raised of %(target)s", target=format_money(
+                             Money(row["target_minor"], place.currency), lang)),
+                         row["share_bp"])
+    png = card.cached((camp.slug, place.slug, lang), make)
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = f"public, max-age={int(card.CARD_SECONDS)}"
+    return response

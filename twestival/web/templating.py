@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_skeleton, format_time
 from flask import Flask, has_request_context
 from flask_babel import get_locale
 
@@ -39,3 +39,11 @@ def init_app(app: Flask) -> None:
             value = value.replace(tzinfo=zoneinfo.ZoneInfo(tz))
         return format_datetime(value.astimezone(zoneinfo.ZoneInfo(tz)), "medium",
                                tzinfo=zoneinfo.ZoneInfo(tz), locale=locale())
+
+    @app.template_filter("wallclock")
+    def _wallclock(value: dt.datetime | None) -> str:
+        """A city's own wall-clock time as people say it: day and minute, no seconds."""
+        if value is None:
+            return ""
+        return (f'{format_skeleton("MMMEd", value, locale=locale())}, '
+                f'{format_time(value, "short", locale=locale())}')
