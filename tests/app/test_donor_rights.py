@@ -230,3 +230,16 @@ def test_the_coordinator_downloads_a_donors_data(app, client):
         [logged] = db.session.scalars(select(AuditEntry).where(
             AuditEntry.action == "donor.exported")).all()
         assert EMAIL not in json.dumps(logged.details) and logged.subject == "a donor"
+
+
+def test_the_statement_page_offers_the_download_in_german(app, client):
+    person(app, "coord@example.org", Role.coordinator)
+    login(client, "coord@example.org")
+    page = client.get("/coordinate/tw/statement", headers={"Accept-Language": "de"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'action="/coordinate/tw/donor.json"' in html
+    assert "Alle gespeicherten Daten herunterladen (JSON)" in html
+    assert "Daten einer spendenden Person (DSGVO-Anfrage)" in html
+    bad = client.get("/coordinate/tw/donor.json?email=x", headers={"Accept-Language": "de"})
+    assert bad.status_code == 422 and "E-Mail-Adresse" in bad.get_json()["error"]
