@@ -243,3 +243,22 @@ def test_the_statement_page_offers_the_download_in_german(app, client):
     assert "Daten einer spendenden Person (DSGVO-Anfrage)" in html
     bad = client.get("/coordinate/tw/donor.json?email=x", headers={"Accept-Language": "de"})
     assert bad.status_code == 422 and "E-Mail-Adresse" in bad.get_json()["error"]
+
+
+def test_the_gift_wall_keeps_the_gift_without_the_person(app, client, runner):
+    pytest.importorskip("twestival.live.gifts", reason="the gift wall lands with the live night")
+
+    def wall():
+        response = client.get("/api/v1/campaigns/tw/gifts")
+        assert response.status_code == 200
+        return {g["amount_minor"]: g for g in response.get_json()["gifts"]}
+
+    give_everywhere(app, client)
+    before = wall()
+    assert before[2000]["donor_name"] == NAME and before[500]["message"]
+    ok(runner, "donor", "erase", EMAIL, "--name", NAME)
+    after = wall()
+    assert set(after) == set(before)                       # every gift is still on the wall
+    for amount in (2000, 1500, 500):
+        assert (after[amount]["donor_name"], after[amount]["message"]) == (None, None)
+    assert after[700]["donor_name"] == "Bob Builder"
