@@ -9,7 +9,6 @@ from alembic import op
 
 from twestival.ledger.models import append_only_ddl, erasable_ddl
 
-
 # revision identifiers, used by Alembic.
 revision = '0015_donor_erasure'
 down_revision = '0014_live_night'
@@ -27,7 +26,7 @@ def downgrade():
     if dialect == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS ledger_entry_no_update")
     elif dialect == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS ledger_entry_erasure_only ON ledger_entry")
+        op.execute("DROP TRIGGER IF EXISTS ledger_entry_no_update ON ledger_entry")
         op.execute("DROP TRIGGER IF EXISTS ledger_entry_no_delete ON ledger_entry")
         op.execute("DROP FUNCTION IF EXISTS twestival_erasure_only()")
     for statement in append_only_ddl(dialect, ("ledger_entry",)):

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from ..accounts.service import normalise_email
 from ..audit import service as audit
+from ..audit.models import AuditEntry
 from ..campaigns.models import Campaign
 from ..ledger.models import LedgerEntry, LedgerSalt
 from ..mail import OutboxMessage
@@ -39,7 +40,6 @@ from ..streams.inbox.archive import ERASED, InboundPayload
 from .giftaid import GiftAidDeclaration
 from .receipts import GiftReceipt
 from .sandbox import SandboxCheckout
-
 
 SCAN = 500                  # archived bodies read at once
 PERSONAL_CHECKOUT_KEYS = ("donor_name", "message", "email", "name")
@@ -155,7 +155,7 @@ def find(session: Session, email: str, *, names: Sequence[str] = (),
 # --- export ------------------------------------------------------------------------------
 
 def _time(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.timezone.utc).isoformat()
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
 
 
 def _body(raw: bytes):
@@ -231,7 +231,6 @@ def email_digest(email: str, salt: str) -> str:
 def was_erased(session: Session, email: str) -> list[dt.datetime]:
     """When this address was erased before (from the audit log's salted digests)."""
     email = normalise_email(email)
-    from ..audit.models import AuditEntry
     return [row.at for row in session.scalars(select(AuditEntry).where(
         AuditEntry.action == "donor.erased").order_by(AuditEntry.id))
         if (row.details or {}).get("digest") == email_digest(email, row.details.get("salt", ""))]

@@ -271,10 +271,10 @@ def erasable_ddl(dialect: str) -> list[str]:
             f"RAISE EXCEPTION '{_REFUSED}'; END $$ LANGUAGE plpgsql",
             "DROP TRIGGER IF EXISTS ledger_entry_append_only ON ledger_entry",
             "DROP TRIGGER IF EXISTS ledger_entry_no_delete ON ledger_entry",
-            "DROP TRIGGER IF EXISTS ledger_entry_erasure_only ON ledger_entry",
+            "DROP TRIGGER IF EXISTS ledger_entry_no_update ON ledger_entry",
             "CREATE TRIGGER ledger_entry_no_delete BEFORE DELETE ON ledger_entry "
             "FOR EACH ROW EXECUTE FUNCTION twestival_append_only()",
-            "CREATE TRIGGER ledger_entry_erasure_only BEFORE UPDATE ON ledger_entry "
+            "CREATE TRIGGER ledger_entry_no_update BEFORE UPDATE ON ledger_entry "
             "FOR EACH ROW EXECUTE FUNCTION twestival_erasure_only()"]
     return []
 
