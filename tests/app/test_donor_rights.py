@@ -13,14 +13,15 @@ from tests.app.test_giving_giftaid import AID
 from tests.app.test_giving_sandbox import SANDBOX, SECRET, _seed, pay, start
 from tests.conftest import make_app
 from tests.hub_support import login, person
-from tests.payments import board, checkout_event, post_stripe
+from tests.payments import board, checkout_event, post_stripe, refund_event
 from twestival.accounts.models import Role
 from twestival.accounts.service import create_token
 from twestival.audit.models import AuditEntry
-from twestival.campaigns.service import get_campaign
+from twestival.campaigns.service import create_campaign, get_campaign
 from twestival.extensions import db
 from twestival.ledger import LedgerEntry
 from twestival.ledger.models import ERASABLE_COLUMNS, KEPT_COLUMNS, LedgerSalt
+from twestival.mail import OutboxMessage
 from twestival.streams.inbox.archive import InboundPayload
 
 EMAIL = "ada@example.org"
@@ -262,3 +263,33 @@ def test_the_gift_wall_keeps_the_gift_without_the_person(app, client, runner):
     for amount in (2000, 1500, 500):
         assert (after[amount]["donor_name"], after[amount]["message"]) == (None, None)
     assert after[700]["donor_name"] == "Bob Builder"
+
+
+def test_a_refund_after_the_erasure_is_counted_and_mails_no_one(app, client, runner):
+    give_everywhere(app, client)
+    ok(runner, "donor", "erase", EMAIL, "--name", NAME)
+    before = board(client)["by_city"]["london"]
+    refund = refund_event("ch_ada_hook", "pi_ada_hook", [("re_ada", 1500)], amount=1500)
+    assert post_stripe(client, refund, secret=SECRET).status_code == 200
+    after = board(client)["by_city"]["london"]
+    assert after["raised_minor"] == before["raised_minor"] - 1500
+    with app.app_context():
+        assert db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.subject.like("Refund%"))).all() == []
+        refunded = db.session.scalars(select(LedgerEntry).where(
+            LedgerEntry.kind == "refund")).one()
+        assert refunded.donor_name is None
+    ok(runner, "verify", "tw")
+    ok(runner, "reconcile", "tw")
+
+
+def test_another_campaigns_coordinator_cannot_download(app, client):
+    give_everywhere(app, client)
+    with app.app_context():
+        create_campaign(db.session, "other", name="Other", currency="EUR")
+        db.session.commit()
+    person(app, "elsewhere@example.org", Role.coordinator, campaign="other")
+    login(client, "elsewhere@example.org")
+    assert client.get(f"/coordinate/tw/donor.json?email={EMAIL}").status_code == 403
+    held = client.get(f"/coordinate/other/donor.json?email={EMAIL}").get_json()
+    assert held["gifts"] == [] and held["messages"] == [] and held["payloads"] == []
