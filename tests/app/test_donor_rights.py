@@ -293,3 +293,21 @@ def test_another_campaigns_coordinator_cannot_download(app, client):
     assert client.get(f"/coordinate/tw/donor.json?email={EMAIL}").status_code == 403
     held = client.get(f"/coordinate/other/donor.json?email={EMAIL}").get_json()
     assert held["gifts"] == [] and held["messages"] == [] and held["payloads"] == []
+
+
+def test_a_payload_not_yet_counted_is_not_erased(app, client, runner):
+    """A gift naming a campaign that does not exist yet waits in the archive for replay:
+    erasing its body would lose the money, so the erasure refuses, whole."""
+    event = checkout_event("cs_early", "pi_early", 900, campaign="later", donor_name=NAME)
+    event["data"]["object"]["customer_details"]["email"] = EMAIL
+    post_stripe(client, event, secret=SECRET)
+    with app.app_context():
+        [payload] = db.session.scalars(select(InboundPayload)).all()
+        assert payload.status not in ("processed", "erased")
+    result = runner.invoke(args=["donor", "erase", EMAIL])
+    assert result.exit_code == 2 and "not processed yet" in result.output
+    with app.app_context():
+        payload = db.session.scalars(select(InboundPayload)).one()
+        assert json.loads(payload.body)["id"] == event["id"]
+        assert db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "donor.erased")).all() == []

@@ -32,6 +32,7 @@ from ..accounts.service import normalise_email
 from ..audit import service as audit
 from ..audit.models import AuditEntry
 from ..campaigns.models import Campaign
+from ..errors import InvalidInput
 from ..ledger.models import LedgerEntry, LedgerSalt
 from ..mail import OutboxMessage
 from ..storage.database import utcnow
@@ -42,6 +43,8 @@ from .receipts import GiftReceipt
 from .sandbox import SandboxCheckout
 
 SCAN = 500                  # archived bodies read at once
+# Payload states after which nothing more will be recorded from the body: it can be erased.
+SETTLED = {"processed", "rejected", "ignored", "duplicate"}
 PERSONAL_CHECKOUT_KEYS = ("donor_name", "message", "email", "name")
 CHECKOUT = "checkout:"      # a Stripe Checkout entry's external id: "checkout:cs_…"
 
@@ -244,6 +247,13 @@ def _marker(payload: InboundPayload, at: dt.datetime) -> bytes:
 def erase(session: Session, held: Held, *, actor_id: int | None = None) -> Erased:
     """Remove the person in ``held``; flushes, the caller commits once (all or nothing), then
     calls ``scrub``."""
+    waiting = [p for p in held.payloads if p.status not in SETTLED]
+    if waiting:
+        # Its money is not in the ledger yet: erasing the body would lose the gift for good.
+        first = waiting[0]
+        raise InvalidInput(f"archived payload {first.id} ({first.stream}) naming this donor is "
+                           f"not processed yet (status {first.status}): replay it, or wait for "
+                           "it to settle, then erase; nothing was erased")
     now = utcnow()
     if session.get_bind().dialect.name == "sqlite":
         # Without it SQLite leaves what an UPDATE or DELETE replaced in the file's free space.
