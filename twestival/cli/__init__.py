@@ -38,8 +38,8 @@ def domain_errors(func):
 
 
 def init_app(app: Flask) -> None:
-    from . import backup, fx, imports, ledger, planning, serve, setup
-    for module in (setup, ledger, serve, planning, imports, backup, fx):
+    from . import backup, donors, fx, imports, ledger, planning, serve, setup
+    for module in (setup, ledger, serve, planning, imports, backup, fx, donors):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 

@@ -85,6 +85,8 @@ def replay_command(campaign, stream, since):
     click.echo(f"failed: {counts.failed}")
     if counts.incomplete:
         click.echo(f"incomplete files skipped (import them again): {counts.incomplete}")
+    if counts.erased:
+        click.echo(f"erased with their donor, skipped: {counts.erased}")
     click.echo(f"new ledger entries: {counts.new_entries}")
     for failure in counts.failures:
         click.echo(failure, err=True)

@@ -111,7 +111,7 @@ def _receipt(session: Session, entry: LedgerEntry, email: str, lang: str) -> int
 def _refund_notice(session: Session, entry: LedgerEntry) -> int:
     original = session.scalar(select(GiftReceipt).where(
         GiftReceipt.entry_id == entry.reverses_id, GiftReceipt.kind == "receipt"))
-    if original is None:
+    if original is None or not original.email:   # no receipt, or its donor was erased
         return 0
     row = _claim(session, entry, "refund", original.email, original.lang)
     if row is None:

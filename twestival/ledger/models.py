@@ -236,6 +236,50 @@ def append_only_ddl(dialect: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES) 
     return statements
 
 
+# The one exception to append-only (docs/donor-data.md): erasing a donor may set an entry's
+# donor data to NULL, and nothing else, once the entry's chain salt is gone. Every other
+# UPDATE is refused as before. The chain is what makes this safe: it commits to the donor
+# data only through the salted digest in ``ledger_link.personal``, and ``verify`` accepts a
+# salt-less entry only when that data is empty.
+ERASABLE = "ledger_entry"
+ERASABLE_COLUMNS = ("donor_name", "message", "note", "meta")
+KEPT_COLUMNS = ("id", "campaign_id", "city_id", "stream", "external_id", "kind",
+                "amount_minor", "currency", "fee_minor", "city_minor", "city_fx_rate",
+                "city_fx_date", "reporting_minor", "reporting_currency", "fx_rate", "fx_date",
+                "occurred_at", "recorded_at", "anonymous", "provisional", "reverses_id",
+                "payload_id", "created_by_id")
+_REFUSED = "ledger_entry is append-only: record a reversing entry instead"
+
+
+def erasable_ddl(dialect: str) -> list[str]:
+    """Replace ledger_entry's UPDATE guard with one that lets through only an erasure."""
+    blank = " AND ".join(f"NEW.{c} IS NULL" for c in ERASABLE_COLUMNS)
+    unsalted = "NOT EXISTS (SELECT 1 FROM ledger_salt WHERE entry_id = OLD.id)"
+    if dialect == "sqlite":
+        same = " AND ".join(f"NEW.{c} IS OLD.{c}" for c in KEPT_COLUMNS)
+        return ["DROP TRIGGER IF EXISTS ledger_entry_no_update",
+                "CREATE TRIGGER ledger_entry_no_update BEFORE UPDATE ON ledger_entry "
+                f"WHEN NOT ({blank} AND {same} AND {unsalted}) "
+                f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END"]
+    if dialect == "postgresql":
+        # Every column but the erasable ones compared at once, so a column added later is
+        # guarded without touching this function.
+        erasable = "ARRAY[" + ", ".join(f"'{c}'" for c in ERASABLE_COLUMNS) + "]"
+        return [
+            "CREATE OR REPLACE FUNCTION twestival_erasure_only() RETURNS trigger AS $$ BEGIN "
+            f"IF {blank} AND to_jsonb(NEW) - {erasable} = to_jsonb(OLD) - {erasable} "
+            f"AND {unsalted} THEN RETURN NEW; END IF; "
+            f"RAISE EXCEPTION '{_REFUSED}'; END $$ LANGUAGE plpgsql",
+            "DROP TRIGGER IF EXISTS ledger_entry_append_only ON ledger_entry",
+            "DROP TRIGGER IF EXISTS ledger_entry_no_delete ON ledger_entry",
+            "DROP TRIGGER IF EXISTS ledger_entry_no_update ON ledger_entry",
+            "CREATE TRIGGER ledger_entry_no_delete BEFORE DELETE ON ledger_entry "
+            "FOR EACH ROW EXECUTE FUNCTION twestival_append_only()",
+            "CREATE TRIGGER ledger_entry_no_update BEFORE UPDATE ON ledger_entry "
+            "FOR EACH ROW EXECUTE FUNCTION twestival_erasure_only()"]
+    return []
+
+
 def _attach_triggers(table_name: str) -> None:
     table = Base.metadata.tables[table_name]
     for dialect in ("sqlite", "postgresql"):
@@ -246,6 +290,10 @@ def _attach_triggers(table_name: str) -> None:
                 event.listen(table, "before_create", DDL(sql).execute_if(dialect=dialect))
     for sql in no_replace_ddl(table_name):
         event.listen(table, "after_create", DDL(sql).execute_if(dialect="sqlite"))
+    if table_name == ERASABLE:
+        for dialect in ("sqlite", "postgresql"):
+            for sql in erasable_ddl(dialect):
+                event.listen(table, "after_create", DDL(sql).execute_if(dialect=dialect))
 
 
 for _name in APPEND_ONLY_TABLES:

@@ -244,6 +244,7 @@ ACTION_LABELS = {
     "account.reactivated": _l("account reactivated"), "invitation.resent": _l("invitation sent again"),
     "token.created": _l("API token created"), "token.revoked": _l("API token revoked"),
     "gift.hidden": _l("gift hidden"), "gift.shown": _l("gift shown again"),
+    "donor.exported": _l("donor's data exported"), "donor.erased": _l("donor erased"),
 }
 
 

@@ -10,6 +10,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
+import os
 from zoneinfo import ZoneInfo
 
 import segno
@@ -18,6 +20,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    jsonify,
     current_app,
     flash,
     redirect,
@@ -28,11 +31,12 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..audit import service as audit
 from ..campaigns.models import Campaign, City
 from ..campaigns.service import approved_cities, check_timezone, get_campaign, get_city
 from ..errors import InvalidInput
 from ..extensions import db, limiter
-from ..giving import giftaid, matching, sandbox
+from ..giving import donors, giftaid, matching, sandbox
 from ..giving.nearest import nearest_first
 from ..ledger.statement import csv_safe
 from ..money import Money, parse
@@ -108,6 +112,28 @@ def gift_aid_schedule(campaign: str):
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{camp.slug}-gift-aid.csv"',
         "Cache-Control": "no-store"})
+
+
+@bp.get("/coordinate/<campaign>/donor.json")
+def donor_export(campaign: str):
+    """Everything the campaign holds about one donor (GDPR art. 15/20), as a JSON download.
+    A GET (a link a coordinator can open), so the access itself goes into the audit log."""
+    camp = get_campaign(db.session, campaign)
+    user = require_coordinator(camp)
+    try:
+        held = donors.find(db.session, request.args.get("email", ""), campaign=camp)
+    except InvalidInput:
+        return jsonify(error=_("Enter the donor's email address, like name@example.org.")), 422
+    salt = os.urandom(16).hex()
+    # The log keeps who looked and when, and a salted digest of the address, never the address.
+    audit.record(db.session, user.id, "donor.exported", subject="a donor", campaign_id=camp.id,
+                 details={"salt": salt, "digest": donors.email_digest(held.email, salt)})
+    document = donors.export(db.session, held)
+    db.session.commit()
+    return Response(json.dumps(document, indent=2, ensure_ascii=False),
+                    mimetype="application/json", headers={
+                        "Content-Disposition": f'attachment; filename="{camp.slug}-donor.json"',
+                        "Cache-Control": "no-store"})
 
 
 @bp.app_context_processor

@@ -16,6 +16,8 @@ CLAIMED_CAMPAIGN = "claimed_campaign"
 # status of a payload whose bytes are still being stored (an imported file, piece by piece,
 # ``filearchive``); one left so never became whole and is never processed.
 RECEIVING = "receiving"
+# status of a payload whose body was erased with its donor (giving/donors.py): never replayed.
+ERASED = "erased"
 
 
 class InboundPayload(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ...campaigns.models import Campaign
 from ...errors import DomainError, InvalidInput
 from . import registry
-from .archive import CLAIMED_CAMPAIGN, RECEIVING, InboundPayload, mark
+from .archive import CLAIMED_CAMPAIGN, ERASED, RECEIVING, InboundPayload, mark
 from .receive import process_archived, processor
 
 
@@ -26,6 +26,7 @@ class ReplayCounts:
     refused: int = 0     # bad input, refused again (e.g. a malformed file): expected
     failed: int = 0      # an unexpected error: the payload is marked failed
     incomplete: int = 0  # a file whose archiving never finished: skipped, left as it is
+    erased: int = 0      # a body erased with its donor (giving/donors.py): skipped
     entries_before: int = 0
     entries_after: int = 0
     by_stream: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -73,6 +74,11 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
             counts.failures.append(f"payload {payload.id} ({payload.stream}) skipped: its file "
                                    "was not archived whole (still arriving, or the upload "
                                    "stopped part-way); import the file again")
+            session.commit()
+            continue
+        if payload.status == ERASED:
+            # Its donor was erased: the body is a marker, and what it counted stays counted.
+            counts.erased += 1
             session.commit()
             continue
         counts.payloads += 1

@@ -1,0 +1,68 @@
+"""A donor's data rights from the command line: ``donor export`` and ``donor erase``.
+
+Both find the donor by email address (docs/donor-data.md). An address nothing is held about
+is not an error: export prints an empty document, erase says "nothing held" (exit 0), so a
+request can be answered, and erasure run again, without special cases. A malformed address
+exits 2.
+"""
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import with_appcontext
+
+from ..extensions import db
+from ..giving import donors
+from ..storage.database import read_only
+from . import domain_errors
+
+NAME_HELP = ("Also the gifts and payloads naming the donor exactly so (the JSON API and cash "
+             "carry a name but no address). Repeatable. Check the export first.")
+
+
+@click.group("donor")
+def donor_group():
+    """A donor's data: export everything held, or erase the person (GDPR)."""
+
+
+@donor_group.command("export")
+@click.argument("email")
+@click.option("--name", "names", multiple=True, help=NAME_HELP)
+@with_appcontext
+@domain_errors
+def export_command(email, names):
+    """Print everything held about the donor with EMAIL as JSON on stdout."""
+    with read_only():
+        held = donors.find(db.session, email, names=names)
+        document = donors.export(db.session, held)
+        db.session.rollback()
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+@donor_group.command("erase")
+@click.argument("email")
+@click.option("--name", "names", multiple=True, help=NAME_HELP)
+@with_appcontext
+@domain_errors
+def erase_command(email, names):
+    """Erase the donor with EMAIL: their data goes, amounts, ids and totals stay."""
+    held = donors.find(db.session, email, names=names)
+    if held.empty:
+        before = donors.was_erased(db.session, email)
+        db.session.rollback()
+        if before:
+            click.echo(f"nothing held about that address (erased on {before[-1]:%Y-%m-%d})")
+        else:
+            click.echo("nothing held about that address")
+        return
+    counts = donors.erase(db.session, held)
+    db.session.commit()
+    donors.scrub(db.session)
+    click.echo(f"erased: {counts.entries} gift(s)' donor data, {counts.receipts} receipt "
+               f"address(es), {counts.declarations} Gift Aid declaration(s), "
+               f"{counts.checkouts} checkout(s), {counts.mails} message(s), "
+               f"{counts.payloads} archived payload(s); amounts and totals unchanged")
+
+
+COMMANDS = [donor_group]
