@@ -1,7 +1,7 @@
 """Random interleavings of everything that moves money, against a model that cannot double
 count: Stripe gifts, refunds and disputes (in any order, each delivered any number of times),
 JSON API gifts and their retries, ticket imports imported again, cash counts (sent again from
-the phone's queue) and their confirmation, and replays. After every step each city's total on
+the phone's queue) and their confirmation, replays, and erasing a donor's personal data. After every step each city's total on
 the public leaderboard equals the model's, its provisional money too, and `twestival
 reconcile` and `twestival verify` (the hash chain) are clean (Hypothesis's stateful
 testing)."""
@@ -194,6 +194,14 @@ class Ledger(RuleBasedStateMachine):
                                   by_user_id=None):
                 self.provisional[city] -= minor
             db.session.commit()
+
+    @rule()
+    def erase_donor(self):
+        """The Stripe sample's donor asks to be forgotten: the money stays exactly as it was.
+        (Refused whole while a payload naming them still waits for its gift.)"""
+        result = self.runner.invoke(args=["donor", "erase", "stripe@example.com"])
+        assert result.exit_code in (0, 2), result.output
+        assert "Traceback" not in result.output
 
     @rule()
     def replay(self):
