@@ -10,8 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.app.test_giving_giftaid import AID
-from tests.app.test_giving_sandbox import SANDBOX, SECRET, _seed, pay, start
-from tests.conftest import make_app
+from tests.app.test_giving_sandbox import SECRET, pay, sandbox_app, start
 from tests.hub_support import login, person
 from tests.payments import board, checkout_event, post_stripe, refund_event
 from twestival.accounts.models import Role
@@ -33,12 +32,7 @@ PERSONAL = (EMAIL, NAME, "For the wells, with love", "Webhook Ada", "221B Baker 
 
 @pytest.fixture
 def app(database_url):
-    app = make_app(database_url, **SANDBOX)
-    _seed(app)
-    yield app
-    app.extensions["twestival.live"].stop()
-    with app.app_context():
-        db.engine.dispose()
+    yield from sandbox_app(database_url)
 
 
 def give_everywhere(app, client) -> None:

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.app.test_giving_sandbox import SANDBOX, _seed, entries, pay
-from tests.conftest import make_app
+from tests.app.test_giving_sandbox import entries, pay, sandbox_app
 from twestival.campaigns.service import get_campaign
 from twestival.extensions import db
 from twestival.giving.amounts import (
@@ -103,10 +102,7 @@ def test_a_configured_rule_is_used_and_a_bad_one_refused():
 
 @pytest.fixture
 def app(database_url):
-    app = make_app(database_url, **SANDBOX)
-    _seed(app)
-    yield app
-    app.extensions["twestival.live"].stop()
+    yield from sandbox_app(database_url)
 
 
 def _give(client, city, headers=None, **data):

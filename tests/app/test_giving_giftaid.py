@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.app.test_giving_sandbox import SANDBOX, _seed, pay
+from tests.app.test_giving_sandbox import SANDBOX, pay, sandbox_app
 from tests.conftest import make_app
 from tests.hub_support import login, person
 from tests.payments import post_stripe, refund_event
@@ -24,10 +24,7 @@ AID = {"gift_aid": "on", "giftaid_title": "Dr", "giftaid_first_name": "Ada",
 
 @pytest.fixture
 def app(database_url):
-    app = make_app(database_url, **SANDBOX)
-    _seed(app)
-    yield app
-    app.extensions["twestival.live"].stop()
+    yield from sandbox_app(database_url)
 
 
 def give(client, city="london", **data):

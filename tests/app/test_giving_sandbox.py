@@ -43,13 +43,18 @@ def _app(url, **config):
     return app
 
 
-@pytest.fixture
-def app(database_url):
-    app = _app(database_url)
+def sandbox_app(url, **config):
+    """The app with the sandbox on and the campaign seeded, for a fixture to yield from."""
+    app = _app(url, **config)
     yield app
     app.extensions["twestival.live"].stop()
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    yield from sandbox_app(database_url)
 
 
 def fields(client, city="london"):

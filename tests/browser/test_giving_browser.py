@@ -7,9 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.app.test_giving_sandbox import SANDBOX, _seed
+from tests.app.test_giving_sandbox import sandbox_app
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve
-from tests.conftest import make_app
 from tests.hub_support import PASSWORD, person
 from twestival.accounts.models import Role
 from twestival.extensions import db
@@ -21,10 +20,7 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def app(database_url):
-    app = make_app(database_url, **SANDBOX)
-    _seed(app)
-    yield app
-    app.extensions["twestival.live"].stop()
+    yield from sandbox_app(database_url)
 
 
 def test_three_taps_from_the_board_to_a_gift_on_the_board_and_a_receipt(app):
