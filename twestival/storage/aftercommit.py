@@ -27,6 +27,10 @@ def subscribe(key: str, handler: Handler) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    # SQLAlchemy also calls after_commit when a savepoint (begin_nested) is released; the
+    # work kept so far is not committed then, and must wait for the real commit.
+    if session.in_nested_transaction():
+        return
     info = session.info
     for key, handler in _handlers.items():
         value = info.pop(key, None)
@@ -35,5 +39,9 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session) -> None:
+    # A savepoint rolled back (one refused delivery of a group) must not drop what the rest
+    # of the transaction keeps for its commit; at worst a board is pushed once for nothing.
+    if session.in_nested_transaction():
+        return
     for key in _handlers:
         session.info.pop(key, None)
