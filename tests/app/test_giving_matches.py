@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import make_app
 from tests.hub_support import csrf_token, login, person
-from tests.payments import STRIPE_CONFIG, checkout_event, post_stripe, refund_event
+from tests.payments import (STRIPE_CONFIG, checkout_event, payments_app, post_stripe,
+                            refund_event)
 from twestival.accounts.models import Role
 from twestival.campaigns.service import get_campaign, get_city
 from twestival.extensions import db
@@ -22,11 +23,7 @@ from twestival.money import Money
 
 @pytest.fixture
 def app(database_url):
-    app = make_app(database_url, **STRIPE_CONFIG)
-    yield app
-    app.extensions["twestival.live"].stop()
-    with app.app_context():
-        db.engine.dispose()
+    yield from payments_app(database_url)
 
 
 def offer(app, pot=5000, currency="GBP", ratio=1, cities=("london",), hours=(-1, 1)):

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import make_app
-from tests.payments import STRIPE_CONFIG, checkout_event, post_stripe, refund_event
+from tests.payments import (STRIPE_CONFIG, checkout_event, payments_app, post_stripe,
+                            refund_event)
 from twestival.campaigns.service import get_campaign
 from twestival.extensions import db
 from twestival.giving.receipts import GiftReceipt
@@ -18,11 +19,7 @@ from twestival.streams.inbox.replay import replay
 
 @pytest.fixture
 def app(database_url):
-    app = make_app(database_url, **STRIPE_CONFIG)
-    yield app
-    app.extensions["twestival.live"].stop()
-    with app.app_context():
-        db.engine.dispose()
+    yield from payments_app(database_url)
 
 
 def gift(session_id="cs_r1", intent="pi_r1", amount=2500, email="ada@example.org", **metadata):

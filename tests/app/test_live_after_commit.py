@@ -7,16 +7,13 @@ import time
 
 import pytest
 
-from tests.conftest import make_app
-from tests.payments import STRIPE_CONFIG, checkout_event, post_stripe
+from tests.payments import checkout_event, payments_app, post_stripe
 from twestival.extensions import socketio
 
 
 @pytest.fixture
 def app(database_url):
-    app = make_app(database_url, **STRIPE_CONFIG)
-    yield app
-    app.extensions["twestival.live"].stop()
+    yield from payments_app(database_url)
 
 
 def _raised(live, city: str, deadline: float) -> int | None:

@@ -14,22 +14,28 @@ from ..ledger.verify import verify
 from . import domain_errors
 
 
+def _check(campaign: str, check, tag: str, failed: str, passed: str) -> None:
+    """Run a read-only check of a campaign's ledger: each problem on stderr and exit 1."""
+    with read_only():
+        camp = get_campaign(db.session, campaign)
+        problems = check(db.session, camp)
+        db.session.rollback()
+    if problems:
+        for problem in problems:
+            click.echo(f"{tag} {problem}", err=True)
+        click.echo(failed.format(slug=camp.slug, count=len(problems)), err=True)
+        sys.exit(1)
+    click.echo(passed.format(slug=camp.slug))
+
+
 @click.command("reconcile")
 @click.argument("campaign")
 @with_appcontext
 @domain_errors
 def reconcile_command(campaign):
     """Recompute totals from the ledger; exit 1 on any drift."""
-    with read_only():
-        camp = get_campaign(db.session, campaign)
-        drifts = reconcile(db.session, camp)
-        db.session.rollback()
-    if drifts:
-        for drift in drifts:
-            click.echo(f"DRIFT {drift}", err=True)
-        click.echo(f"{len(drifts)} total(s) disagree with the ledger", err=True)
-        sys.exit(1)
-    click.echo(f"{camp.slug}: every total agrees with the ledger")
+    _check(campaign, reconcile, "DRIFT", "{count} total(s) disagree with the ledger",
+           "{slug}: every total agrees with the ledger")
 
 
 @click.command("verify")
@@ -38,17 +44,8 @@ def reconcile_command(campaign):
 @domain_errors
 def verify_command(campaign):
     """Walk the hash-chained ledger and the totals; exit 1 naming the first problem."""
-    with read_only():
-        camp = get_campaign(db.session, campaign)
-        problems = verify(db.session, camp)
-        db.session.rollback()
-    if problems:
-        for problem in problems:
-            click.echo(f"BROKEN {problem}", err=True)
-        click.echo(f"{camp.slug}: the ledger does not verify ({len(problems)} problem(s))",
-                   err=True)
-        sys.exit(1)
-    click.echo(f"{camp.slug}: the chain and every total agree with the ledger")
+    _check(campaign, verify, "BROKEN", "{slug}: the ledger does not verify ({count} problem(s))",
+           "{slug}: the chain and every total agree with the ledger")
 
 
 COMMANDS = [reconcile_command, verify_command]
