@@ -240,8 +240,9 @@ def tokens(prepared: str) -> list[tuple[str, str]]:
     return [tuple(pair) for pair in json.loads(prepared)]
 
 
-def stripe_event(n: int, city: str, campaign: str = CAMPAIGN) -> bytes:
-    """A ``checkout.session.completed`` event shaped like Stripe's (API 2024-06-20)."""
+def stripe_event(n: int, city: str, campaign: str = CAMPAIGN, email: bool = True) -> bytes:
+    """A ``checkout.session.completed`` event shaped like Stripe's (API 2024-06-20). Checkout
+    collects every donor's email, so each gift also writes its receipt (``email=False``: not)."""
     now = int(time.time())
     return json.dumps({
         "id": f"evt_bench_{uuid.uuid4().hex}", "object": "event", "api_version": "2024-06-20",
@@ -250,7 +251,8 @@ def stripe_event(n: int, city: str, campaign: str = CAMPAIGN) -> bytes:
         "data": {"object": {
             "id": f"cs_test_{uuid.uuid4().hex}", "object": "checkout.session",
             "amount_subtotal": 1000 + n % 5000, "amount_total": 1000 + n % 5000,
-            "currency": "gbp", "customer_details": {"email": None, "name": f"Donor {n}"},
+            "currency": "gbp", "customer_details": {
+                "email": f"donor{n}@example.org" if email else None, "name": f"Donor {n}"},
             "metadata": {"campaign": campaign, "city": city},
             "mode": "payment", "payment_intent": f"pi_{uuid.uuid4().hex[:24]}",
             "payment_status": "paid", "status": "complete", "created": now}},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -26,21 +26,29 @@ KINDS = (EntryKind.donation, EntryKind.refund, EntryKind.chargeback)
 DONOR_LANG = "twestival.donor_lang"
 
 
+_entry = LedgerEntry.__table__.c
+# What matching and receipts read of an entry, as plain rows: this runs after every payment,
+# and loading ORM objects cost more than the rest of it.
+_RECORDED = (select(_entry.id, _entry.campaign_id, _entry.city_id, _entry.stream, _entry.kind,
+                    _entry.amount_minor, _entry.currency, _entry.reporting_minor,
+                    _entry.occurred_at, _entry.reverses_id, _entry.meta, InboundPayload.body)
+             .join(InboundPayload, InboundPayload.id == _entry.payload_id)
+             .where(_entry.payload_id.in_(bindparam("ids", expanding=True)),
+                    _entry.stream.in_(STREAMS), _entry.kind.in_(KINDS))
+             .order_by(_entry.id))
+
+
 def settle(session: Session, payloads: Iterable[tuple[int | None, str]]) -> None:
     ids = [payload_id for payload_id, stream in payloads
            if payload_id is not None and stream in STREAMS]
     if not ids:
         return   # the API, cash, imports: nothing to match or thank for here
-    rows = session.execute(
-        select(LedgerEntry, InboundPayload.body)
-        .join(InboundPayload, InboundPayload.id == LedgerEntry.payload_id)
-        .where(LedgerEntry.payload_id.in_(ids), LedgerEntry.stream.in_(STREAMS),
-               LedgerEntry.kind.in_(KINDS)).order_by(LedgerEntry.id)).all()
+    rows = session.execute(_RECORDED, {"ids": ids}).all()
     if not rows:
         return
-    entries = [entry for entry, _body in rows]
+    entries = list(rows)   # rows with the entry's attributes that matching and receipts read
     offers = matching.open_offers(session, entries)
-    thanked = receipts.donors(rows, session.info.get(DONOR_LANG))
+    thanked = receipts.donors([(row, row.body) for row in rows], session.info.get(DONOR_LANG))
     if not (offers or thanked or any(e.kind is not EntryKind.donation for e in entries)):
         return   # the common case on a busy night costs two reads, no savepoint
     try:

@@ -21,14 +21,12 @@ from babel.support import Translations
 from sqlalchemy import ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .. import ROOT
+from .. import ROOT, mail
 from ..campaigns.models import Campaign, City
-from ..errors import InvalidInput
 from ..ledger.models import EntryKind, LedgerEntry
-from ..mail import send_mail
 from ..money import Money, format_money
 from ..storage.database import Base, UTCDateTime, utcnow
-from ..storage.sql import insert_ignore
+from ..storage.sql import insert_ignore, prepared_insert_ignore
 
 log = logging.getLogger(__name__)
 LANGUAGES = {"en", "de"}
@@ -49,11 +47,15 @@ class GiftReceipt(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def number(self, campaign: Campaign) -> str:
-        """Unique per campaign (row ids are unique everywhere), and says whose it is."""
-        return f"{campaign.slug.upper()}-{self.id:06d}"
+        return receipt_number(campaign, self.id)
 
 
-def donors(rows: Sequence[tuple[LedgerEntry, bytes]],
+def receipt_number(campaign: Campaign, receipt_id: int) -> str:
+    """Unique per campaign (row ids are unique everywhere), and says whose it is."""
+    return f"{campaign.slug.upper()}-{receipt_id:06d}"
+
+
+def donors(rows: Sequence[tuple[LedgerEntry, bytes]],  # entries or rows with their columns
            lang: str | None = None) -> dict[int, tuple[str, str]]:
     """Each gift's donor who can be thanked: {entry id: (email, language)}, read from the
     payment provider's own body that came with it. ``lang``: the donor's language when the body
@@ -71,26 +73,57 @@ def issue(session: Session, entries: Sequence[LedgerEntry],
           thanked: dict[int, tuple[str, str]]) -> int:
     """Receipts for these gifts (their donors from ``donors``) and notices for these refunds;
     returns how many went out."""
-    sent = 0
+    gifts = [entry for entry in entries if entry.id in thanked]
+    sent = _receipts(session, gifts, thanked) if gifts else 0
     for entry in entries:
-        if entry.id in thanked:
-            sent += _receipt(session, entry, *thanked[entry.id])
-        elif entry.kind == EntryKind.refund and entry.reverses_id is not None:
+        if (entry.id not in thanked and entry.kind == EntryKind.refund
+                and entry.reverses_id is not None):
             sent += _refund_notice(session, entry)
     return sent
 
 
-def _receipt(session: Session, entry: LedgerEntry, email: str, lang: str) -> int:
-    row = _claim(session, entry, "receipt", email, lang)
-    if row is None:
+_receipt_table = GiftReceipt.__table__
+
+
+def _receipts(session: Session, gifts: Sequence[LedgerEntry],
+              thanked: dict[int, tuple[str, str]]) -> int:
+    """One receipt row and one mail per gift, written a group at a time: on a busy night this
+    runs for every webhook group, inside its write transaction."""
+    mailable = {gift.id: mail.checked(thanked[gift.id][0]) for gift in gifts}
+    for gift in gifts:
+        if mailable[gift.id] is None:
+            log.warning("receipt not sent: the donor's address is not one we can mail")
+    gifts = [gift for gift in gifts if mailable[gift.id] is not None]
+    if not gifts:
         return 0
+    now = utcnow()
+    # Only rows written here come back: a redelivery, a replay or another process that wrote
+    # a gift's receipt first leaves this call nothing to mail for it.
+    claimed = dict(session.execute(
+        prepared_insert_ignore(session, _receipt_table, ("campaign_id", "entry_id"),
+                               ("entry_id", "id")),
+        [{"campaign_id": gift.campaign_id, "entry_id": gift.id, "kind": "receipt",
+          "email": mailable[gift.id], "lang": thanked[gift.id][1], "created_at": now}
+         for gift in gifts]).all())
+    messages = []
+    for gift in gifts:
+        if gift.id in claimed:
+            messages.append(_receipt(session, gift, mailable[gift.id], thanked[gift.id][1],
+                                     claimed[gift.id]))
+    mail.queue_many(session, messages)
+    return len(messages)
+
+
+def _receipt(session: Session, entry: LedgerEntry, email: str, lang: str,
+             receipt_id: int) -> tuple[str, str, str]:
     campaign, city = session.get(Campaign, entry.campaign_id), session.get(City, entry.city_id) \
         if entry.city_id else None
     _ = _translations(lang).gettext
     paid = Money(entry.amount_minor, entry.currency)
     where = f"Twestival {city.name}" if city else campaign.name
+    number = receipt_number(campaign, receipt_id)
     lines = [_("Thank you for your gift to %(where)s!") % {"where": where}, "",
-             _("Receipt number: %(number)s") % {"number": row.number(campaign)},
+             _("Receipt number: %(number)s") % {"number": number},
              _("Date: %(date)s") % {"date": format_date(entry.occurred_at, "long", locale=lang)},
              _("Amount: %(amount)s") % {"amount": format_money(paid, lang)}]
     covered = (entry.meta or {}).get("fee_covered_minor")
@@ -104,14 +137,14 @@ def _receipt(session: Session, entry: LedgerEntry, email: str, lang: str) -> int
         lines += ["", _("This was a test payment (sandbox): no money has moved.")]
     lines += ["", _("We use your email address only to send you this receipt; it is never "
                     "shown publicly.")]
-    return _send(session, email, _("Your receipt %(number)s for your gift to %(where)s") % {
-        "number": row.number(campaign), "where": where}, "\n".join(lines) + "\n")
+    return (email, _("Your receipt %(number)s for your gift to %(where)s") % {
+        "number": number, "where": where}, "\n".join(lines) + "\n")
 
 
 def _refund_notice(session: Session, entry: LedgerEntry) -> int:
     original = session.scalar(select(GiftReceipt).where(
         GiftReceipt.entry_id == entry.reverses_id, GiftReceipt.kind == "receipt"))
-    if original is None or not original.email:   # no receipt, or its donor was erased
+    if original is None or mail.checked(original.email) is None:   # none, or its donor erased
         return 0
     row = _claim(session, entry, "refund", original.email, original.lang)
     if row is None:
@@ -120,11 +153,12 @@ def _refund_notice(session: Session, entry: LedgerEntry) -> int:
     _ = _translations(original.lang).gettext
     amount = format_money(Money(-entry.amount_minor, entry.currency), original.lang)
     number = original.number(campaign)
-    return _send(session, original.email,
-                 _("Refund of your gift (receipt %(number)s)") % {"number": number},
-                 _("%(amount)s of your gift (receipt %(number)s) has been refunded to you. "
-                   "Receipt %(number)s no longer counts for that amount.")
-                 % {"amount": amount, "number": number} + "\n")
+    mail.queue_many(session, [(
+        original.email, _("Refund of your gift (receipt %(number)s)") % {"number": number},
+        _("%(amount)s of your gift (receipt %(number)s) has been refunded to you. "
+          "Receipt %(number)s no longer counts for that amount.")
+        % {"amount": amount, "number": number} + "\n")])
+    return 1
 
 
 def _claim(session: Session, entry: LedgerEntry, kind: str, email: str,
@@ -134,15 +168,6 @@ def _claim(session: Session, entry: LedgerEntry, kind: str, email: str,
         session, GiftReceipt.__table__, ["campaign_id", "entry_id"], campaign_id=entry.campaign_id,
         entry_id=entry.id, kind=kind, email=email, lang=lang, created_at=utcnow())).scalar()
     return session.get(GiftReceipt, new_id) if new_id is not None else None
-
-
-def _send(session: Session, to: str, subject: str, body: str) -> int:
-    try:
-        send_mail(session, to, subject, body)
-    except InvalidInput:  # an address the provider accepted but we cannot mail: no receipt
-        log.warning("receipt not sent: the donor's address is not one we can mail")
-        return 0
-    return 1
 
 
 def _donor(raw: bytes, fallback: str | None) -> tuple[str | None, str]:

@@ -26,6 +26,9 @@ class LedgerEntry(Base):
         UniqueConstraint("stream", "external_id"),
         Index("ix_ledger_entry_campaign_city", "campaign_id", "city_id"),
         Index("ix_ledger_entry_campaign_id_id", "campaign_id", "id"),   # the gift wall, newest first
+        # What a payload recorded: read after every payment (matches, receipts), and by replay
+        # and erasure. Without it each webhook scanned every entry of its stream.
+        Index("ix_ledger_entry_payload_id", "payload_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
