@@ -56,8 +56,9 @@ class OutboxMessage(Base):
 
 
 # Built once: building a statement costs more than running it.
-_QUEUE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id,
-                                                   sort_by_parameter_order=True)
+# In no particular order: the ids only go to delivery, and SQLite can batch the rows only
+# when their order need not be kept.
+_QUEUE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
 
 
 @dataclasses.dataclass(frozen=True)

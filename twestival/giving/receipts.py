@@ -105,19 +105,22 @@ def _receipts(session: Session, gifts: Sequence[LedgerEntry],
         [{"campaign_id": gift.campaign_id, "entry_id": gift.id, "kind": "receipt",
           "email": mailable[gift.id], "lang": thanked[gift.id][1], "created_at": now}
          for gift in gifts]).all())
+    places: dict = {}   # held here: the session's identity map would let them go between gifts
     messages = []
     for gift in gifts:
         if gift.id in claimed:
-            messages.append(_receipt(session, gift, mailable[gift.id], thanked[gift.id][1],
-                                     claimed[gift.id]))
+            if (gift.campaign_id, gift.city_id) not in places:
+                places[gift.campaign_id, gift.city_id] = (
+                    session.get(Campaign, gift.campaign_id),
+                    session.get(City, gift.city_id) if gift.city_id else None)
+            messages.append(_receipt(gift, *places[gift.campaign_id, gift.city_id],
+                                     mailable[gift.id], thanked[gift.id][1], claimed[gift.id]))
     mail.queue_many(session, messages)
     return len(messages)
 
 
-def _receipt(session: Session, entry: LedgerEntry, email: str, lang: str,
+def _receipt(entry: LedgerEntry, campaign: Campaign, city: City | None, email: str, lang: str,
              receipt_id: int) -> tuple[str, str, str]:
-    campaign, city = session.get(Campaign, entry.campaign_id), session.get(City, entry.city_id) \
-        if entry.city_id else None
     _ = _translations(lang).gettext
     paid = Money(entry.amount_minor, entry.currency)
     where = f"Twestival {city.name}" if city else campaign.name
