@@ -56,7 +56,9 @@ def _page(camp: Campaign, place: City, *, editing=None, values=None, errors=None
                                         locale=locale()),
                   "starts_at": editing.starts_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
                   "ends_at": editing.ends_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")}
+    zone = ZoneInfo(place.timezone)
     return render_template("organise/matches.html", campaign=camp, city=place, offers=offers,
+                           local=lambda when: when.astimezone(zone).replace(tzinfo=None),
                            own=lambda o: _own(place, o), editing=editing, values=values or {},
                            errors=errors or {}, ratios=RATIOS), status
 
