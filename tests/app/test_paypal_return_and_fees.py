@@ -167,3 +167,15 @@ def test_one_receipt_whichever_arrives_first_across_redeliveries(app, client, se
     assert subject.startswith("Deine Quittung")   # the language the donor came back in
     assert Money(total - 1250, "GBP").major_str().replace(".", ",") in body
     reconcile_ok(runner)
+
+
+def test_the_same_form_sent_twice_keeps_one_order(app, client, seed, paypal):
+    from twestival.streams.paypal.orders import PaypalOrder
+    fields = form(client)[1]
+    for _ in range(2):   # a double click: PayPal answers the same request id with the same order
+        assert client.post("/c/tw/london/donate", data={
+            **fields, "method": "paypal", "amount": "12.50", "cover_fees": "on"}).status_code == 303
+    with app.app_context():
+        [order] = db.session.scalars(select(PaypalOrder)).all()
+        assert (order.order_id, order.amount_minor, order.fee_covered_minor) == (
+            ORDER_ID, charged(), charged() - 1250)

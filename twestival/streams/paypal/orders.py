@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ...money import Money
 from ...storage.database import Base, UTCDateTime, utcnow
+from ...storage.sql import insert_ignore
 
 
 class PaypalOrder(Base):
@@ -31,14 +32,12 @@ class PaypalOrder(Base):
 
 def remember(session: Session, order_id: str, campaign_id: int, city_id: int, amount: Money,
              fee_covered_minor: int) -> None:
-    """Flushes; the caller commits before redirecting the donor to PayPal. The same order
-    again (PayPal answers a repeated create with the same order) changes nothing."""
-    if session.scalar(select(PaypalOrder.id).where(PaypalOrder.order_id == order_id)):
-        return
-    session.add(PaypalOrder(order_id=order_id, campaign_id=campaign_id, city_id=city_id,
-                            amount_minor=amount.minor, currency=amount.currency,
-                            fee_covered_minor=fee_covered_minor, created_at=utcnow()))
-    session.flush()
+    """The caller commits before redirecting the donor to PayPal. The same order again
+    (PayPal answers a form sent twice with the same order) changes nothing."""
+    session.execute(insert_ignore(
+        session, PaypalOrder.__table__, ["order_id"], order_id=order_id, campaign_id=campaign_id,
+        city_id=city_id, amount_minor=amount.minor, currency=amount.currency,
+        fee_covered_minor=fee_covered_minor, created_at=utcnow()))
 
 
 def fee_covered(session: Session, order_id: str | None, amount: Money) -> int:
