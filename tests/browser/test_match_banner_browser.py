@@ -79,6 +79,20 @@ def test_the_banner_on_every_surface_live_and_by_the_clock(app, client, seed):
                         assert serious(page) == [], path
                 page.context.close()
 
+            # In German, as the room in Berlin reads it.
+            for (width, height), path in (((390, 844), "/c/tw/berlin"),
+                                          ((1920, 1080), "/c/tw/berlin/screen")):
+                page = browser.new_context(viewport={"width": width, "height": height},
+                                           locale="de-DE", timezone_id="Europe/Berlin").new_page()
+                page.goto(base + path)
+                page.wait_for_function(LIVE)
+                banner = page.locator("[data-field=matches] .match-banner")
+                expect(banner).to_contain_text(f"Jede Spende für Berlin verdoppelt {SPONSOR}")
+                expect(banner).to_contain_text("noch 5.000,00 € von 5.000,00 €")
+                assert page.evaluate(BANNER_FITS), (path, width)
+                shot(page, f"de-{path.strip('/').replace('/', '-')}-{width}x{height}")
+                page.context.close()
+
             screen = browser.new_context(viewport={"width": 1920, "height": 1080},
                                          timezone_id="Europe/Berlin").new_page()
             screen.goto(base + "/c/tw/berlin/screen")
