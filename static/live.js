@@ -21,7 +21,7 @@
   const state = { seq: initial.seq, currency: initial.currency, total: initial.total_raised_minor,
                   provisional: initial.total_provisional_minor || 0,
                   rows: new Map(initial.cities.map((r) => [r.slug, r])),
-                  gifts: initial.gifts || [], live: false,
+                  gifts: initial.gifts || [], matches: initial.matches || [], live: false,
                   history: JSON.parse((document.getElementById("history-data") || {}).textContent || "[]") };
   const formats = new Map();
 
@@ -159,6 +159,37 @@
     state.gifts.sort((a, b) => b.id - a.id);
     state.gifts.length = Math.min(state.gifts.length, WALL_MAX);
     return fresh;
+  }
+
+  // --- match gifts: a banner per running match, shown and hidden by the clock --------------
+  function matchRunning(m, now) {
+    return Date.parse(m.starts_at) <= now && now < Date.parse(m.ends_at) && m.left_minor > 0 &&
+      (!watchCity || !m.cities || m.cities.includes(watchCity));
+  }
+  function matchNode(m) {
+    const where = m.cities ? m.cities.map(cityName).join(", ") : null;
+    const key = (m.ratio === 1 ? "match_double" : "match_ratio") + (where ? "_where" : "");
+    const first = m.cities && state.rows.get(m.cities[0]);
+    const p = el("p", "match-banner");
+    p.dataset.match = String(m.id);
+    p.appendChild(el("strong", null, t(key, { where, sponsor: m.sponsor, ratio: m.ratio })));
+    p.appendChild(document.createTextNode(" " + t("match_until", { time: shortTime(m.ends_at, first ? first.timezone : undefined) }) +
+      " — " + t("match_left", { left: fmt(m.left_minor, m.currency), pot: fmt(m.pot_minor, m.currency) })));
+    return p;
+  }
+  let matchTimer = null;
+  function renderMatches() {
+    const box = q(root, "matches");
+    if (!box) return;
+    const now = Date.now();
+    const shown = state.matches.filter((m) => matchRunning(m, now));
+    box.replaceChildren(...shown.map(matchNode));
+    box.hidden = shown.length === 0;
+    // Wake at the next start or end, so a banner comes and goes on time without a push.
+    const next = state.matches.flatMap((m) => [Date.parse(m.starts_at), Date.parse(m.ends_at)])
+      .filter((at) => at > now).sort((a, b) => a - b)[0];
+    clearTimeout(matchTimer);
+    if (next !== undefined) matchTimer = setTimeout(renderMatches, Math.min(next - now + 250, 3600e3));
   }
 
   // --- views ------------------------------------------------------------------------------
@@ -375,6 +406,7 @@
     else if (view === "screen") renderScreen(changed);
     else { renderCityBox(changed); renderNeighbours(); }
     renderGifts(fresh || new Set());
+    renderMatches();
     root.dataset.seq = String(state.seq);
     if (changed.size) announce();
   }
@@ -406,6 +438,7 @@
       if (!old || old.raised_minor !== r.raised_minor) changed.add(r.slug);
     }
     state.rows = new Map(snap.cities.map((r) => [r.slug, r]));
+    state.matches = snap.matches || [];
     nearby = [];
     const before = new Set(state.gifts.map((g) => g.id));
     state.gifts = [];
@@ -423,6 +456,7 @@
     } else if (u.seq !== state.seq + 1) { watch(); return; }
     state.seq = u.seq; state.total = u.total_raised_minor;
     state.provisional = u.total_provisional_minor || 0;
+    if (u.matches) state.matches = u.matches;
     const changed = new Set();
     for (const r of u.cities) {
       const old = state.rows.get(r.slug);

@@ -11,6 +11,6 @@ from .planning import models as planning  # noqa: F401
 from .streams import api  # noqa: F401
 from .streams.files import mappings, rows  # noqa: F401
 from .streams.inbox import archive, files, waiting  # noqa: F401
-from .streams.paypal import events as paypal  # noqa: F401
+from .streams.paypal import events as paypal, orders as paypal_orders  # noqa: F401
 from .streams.stripe import models as stripe  # noqa: F401
 from .giving import giftaid, matching, receipts as gift_receipts, sandbox  # noqa: F401

@@ -18,7 +18,7 @@ ACTIONS = (
     "campaign.created", "campaign.edited", "campaign.opened", "campaign.closed",
     "role.granted", "role.removed", "account.deactivated", "account.reactivated",
     "invitation.resent", "token.created", "token.revoked", "gift.hidden", "gift.shown",
-    "donor.exported", "donor.erased",
+    "donor.exported", "donor.erased", "match.created", "match.edited",
 )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..ledger import EntryKind, LedgerEntry
 from ..streams.inbox.archive import InboundPayload
+from ..streams.paypal import events as paypal
 from . import matching, receipts
 
 log = logging.getLogger(__name__)
@@ -39,24 +40,50 @@ _RECORDED = (select(_entry.id, _entry.campaign_id, _entry.city_id, _entry.stream
 
 
 def settle(session: Session, payloads: Iterable[tuple[int | None, str]]) -> None:
+    payloads = list(payloads)
     ids = [payload_id for payload_id, stream in payloads
            if payload_id is not None and stream in STREAMS]
     if not ids:
         return   # the API, cash, imports: nothing to match or thank for here
     rows = session.execute(_RECORDED, {"ids": ids}).all()
-    if not rows:
+    counted_before = _counted_before(
+        session, [payload_id for payload_id, stream in payloads
+                  if payload_id is not None and stream == paypal.STREAM],
+        {row.id for row in rows})
+    if not (rows or counted_before):
         return
     entries = list(rows)   # rows with the entry's attributes that matching and receipts read
     offers = matching.open_offers(session, entries)
-    thanked = receipts.donors([(row, row.body) for row in rows], session.info.get(DONOR_LANG))
+    thanked = receipts.donors([(row, row.body) for row in rows] + counted_before,
+                              session.info.get(DONOR_LANG))
     if not (offers or thanked or any(e.kind is not EntryKind.donation for e in entries)):
         return   # the common case on a busy night costs two reads, no savepoint
     try:
         with session.begin_nested():
-            matching.apply(session, entries, offers)
-            receipts.issue(session, entries, thanked)
+            matching.apply(session, entries, offers)   # the earlier delivery matched those
+            receipts.issue(session, entries + [entry for entry, _body in counted_before],
+                           thanked)
     except OperationalError:
         raise   # the database is busy or gone: the caller's whole transaction retries
     except Exception:
         log.exception("matches and receipts for payloads %s not written; a replay writes them",
                       ids[:10])
+
+
+def _counted_before(session: Session, ids: list[int],
+                    seen: set[int]) -> list[tuple[LedgerEntry, bytes]]:
+    """Gifts in a captured PayPal order (the return page) that its webhook counted first: the
+    webhook's capture names no payer, so the order's body is the one to thank them from."""
+    if not ids:
+        return []
+    orders = session.execute(select(InboundPayload.body, InboundPayload.meta).where(
+        InboundPayload.id.in_(ids), InboundPayload.stream == paypal.STREAM)).all()
+    found = []
+    for body, meta in orders:
+        if (meta or {}).get("source") != paypal.ORDER_CAPTURE:
+            continue
+        captures = [f"capture:{capture_id}" for capture_id in paypal.order_captures(body)]
+        found += [(entry, body) for entry in session.scalars(select(LedgerEntry).where(
+            LedgerEntry.stream == paypal.STREAM, LedgerEntry.external_id.in_(captures),
+            LedgerEntry.kind == EntryKind.donation)) if entry.id not in seen]
+    return found

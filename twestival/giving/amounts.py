@@ -137,6 +137,10 @@ DEFAULT_FEE_RULES: dict[str, dict[str, str]] = {
     "stripe": {"GBP": "1.5% + 0.20", "EUR": "1.5% + 0.25", "CHF": "2.9% + 0.30",
                "USD": "2.9% + 0.30", "CAD": "2.9% + 0.30", "AUD": "1.75% + 0.30",
                "JPY": "3.6%", "KWD": "2.9% + 0.100", "*": "2.9%"},
+    # PayPal's standard domestic rates; registered charities pay less (set FEE_RULES).
+    "paypal": {"GBP": "2.9% + 0.30", "EUR": "2.49% + 0.35", "USD": "3.49% + 0.49",
+               "CAD": "2.9% + 0.30", "AUD": "2.6% + 0.30", "CHF": "3.4% + 0.55",
+               "JPY": "3.6% + 40", "*": "2.9%"},
 }
 
 

@@ -73,6 +73,38 @@ def create_offer(session: Session, campaign: Campaign, *, sponsor: str, pot: Mon
     return offer
 
 
+def edit_offer(session: Session, offer_id: int, *, sponsor: str, pot: Money, ratio: int,
+               starts_at: dt.datetime, ends_at: dt.datetime) -> MatchOffer:
+    """Change a match's sponsor, pot, ratio or window. Its currency and cities stay; the pot
+    never goes below what gifts have already drawn (read under the row lock gifts take)."""
+    offer = session.scalar(select(MatchOffer).where(MatchOffer.id == offer_id).with_for_update()
+                           .execution_options(populate_existing=True))
+    if offer is None:
+        raise InvalidInput("there is no such match")
+    sponsor = " ".join((sponsor or "").split())
+    if not sponsor or len(sponsor) > 200:
+        raise InvalidInput("a match needs its sponsor's name (at most 200 characters)")
+    if pot.currency != offer.currency:
+        raise InvalidInput("a match pot keeps its currency")
+    if pot.minor < max(offer.spent_minor, 1):
+        raise InvalidInput("the pot cannot be less than gifts have already drawn from it")
+    if not 1 <= ratio <= 10:
+        raise InvalidInput("the ratio is a whole number from 1 (1:1) to 10")
+    if starts_at.tzinfo is None or ends_at.tzinfo is None or ends_at <= starts_at:
+        raise InvalidInput("a match window needs a start before its end, with time zones")
+    offer.sponsor, offer.pot_minor, offer.ratio = sponsor, pot.minor, ratio
+    offer.starts_at, offer.ends_at = starts_at, ends_at
+    session.flush()
+    return offer
+
+
+def describe(offer: MatchOffer) -> dict:
+    """What the audit log keeps of a match, as it reads now."""
+    return {"sponsor": offer.sponsor, "pot_minor": offer.pot_minor, "currency": offer.currency,
+            "ratio": offer.ratio, "cities": offer.cities,
+            "starts_at": offer.starts_at.isoformat(), "ends_at": offer.ends_at.isoformat()}
+
+
 def active(session: Session, campaign: Campaign, now: dt.datetime | None = None) -> list[MatchOffer]:
     now = now or utcnow()
     return list(session.scalars(select(MatchOffer).where(

@@ -1,10 +1,13 @@
 """Snapshots and updates of a campaign's board, with the shared sequence number."""
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City
+from ..giving.matching import MatchOffer
 from ..ledger import leaderboard
 from ..storage.database import utcnow
 from ..storage.sql import insert_ignore
@@ -43,7 +46,51 @@ def snapshot(session: Session, campaign: Campaign, words: tuple[str, ...] = (),
     ``city``, the gifts are that city's."""
     board = leaderboard.snapshot(session, campaign, current_seq(session, campaign.id))
     board["gifts"] = gift_wall.latest(session, campaign, words, city=city)
+    board["matches"] = for_city(matches(session, campaign), city.slug if city else None)
     return board
+
+
+MATCHES_MAX = 20
+
+
+def matches(session: Session, campaign: Campaign, now: dt.datetime | None = None) -> list[dict]:
+    """The match gifts not over yet, soonest end first: running or upcoming, with money left.
+    Clients show one between ``starts_at`` and ``ends_at`` by their own clock, so a match
+    starting or ending needs no push; one spent or changed does."""
+    now = now or utcnow()
+    offers = session.scalars(select(MatchOffer).where(
+        MatchOffer.campaign_id == campaign.id, MatchOffer.ends_at > now,
+        MatchOffer.spent_minor < MatchOffer.pot_minor)
+        .order_by(MatchOffer.ends_at, MatchOffer.id).limit(MATCHES_MAX))
+    return [{"id": o.id, "sponsor": o.sponsor, "ratio": o.ratio, "cities": o.cities,
+             "currency": o.currency, "pot_minor": o.pot_minor,
+             "left_minor": o.pot_minor - o.spent_minor,
+             "starts_at": _iso(o.starts_at), "ends_at": _iso(o.ends_at)} for o in offers]
+
+
+def for_city(rows: list[dict], city_slug: str | None) -> list[dict]:
+    """The matches one city's watchers see: those covering it (``cities`` null: every city)."""
+    if city_slug is None:
+        return rows
+    return [m for m in rows if not m["cities"] or city_slug in m["cities"]]
+
+
+def match_cities(rows: list[dict], before: list[dict] | None, present: set[str]) -> set[str]:
+    """Cities whose banner differs from what their watchers were last sent."""
+    old = {m["id"]: m for m in before or []}
+    new = {m["id"]: m for m in rows}
+    moved = [m for key, m in new.items() if old.get(key) != m]
+    moved += [m for key, m in old.items() if key not in new]
+    if before is None and rows:
+        moved = rows   # not known what was sent (a restart): tell every covered city again
+    touched = set()
+    for m in moved:
+        touched.update(m["cities"] or present)
+    return touched & present
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def room(campaign_slug: str) -> str:

@@ -21,7 +21,8 @@ from ..campaigns.models import Campaign
 from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
 from . import transport
-from .board import add_progress_point, city_room, neighbours, next_seq, record_sent, room
+from .board import (add_progress_point, city_room, for_city, match_cities, matches,
+                    neighbours, next_seq, record_sent, room)
 from .gifts import moderation_words, since
 from .queue import SharedWindows
 
@@ -38,6 +39,7 @@ class Publisher:
         self._dirty: dict[int, set[int | None]] = {}
         self._last_sent: dict[int, float] = {}
         self._last_rows: dict[int, dict[str, dict]] = {}
+        self._last_matches: dict[int, list[dict]] = {}
         self._last_point: dict[int, float] = {}
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # held for a whole push, so drain() can wait for one
@@ -136,6 +138,10 @@ class Publisher:
                 # Rank moves ripple: a city overtaken changed too, though no money touched it.
                 changed = [r for r in rows if previous.get(r["slug"]) != r]
                 touched = _touched(changed, rows, list(previous.values()), gifts)
+                # A match spent, set up or changed redraws the banner of every city it covers.
+                offers = matches(session, campaign)
+                touched |= match_cities(offers, self._last_matches.get(campaign_id),
+                                        {r["slug"] for r in rows})
                 prev_seqs = {city: city_seqs.get(city, 0) for city in touched}
                 if touched or newest_gift != last_gift:
                     record_sent(session, campaign_id, newest_gift,
@@ -153,7 +159,8 @@ class Publisher:
                 "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),
                 "unassigned_reporting_minor": unassigned,
             }
-            message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts, **totals}
+            message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts,
+                       "matches": offers, **totals}
             self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
             by_slug = {r["slug"]: r for r in rows}
             for city in self._watched(slug, prev_seqs):
@@ -162,9 +169,11 @@ class Publisher:
                 self.socketio.emit("leaderboard_update", {
                     "campaign": slug, "seq": seq, "prev_seq": prev_seq, "city": city,
                     "cities": [by_slug[s] for s in shown],
-                    "gifts": [g for g in gifts if g["city"] == city], **totals,
+                    "gifts": [g for g in gifts if g["city"] == city],
+                    "matches": for_city(offers, city), **totals,
                 }, namespace="/live", to=city_room(slug, city))
             self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
+            self._last_matches[campaign_id] = offers
             self.pushes_sent += 1
             metrics.PUSHES.inc()
         except Exception:  # the push must never take the process down; retry later
@@ -173,6 +182,7 @@ class Publisher:
             with self._lock:
                 self._dirty.setdefault(campaign_id, set()).update(dirty)
             self._last_rows.pop(campaign_id, None)
+            self._last_matches.pop(campaign_id, None)
             self.socketio.sleep(1.0)
             self._wake.set()
 

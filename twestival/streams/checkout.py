@@ -122,8 +122,8 @@ def start_stripe_checkout(gift: Gift, *, api_key: str, api_base: str | None, suc
 
 
 def start_paypal_order(gift: Gift, settings: paypal_client.Settings, client: httpx.Client, *,
-                       return_url: str, cancel_url: str) -> str:
-    """Create a PayPal order; returns the URL where the donor approves it."""
+                       return_url: str, cancel_url: str) -> paypal_client.Order:
+    """Create a PayPal order: its id and the URL where the donor approves it."""
     try:
         order = paypal_client.create_order(
             settings, client, gift.amount, custom_id=f"{gift.campaign.slug}/{gift.city.slug}",
@@ -131,7 +131,7 @@ def start_paypal_order(gift: Gift, settings: paypal_client.Settings, client: htt
             cancel_url=cancel_url, request_id=gift.idempotency_key("paypal"))
     except (paypal_client.ProviderUnavailable, paypal_client.ProviderRefused) as exc:
         raise PaymentProviderError(f"the PayPal payment could not be started ({exc.message})") from None
-    return order.approve_url
+    return order
 
 
 def capture_paypal_order(settings: paypal_client.Settings, client: httpx.Client, order_id: str) -> dict:

@@ -245,6 +245,7 @@ ACTION_LABELS = {
     "token.created": _l("API token created"), "token.revoked": _l("API token revoked"),
     "gift.hidden": _l("gift hidden"), "gift.shown": _l("gift shown again"),
     "donor.exported": _l("donor's data exported"), "donor.erased": _l("donor erased"),
+    "match.created": _l("match gift set up"), "match.edited": _l("match gift changed"),
 }
 
 

@@ -26,8 +26,10 @@ from ..ledger import LedgerEntry
 from ..money import Money, exponent, format_money
 from ..streams import checkout
 from ..streams.paypal import events as paypal_stream
+from ..streams.paypal import orders as paypal_orders
 from ..streams.checkout import PaymentProviderError
 from ..streams.paypal.signature import CERTS_KEY, CertFetcher
+from ..streams.paypal import client as paypal_client
 from ..streams.paypal.client import Settings as PaypalSettings
 from .templating import locale
 
@@ -50,9 +52,9 @@ def sandbox_checkout() -> bool:
             and not current_app.config.get("STRIPE_SECRET_KEY"))
 
 
-def _fee_rule(currency: str):
+def _fee_rule(currency: str, method: str = "stripe"):
     return amounts.fee_rule(current_app.config.get("FEE_RULES") or amounts.DEFAULT_FEE_RULES,
-                            "stripe", currency)
+                            method, currency)
 
 
 @bp.app_context_processor
@@ -65,6 +67,8 @@ def _donate_options():
                 "presets": [(p, amounts.preset_label(p, locale()))
                             for p in amounts.presets(city.currency)],
                 "fee_text": rule.text(locale()) if (rule := _fee_rule(city.currency)) else None,
+                "paypal_fee_text": rule.text(locale())
+                if (rule := _fee_rule(city.currency, "paypal")) else None,
                 "form_key": secrets.token_urlsafe(16)}
     return {"donate_options": donate_options, "gift_aid_titles": giftaid.TITLES}
 
@@ -84,9 +88,12 @@ def start(campaign: str, city: str):
     try:
         chosen = _chosen_amount(place.currency)
         charged = chosen
-        if method == "stripe" and request.form.get("cover_fees") == "on":
-            rule = _fee_rule(place.currency)
+        if method in ("stripe", "paypal") and request.form.get("cover_fees") == "on":
+            rule = _fee_rule(place.currency, method)
             charged = amounts.gross_up(chosen, rule) if rule else chosen
+            if method == "paypal" and charged.currency in paypal_client.NO_DECIMALS:
+                whole = 10 ** exponent(charged.currency)   # PayPal takes these in whole units
+                charged = Money(-(-charged.minor // whole) * whole, charged.currency)
         gift = checkout.gift(current_app.config, camp, place,
                              {**request.form.to_dict(), "amount": charged.major_str()})
         gift = dataclasses.replace(gift, fee_covered_minor=charged.minor - chosen.minor,
@@ -110,12 +117,16 @@ def start(campaign: str, city: str):
 def _start_payment(method: str, gift: checkout.Gift, camp, place) -> tuple[str, str | None]:
     """The provider's payment page, and the Checkout Session's id where there is one."""
     if method == "paypal" and _paypal() is not None:
-        return checkout.start_paypal_order(
+        order = checkout.start_paypal_order(
             gift, _paypal(), _http(),
             return_url=url_for("donate.paypal_return", campaign=camp.slug, city=place.slug,
                                _external=True),
             cancel_url=url_for("public.city", campaign=camp.slug, city=place.slug,
-                               _external=True)), None
+                               _external=True))
+        # Committed before the redirect, so whichever capture of it comes first finds it.
+        paypal_orders.remember(db.session, order.id, camp.id, place.id, gift.amount,
+                               gift.fee_covered_minor)
+        return order.approve_url, None
     if method == "stripe" and current_app.config.get("STRIPE_SECRET_KEY"):
         return checkout.start_stripe_checkout(
             gift, api_key=current_app.config["STRIPE_SECRET_KEY"],

@@ -44,6 +44,7 @@ from ..streams.inbox import receive, registry
 from . import webhooks
 from .authz import require_coordinator
 from .donate import _donate_limit
+from .matches import matches_changed
 from .templating import locale
 
 bp = Blueprint("giving", __name__)
@@ -154,7 +155,7 @@ def _matches():
 def matches(campaign: str):
     """Coordinators set up match gifts: sponsor, pot, ratio, cities, window in a time zone."""
     camp = get_campaign(db.session, campaign)
-    require_coordinator(camp)
+    user = require_coordinator(camp)
     cities = approved_cities(db.session, camp)
     errors, values = {}, request.form
     if request.method == "POST":
@@ -164,7 +165,10 @@ def matches(campaign: str):
         except InvalidInput as exc:
             errors["form"] = exc.message
         else:
+            audit.record(db.session, user.id, "match.created", subject=f"match {offer.id}",
+                         campaign_id=camp.id, details=matching.describe(offer))
             db.session.commit()
+            matches_changed(camp)
             flash(_("The match by %(sponsor)s is set up.", sponsor=offer.sponsor))
             return redirect(url_for("giving.matches", campaign=camp.slug), 303)
     offers = db.session.scalars(select(matching.MatchOffer).where(

@@ -22,6 +22,7 @@ from ..inbox import waiting
 from ..inbox.archive import InboundPayload, claim_campaign, mark
 from ..inbox.receive import receive
 from .client import from_paypal
+from .orders import fee_covered
 from .signature import parse_event
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,18 @@ def receive_order_capture(session: Session, order: dict) -> None:
             meta={"source": ORDER_CAPTURE})
 
 
+def order_captures(body: bytes) -> list[str]:
+    """The capture ids in an archived captured order (none when it is not one)."""
+    try:
+        order = json.loads(body)
+    except ValueError:
+        return []
+    units = order.get("purchase_units") if isinstance(order, dict) else None
+    return [capture["id"] for unit in units or [] if isinstance(unit, dict)
+            for capture in ((unit.get("payments") or {}).get("captures") or [])
+            if isinstance(capture, dict) and isinstance(capture.get("id"), str)]
+
+
 def _order_captured(session: Session, payload: InboundPayload) -> None:
     """Each capture in a captured order, as if its PAYMENT.CAPTURE.* event had come."""
     try:
@@ -103,7 +116,9 @@ def _order_captured(session: Session, payload: InboundPayload) -> None:
     for unit in order.get("purchase_units") or []:
         for capture in ((unit.get("payments") or {}).get("captures") or []):
             if capture.get("status") in {"COMPLETED", "PENDING", "DENIED"}:
-                capture = {"custom_id": unit.get("custom_id"), **capture}
+                # The order's own captures do not repeat its id; its webhook's capture does.
+                capture = {"custom_id": unit.get("custom_id"), "supplementary_data": {
+                    "related_ids": {"order_id": order.get("id")}}, **capture}
                 event = {"id": payload.external_id, "event_type": f"PAYMENT.CAPTURE.{capture['status']}",
                          "create_time": capture.get("create_time")}
                 outcomes.append(_capture(session, payload, event, capture))
@@ -140,12 +155,15 @@ def _capture(session: Session, payload: InboundPayload, event: dict, capture: di
             row.status = "denied"
     elif kind == "PAYMENT.CAPTURE.COMPLETED":
         amount = from_paypal(capture.get("amount"))
+        meta = {"capture": capture_id, "order": row.order_id, "event": event["id"]}
+        if covered := fee_covered(session, row.order_id or _order_id(capture), amount):
+            meta["fee_covered_minor"] = covered
         entry = record(session, NewEntry(
             campaign_id=row.campaign_id, city_id=row.city_id, stream=STREAM,
             external_id=f"capture:{capture_id}", amount=amount,
             occurred_at=_time(capture.get("create_time")) or _time(event.get("create_time")),
             fee_minor=_fee(capture, amount.currency), payload_id=payload.id, anonymous=True,
-            meta={"capture": capture_id, "order": row.order_id, "event": event["id"]})).entry
+            meta=meta)).entry
         row.status, row.entry_id, row.updated_at = "completed", entry.id, utcnow()
     if row.entry_id is not None and row.denied:
         # Denied after it was counted (in whichever order the two events came): undo it once.
