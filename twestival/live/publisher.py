@@ -22,6 +22,7 @@ from ..ledger import leaderboard
 from ..ledger.totals import CHANGES_KEY
 from . import transport
 from .board import add_progress_point, city_room, neighbours, next_seq, record_sent, room
+from .celebrate import largest_ids
 from .gifts import moderation_words, since
 from .queue import SharedWindows
 
@@ -131,6 +132,7 @@ class Publisher:
                     return
                 seq, last_gift, city_seqs = next_seq(session, campaign_id)
                 gifts, newest_gift = since(session, campaign, last_gift, words(self.app))
+                largest = largest_ids(session, campaign, gifts)
                 rows = leaderboard.city_rows(session, campaign)
                 previous = self._last_rows.get(campaign_id, {})
                 # Rank moves ripple: a city overtaken changed too, though no money touched it.
@@ -153,7 +155,8 @@ class Publisher:
                 "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),
                 "unassigned_reporting_minor": unassigned,
             }
-            message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts, **totals}
+            message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts,
+                       "largest": largest, **totals}
             self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
             by_slug = {r["slug"]: r for r in rows}
             for city in self._watched(slug, prev_seqs):
@@ -162,7 +165,9 @@ class Publisher:
                 self.socketio.emit("leaderboard_update", {
                     "campaign": slug, "seq": seq, "prev_seq": prev_seq, "city": city,
                     "cities": [by_slug[s] for s in shown],
-                    "gifts": [g for g in gifts if g["city"] == city], **totals,
+                    "gifts": [g for g in gifts if g["city"] == city],
+                    "largest": [g["id"] for g in gifts if g["city"] == city and g["id"] in largest],
+                    **totals,
                 }, namespace="/live", to=city_room(slug, city))
             self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
             self.pushes_sent += 1
