@@ -56,7 +56,7 @@
       li.classList.toggle("now", !!current && li.dataset.item === String(current.id));
       li.classList.toggle("next", !!next && li.dataset.item === String(next.id));
     }
-    root.dataset.runSheet = String(items.length);
+    root.dataset.runSheetItems = String(items.length);
   }
   function renderList() {
     const list = root.querySelector(".run-sheet-list");

@@ -396,3 +396,37 @@ def test_a_campaign_watcher_gets_no_run_sheets(app, client, night, live):
           "/organise/tw/london/programme")
     # The push goes to London's own room only.
     assert not [m for m in live.get_received("/live") if m["name"] == "run_sheet"]
+
+
+def test_a_gift_among_the_nights_three_largest_is_marked_for_a_cheer(app, client, live, api_token):
+    from tests.helpers import post_donation
+    live.emit("watch", {"campaign": "tw"}, namespace="/live")
+    wait_for(live, "leaderboard")
+    sent = {}
+    # In the reporting currency (GBP): ¥20,000 is about £100, more than £50 but less than £500.
+    for name, city, amount, currency in (("A", "london", "50.00", "GBP"),
+                                         ("B", "london", "500.00", "GBP"),
+                                         ("C", "tokyo", "20000", "JPY"),
+                                         ("D", "london", "10.00", "GBP"),
+                                         ("E", "berlin", "400.00", "EUR")):
+        post_donation(client, api_token, city=city, amount=amount, currency=currency,
+                      donor_name=name, key=name)
+        update, _ = wait_for(live, "leaderboard_update", lambda u: any(
+            g["donor_name"] == name for g in u["gifts"]))
+        gift = next(g for g in update["gifts"] if g["donor_name"] == name)
+        sent[name] = gift["id"] in update["largest"]
+    # A, B, C are the top three as they come; D is smaller than all three; E passes A and C.
+    assert sent == {"A": True, "B": True, "C": True, "D": False, "E": True}
+
+
+def test_a_city_watcher_hears_only_of_its_own_largest_gifts(app, client, live, api_token):
+    from tests.helpers import post_donation
+    live.emit("watch", {"campaign": "tw", "city": "tokyo"}, namespace="/live")
+    wait_for(live, "leaderboard")
+    post_donation(client, api_token, city="tokyo", amount="90000", currency="JPY",
+                  donor_name="Big", key="big")
+    update, _ = wait_for(live, "leaderboard_update", lambda u: u["gifts"])
+    assert update["largest"] == [update["gifts"][0]["id"]]
+    post_donation(client, api_token, city="london", amount="900.00", donor_name="L", key="l")
+    update, _ = wait_for(live, "leaderboard_update", lambda u: True)
+    assert update["largest"] == [] and update["gifts"] == []
