@@ -85,3 +85,26 @@ def test_an_organisers_run_sheet_and_logo_reach_the_city_screen(app, seed, chrom
         assert fits
         next_box = tv.locator("[data-field=rs-next]").bounding_box()
         assert next_box and next_box["y"] + next_box["height"] <= 1080
+
+
+@pytest.mark.parametrize("motion", ["reduce", "no-preference"])
+def test_the_board_and_a_city_screen_cheer_a_gift_among_the_nights_largest(app, seed, api_token,
+                                                                           chromium, motion):  # noqa: F811
+    from tests.helpers import post_donation
+    with serve(app) as base:
+        pages = []
+        for path, size in (("/c/tw", (1400, 900)), ("/c/tw/tokyo/screen", (1920, 1080))):
+            page = chromium.new_context(viewport=dict(zip(("width", "height"), size)),
+                                        reduced_motion=motion).new_page()
+            page.goto(base + path)
+            page.wait_for_function(LIVE)
+            pages.append(page)
+        post_donation(app.test_client(), api_token, city="tokyo", amount="80000", currency="JPY",
+                      donor_name="Keiko")
+        for page in pages:
+            page.wait_for_function("() => { const b = document.querySelector('[data-field=celebrate]');"
+                                   " return !b.hidden && b.textContent.includes('Keiko'); }")
+            assert "three largest" in page.text_content("[data-field=celebrate]")
+            animated = page.evaluate("() => document.querySelector('[data-field=celebrate]')"
+                                     ".classList.contains('pop')")
+            assert animated is (motion == "no-preference")
