@@ -36,7 +36,7 @@ class Sponsor(Base):
     link: Mapped[str | None] = mapped_column(String(500))
     # The logo as we re-encoded it, never the uploaded bytes; the digest names it in its URL,
     # so a browser may cache it for good.
-    image: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    image: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     image_type: Mapped[str] = mapped_column(String(32))
     image_digest: Mapped[str] = mapped_column(String(64))
     width: Mapped[int] = mapped_column(Integer)
