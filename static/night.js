@@ -88,20 +88,26 @@
     if (!f) { f = new Intl.NumberFormat(lang, { style: "currency", currency }); formats.set(currency, f); }
     return f.format(minor / Math.pow(10, f.resolvedOptions().maximumFractionDigits));
   }
+  const CHEER_MS = 8000;
   const cheered = new Set();
-  let cheerTimer = null;
+  let cheerTimer = null, ours = null;
   function cheer(gift) {
     const banner = q(root, "celebrate");
     if (!banner || cheered.has(gift.id)) return;
+    if (!banner.hidden && banner.textContent !== ours) {   // a milestone is on: ours comes next
+      setTimeout(() => cheer(gift), CHEER_MS + 500);
+      return;
+    }
     cheered.add(gift.id);
     const amount = fmt(gift.amount_minor, gift.currency);
-    banner.textContent = gift.donor_name ? t("largest", { amount, name: gift.donor_name })
-                                         : t("largest_anonymous", { amount });
+    ours = gift.donor_name ? t("largest", { amount, name: gift.donor_name })
+                           : t("largest_anonymous", { amount });
+    banner.textContent = ours;
     banner.hidden = false;
     banner.classList.remove("pop"); void banner.offsetWidth;
     if (!reducedMotion) banner.classList.add("pop");
     clearTimeout(cheerTimer);
-    cheerTimer = setTimeout(() => { banner.hidden = true; }, 8000);
+    cheerTimer = setTimeout(() => { banner.hidden = true; }, CHEER_MS);
   }
 
   const socket = root.liveSocket;
