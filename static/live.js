@@ -423,6 +423,7 @@
   }
 
   const socket = io("/live");
+  root.liveSocket = socket;   // night.js (run sheet, largest gifts) listens on the same connection
   function watch() { socket.emit("watch", watchCity ? { campaign: slug, city: watchCity } : { campaign: slug }); }
   socket.on("connect", watch);
   socket.on("disconnect", () => connection(false));

@@ -8,6 +8,7 @@ from .audit import models as audit  # noqa: F401
 from .ledger import models as ledger  # noqa: F401
 from .live import models as live  # noqa: F401
 from .planning import models as planning  # noqa: F401
+from .programme import models as programme  # noqa: F401
 from .streams import api  # noqa: F401
 from .streams.files import mappings, rows  # noqa: F401
 from .streams.inbox import archive, files, waiting  # noqa: F401

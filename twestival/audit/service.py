@@ -19,6 +19,8 @@ ACTIONS = (
     "role.granted", "role.removed", "account.deactivated", "account.reactivated",
     "invitation.resent", "token.created", "token.revoked", "gift.hidden", "gift.shown",
     "donor.exported", "donor.erased", "match.created", "match.edited",
+    "runsheet.added", "runsheet.edited", "runsheet.removed",
+    "sponsor.added", "sponsor.edited", "sponsor.removed",
 )
 
 

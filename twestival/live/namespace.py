@@ -10,6 +10,7 @@ from ..campaigns.service import get_campaign, get_city
 from ..storage.database import read_only
 from ..errors import DomainError
 from ..extensions import db
+from ..programme import runsheet
 from .board import city_room, room, snapshot
 from .publisher import words
 
@@ -45,6 +46,8 @@ class LiveNamespace(Namespace):
                 # ignored if older), never missed.
                 join_room(wanted)
                 board = snapshot(db.session, campaign, words(current_app), city=city)
+                if city is not None:
+                    board["run_sheet"] = runsheet.public(db.session, city)
                 db.session.rollback()
         except DomainError as exc:
             emit("error", {"error": exc.message})

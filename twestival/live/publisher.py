@@ -23,6 +23,7 @@ from ..ledger.totals import CHANGES_KEY
 from . import transport
 from .board import (add_progress_point, city_room, for_city, match_cities, matches,
                     neighbours, next_seq, record_sent, room)
+from .celebrate import largest_ids
 from .gifts import moderation_words, since
 from .queue import SharedWindows
 
@@ -133,6 +134,7 @@ class Publisher:
                     return
                 seq, last_gift, city_seqs = next_seq(session, campaign_id)
                 gifts, newest_gift = since(session, campaign, last_gift, words(self.app))
+                largest = largest_ids(session, campaign, gifts)
                 rows = leaderboard.city_rows(session, campaign)
                 previous = self._last_rows.get(campaign_id, {})
                 # Rank moves ripple: a city overtaken changed too, though no money touched it.
@@ -160,7 +162,7 @@ class Publisher:
                 "unassigned_reporting_minor": unassigned,
             }
             message = {"campaign": slug, "seq": seq, "cities": changed, "gifts": gifts,
-                       "matches": offers, **totals}
+                       "matches": offers, "largest": largest, **totals}
             self.socketio.emit("leaderboard_update", message, namespace="/live", to=room(slug))
             by_slug = {r["slug"]: r for r in rows}
             for city in self._watched(slug, prev_seqs):
@@ -170,7 +172,9 @@ class Publisher:
                     "campaign": slug, "seq": seq, "prev_seq": prev_seq, "city": city,
                     "cities": [by_slug[s] for s in shown],
                     "gifts": [g for g in gifts if g["city"] == city],
-                    "matches": for_city(offers, city), **totals,
+                    "matches": for_city(offers, city),
+                    "largest": [g["id"] for g in gifts if g["city"] == city and g["id"] in largest],
+                    **totals,
                 }, namespace="/live", to=city_room(slug, city))
             self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
             self._last_matches[campaign_id] = offers

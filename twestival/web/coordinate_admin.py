@@ -246,6 +246,9 @@ ACTION_LABELS = {
     "gift.hidden": _l("gift hidden"), "gift.shown": _l("gift shown again"),
     "donor.exported": _l("donor's data exported"), "donor.erased": _l("donor erased"),
     "match.created": _l("match gift set up"), "match.edited": _l("match gift changed"),
+    "runsheet.added": _l("run sheet item added"), "runsheet.edited": _l("run sheet item changed"),
+    "runsheet.removed": _l("run sheet item removed"), "sponsor.added": _l("sponsor added"),
+    "sponsor.edited": _l("sponsor changed"), "sponsor.removed": _l("sponsor removed"),
 }
 
 
