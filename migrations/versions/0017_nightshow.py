@@ -1,7 +1,7 @@
 """the night's programme: each city's run sheet, and sponsors of a campaign or a city
 
 Revision ID: 0017_nightshow
-Revises: 0015_donor_erasure
+Revises: 0016_giving2
 Create Date: 2026-12-05 03:30:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ import twestival.storage.database
 
 # revision identifiers, used by Alembic.
 revision = '0017_nightshow'
-down_revision = '0015_donor_erasure'
+down_revision = '0016_giving2'
 branch_labels = None
 depends_on = None
 

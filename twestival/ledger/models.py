@@ -29,6 +29,8 @@ class LedgerEntry(Base):
         # What a payload recorded: read after every payment (matches, receipts), and by replay
         # and erasure. Without it each webhook scanned every entry of its stream.
         Index("ix_ledger_entry_payload_id", "payload_id"),
+        # The night's largest gifts (live.celebrate), read on every push with gifts.
+        Index("ix_ledger_entry_campaign_reporting", "campaign_id", "reporting_minor"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
