@@ -10,6 +10,7 @@ from ..accounts.models import Membership, Role, User
 from ..campaigns.models import Campaign, City, CityStatus
 from ..errors import InvalidInput, NotFound
 from ..storage.sql import insert_ignore
+from ..languages import translator
 from ..mail import send_mail
 from .models import Announcement, AnnouncementCity, AnnouncementRead
 
@@ -57,9 +58,10 @@ def post(session: Session, campaign: Campaign, author: User | None, *, title: st
                 continue
             mailed.add(user.id)
             link = link_for(city)
+            footer = translator(user.locale).gettext("%(campaign)s: announcement for %(city)s") % {
+                "campaign": campaign.name, "city": city.name}
             send_mail(session, user.email, f"[{campaign.name}] {title}",
-                      f"{body_md}\n\n-- \n{campaign.name}: announcement for {city.name}"
-                      + (f"\n{link}" if link else "") + "\n")
+                      f"{body_md}\n\n-- \n{footer}" + (f"\n{link}" if link else "") + "\n")
     return announcement
 
 

@@ -124,8 +124,8 @@ class FeeRule:
 
 
 def format_percent_text(number: str, locale: str) -> str:
-    # German writes "1,5 %", English "1.5%".
-    return f"{number}\u00a0%" if locale.startswith("de") else f"{number}%"
+    # German and French write "1,5 %", English "1.5%".
+    return f"{number}\u00a0%" if locale.startswith(("de", "fr")) else f"{number}%"
 
 
 _RULE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*(?:\+\s*(\d+(?:\.\d+)?))?\s*")

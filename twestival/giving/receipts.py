@@ -14,16 +14,14 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
-from functools import cache
 
 from babel.dates import format_date
-from babel.support import Translations
 from sqlalchemy import ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .. import ROOT
 from ..campaigns.models import Campaign, City
 from ..errors import InvalidInput
+from ..languages import LANGUAGES, translator
 from ..ledger.models import EntryKind, LedgerEntry
 from ..mail import send_mail
 from ..money import Money, format_money
@@ -31,7 +29,6 @@ from ..storage.database import Base, UTCDateTime, utcnow
 from ..storage.sql import insert_ignore
 
 log = logging.getLogger(__name__)
-LANGUAGES = {"en", "de"}
 STREAMS = {"stripe", "paypal"}
 
 
@@ -86,7 +83,7 @@ def _receipt(session: Session, entry: LedgerEntry, email: str, lang: str) -> int
         return 0
     campaign, city = session.get(Campaign, entry.campaign_id), session.get(City, entry.city_id) \
         if entry.city_id else None
-    _ = _translations(lang).gettext
+    _ = translator(lang).gettext
     paid = Money(entry.amount_minor, entry.currency)
     where = f"Twestival {city.name}" if city else campaign.name
     lines = [_("Thank you for your gift to %(where)s!") % {"where": where}, "",
@@ -117,7 +114,7 @@ def _refund_notice(session: Session, entry: LedgerEntry) -> int:
     if row is None:
         return 0
     campaign = session.get(Campaign, entry.campaign_id)
-    _ = _translations(original.lang).gettext
+    _ = translator(original.lang).gettext
     amount = format_money(Money(-entry.amount_minor, entry.currency), original.lang)
     number = original.number(campaign)
     return _send(session, original.email,
@@ -164,8 +161,3 @@ def _donor(raw: bytes, fallback: str | None) -> tuple[str | None, str]:
         email = payer.get("email_address") if isinstance(payer, dict) else None
     lang = lang if lang in LANGUAGES else "en"
     return (email if isinstance(email, str) else None), lang
-
-
-@cache
-def _translations(lang: str) -> Translations:
-    return Translations.load(str(ROOT / "translations"), [lang])

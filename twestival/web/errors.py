@@ -5,6 +5,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
+from .i18n import say
 
 JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/metrics")
 
@@ -22,7 +23,7 @@ def error_response(status: int, message: str):
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, say(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -45,6 +45,7 @@ from . import webhooks
 from .authz import require_coordinator
 from .donate import _donate_limit
 from .templating import locale
+from .i18n import say
 
 bp = Blueprint("giving", __name__)
 QR_MAX_AGE = 86400
@@ -162,7 +163,7 @@ def matches(campaign: str):
         try:
             offer = _offer(camp, chosen)
         except InvalidInput as exc:
-            errors["form"] = exc.message
+            errors["form"] = say(exc)
         else:
             db.session.commit()
             flash(_("The match by %(sponsor)s is set up.", sponsor=offer.sponsor))

@@ -6,15 +6,16 @@ them to another device. Money and dates are formatted in the same locale (templa
 from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, request, session, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import ROOT
+from ..languages import LANGUAGES
+from ..errors import DomainError
 from ..extensions import db
 from .links import local_path
 
-LANGUAGES = {"en": "English", "de": "Deutsch"}
 bp = Blueprint("i18n", __name__)
 babel = Babel()
 
@@ -37,6 +38,11 @@ def choose():
             current_user.locale = code
             db.session.commit()
     return redirect(local_path(request.form.get("next")) or url_for("public.index"))
+
+
+def say(exc: DomainError) -> str:
+    """A domain error in the reader's language."""
+    return exc.translated(gettext)
 
 
 def init_app(app: Flask) -> None:

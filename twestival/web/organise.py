@@ -31,6 +31,7 @@ from ..streams import cash
 from ..streams.inbox.receive import receive
 from .authz import require_city, roles
 from .forms import PageFields, currency_choices
+from .i18n import say
 
 bp = Blueprint("organise", __name__)
 EDITORS = (Role.organiser, Role.coordinator)
@@ -103,7 +104,7 @@ def edit_page(campaign: str, city: str):
             update_page(db.session, place, form.page_details())
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             db.session.commit()
             flash(_("The page is saved."))
@@ -140,7 +141,7 @@ def record_cash(campaign: str, city: str):
                          campaign_id=camp.id,
                          meta={"city_id": place.id, "user_id": current_user.id})
     except DomainError as exc:
-        return _json_error(exc.status, exc.message)
+        return _json_error(exc.status, say(exc))
     return jsonify(cash.to_json(result.entry, result.created)), 201 if result.created else 200
 
 
