@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 import smtplib
 import ssl
@@ -86,12 +87,20 @@ def configure(engine: Engine, settings: MailSettings) -> None:
     aftercommit.subscribe(PENDING_KEY, _after_commit)
 
 
+def _one_line(subject: str) -> str:
+    # Line breaks and runs of spaces go; the no-break spaces French puts before ":" stay.
+    return " ".join(_BREAKS.split(subject)).strip()
+
+
+_BREAKS = re.compile(r"[^\S\u00a0\u202f]+")
+
+
 def send_mail(session: Session, to: str, subject: str, body: str) -> None:
     """Queue one message in the caller's transaction; it is delivered once that commits."""
     to = (to or "").strip()
     if "@" not in to or len(to) > 254 or any(c in to for c in "\r\n,;<>"):
         raise InvalidInput(f"{to!r} is not an email address")
-    message = OutboxMessage(to_addr=to, subject=" ".join(subject.split())[:300], body=body)
+    message = OutboxMessage(to_addr=to, subject=_one_line(subject)[:300], body=body)
     session.add(message)
     session.flush()
     session.info.setdefault(PENDING_KEY, []).append(message.id)
