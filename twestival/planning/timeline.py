@@ -18,6 +18,7 @@ from ..accounts.models import User
 from ..campaigns.models import Campaign, City, CityStatus
 from ..storage.database import utcnow
 from ..errors import Conflict, InvalidInput, NotFound
+from ..languages import N_
 from ..storage.sql import insert_ignore
 from .models import ChecklistTick, Milestone, ReminderSent
 
@@ -84,25 +85,27 @@ def milestones(session: Session, campaign: Campaign) -> list[Milestone]:
 def get_milestone(session: Session, campaign: Campaign, milestone_id: int) -> Milestone:
     milestone = session.get(Milestone, milestone_id)
     if milestone is None or milestone.campaign_id != campaign.id:
-        raise NotFound("no such milestone in this campaign")
+        raise NotFound(N_("no such milestone in this campaign"))
     return milestone
 
 
 def _clean(title: str, days_before, details_md: str | None) -> tuple[str, int, str | None]:
     title = " ".join((title or "").split())
     if not title:
-        raise InvalidInput("a milestone needs a title")
+        raise InvalidInput(N_("a milestone needs a title"))
     if len(title) > MAX_TITLE:
-        raise InvalidInput(f"a milestone title may have at most {MAX_TITLE} characters")
+        raise InvalidInput(N_("a milestone title may have at most %(limit)s characters"),
+                           limit=MAX_TITLE)
     try:
         days = int(days_before)
     except (TypeError, ValueError):
-        raise InvalidInput("days before the event must be a whole number") from None
+        raise InvalidInput(N_("days before the event must be a whole number")) from None
     if not -MAX_DAYS <= days <= MAX_DAYS:
-        raise InvalidInput(f"days before the event must lie between -{MAX_DAYS} and {MAX_DAYS}")
+        raise InvalidInput(N_("days before the event must lie between -%(days)s and %(days)s"),
+                           days=MAX_DAYS)
     details_md = (details_md or "").strip() or None
     if details_md and len(details_md) > MAX_DETAILS:
-        raise InvalidInput(f"details may have at most {MAX_DETAILS} characters")
+        raise InvalidInput(N_("details may have at most %(limit)s characters"), limit=MAX_DETAILS)
     return title, days, details_md
 
 
@@ -136,7 +139,7 @@ def delete_milestone(session: Session, campaign: Campaign, milestone_id: int) ->
 def create_default_template(session: Session, campaign: Campaign) -> list[Milestone]:
     """Give a campaign the default milestones; refused once it has any (they are its own now)."""
     if milestones(session, campaign):
-        raise Conflict("this campaign already has a timeline; edit it instead")
+        raise Conflict(N_("this campaign already has a timeline; edit it instead"))
     for title, days, details in DEFAULT_TEMPLATE:
         add_milestone(session, campaign, title=title, days_before=days, details_md=details)
     return milestones(session, campaign)
@@ -233,7 +236,7 @@ def set_done(session: Session, campaign: Campaign, city: City, milestone_id: int
     if city.campaign_id != campaign.id:
         raise NotFound("that city is not part of this campaign")
     if city.status is not CityStatus.approved:
-        raise InvalidInput("the checklist opens once the city is approved")
+        raise InvalidInput(N_("the checklist opens once the city is approved"))
     milestone = get_milestone(session, campaign, milestone_id)
     values = {"done": bool(done), "changed_by_id": user.id, "changed_at": utcnow()}
     # Insert-or-update without a race: two organisers ticking at once both land on one row.
