@@ -54,7 +54,8 @@ def init_app(app: Flask) -> None:
         return {"languages": LANGUAGES, "current_locale": str(get_locale())}
 
 
-# Words templates translate from stored values (_(city.status.value), _(role.value)); listed
-# here so `pybabel extract` finds them.
+# Words templates translate from stored values (_(city.status.value), _(role.value),
+# _(row.stream)); listed here so `pybabel extract` finds them. Stripe and PayPal are names.
 STORED_WORDS = (_l("pending"), _l("approved"), _l("rejected"), _l("withdrawn"),
-                _l("coordinator"), _l("organiser"), _l("volunteer"))
+                _l("coordinator"), _l("organiser"), _l("volunteer"),
+                _l("cash"), _l("bank"), _l("ticketing"), _l("api"), _l("adjustment"))
