@@ -129,10 +129,10 @@ def record_cash(campaign: str, city: str):
     """JSON: one counted amount, sent at once or later from the phone's offline queue."""
     camp, place = _place(campaign, city, CASH_TAKERS)
     if request.mimetype != "application/json":
-        return _json_error(415, "send the entry as Content-Type: application/json")
+        return _json_error(415, _("send the entry as Content-Type: application/json"))
     body = request.get_data(cache=False)
     if len(body) > MAX_CASH_BODY:
-        return _json_error(413, "the entry is too large")
+        return _json_error(413, _("the entry is too large"))
     try:
         result = receive(db.session, cash.STREAM, body,
                          lambda payload: cash.process_count(db.session, place, payload,
