@@ -130,3 +130,15 @@ def test_an_unknown_stored_language_falls_back_to_english(app, client, seed):
     assert mail.subject == "Set a new twestival password"
     with app.app_context():
         assert db.session.scalar(select(User.locale).where(User.email == "kim@example.org")) == "ko"
+
+
+def test_the_default_timeline_is_written_in_the_coordinators_language(app, client, seed):
+    person(app, "lead@example.org", Role.coordinator)
+    _speaks(app, "lead@example.org", "fr")
+    login(client, "lead@example.org")
+    response = client.post("/coordinate/tw/timeline/default",
+                           data={"csrf_token": csrf_token(client, "/coordinate/tw/timeline")})
+    assert response.status_code in (302, 303)
+    with app.app_context():
+        titles = [m.title for m in timeline.milestones(db.session, get_campaign(db.session, seed))]
+    assert "Lieu réservé" in titles and "Venue booked" not in titles

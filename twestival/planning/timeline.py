@@ -18,21 +18,26 @@ from ..accounts.models import User
 from ..campaigns.models import Campaign, City, CityStatus
 from ..storage.database import utcnow
 from ..errors import Conflict, InvalidInput, NotFound
-from ..languages import N_
+from ..languages import N_, translator
 from ..storage.sql import insert_ignore
 from .models import ChecklistTick, Milestone, ReminderSent
 
 # (title, days before the event, details). Negative days: after the event.
+# Written in the language of the coordinator who starts from it (they are the campaign's own
+# milestones from then on, edited like any other).
 DEFAULT_TEMPLATE = [
-    ("Organising team formed and city page written", 84,
-     "Two or more organisers, a short description and the local date and time on your city page."),
-    ("Venue booked", 56, "Capacity, a screen for the live board, and wifi that works."),
-    ("Ticket page live", 42, "Add the ticket link to your city page."),
-    ("Sponsors and raffle prizes confirmed", 28, None),
-    ("Volunteers briefed", 7,
-     "Who counts cash, who witnesses, and where the float is kept on the night."),
-    ("Cash counted and recorded", 0, "Every amount counted by two people and entered the same night."),
-    ("Cash banked", -3, "Deposit the cash with your city's bank reference so it can be matched."),
+    (N_("Organising team formed and city page written"), 84,
+     N_("Two or more organisers, a short description and the local date and time on your city "
+        "page.")),
+    (N_("Venue booked"), 56, N_("Capacity, a screen for the live board, and wifi that works.")),
+    (N_("Ticket page live"), 42, N_("Add the ticket link to your city page.")),
+    (N_("Sponsors and raffle prizes confirmed"), 28, None),
+    (N_("Volunteers briefed"), 7,
+     N_("Who counts cash, who witnesses, and where the float is kept on the night.")),
+    (N_("Cash counted and recorded"), 0,
+     N_("Every amount counted by two people and entered the same night.")),
+    (N_("Cash banked"), -3,
+     N_("Deposit the cash with your city's bank reference so it can be matched.")),
 ]
 MAX_DAYS = 366
 MAX_TITLE = 200
@@ -136,12 +141,16 @@ def delete_milestone(session: Session, campaign: Campaign, milestone_id: int) ->
     session.flush()
 
 
-def create_default_template(session: Session, campaign: Campaign) -> list[Milestone]:
-    """Give a campaign the default milestones; refused once it has any (they are its own now)."""
+def create_default_template(session: Session, campaign: Campaign,
+                            lang: str = "en") -> list[Milestone]:
+    """Give a campaign the default milestones, in ``lang``; refused once it has any (they are
+    its own now)."""
     if milestones(session, campaign):
         raise Conflict(N_("this campaign already has a timeline; edit it instead"))
+    words = translator(lang).gettext
     for title, days, details in DEFAULT_TEMPLATE:
-        add_milestone(session, campaign, title=title, days_before=days, details_md=details)
+        add_milestone(session, campaign, title=words(title), days_before=days,
+                      details_md=words(details) if details else None)
     return milestones(session, campaign)
 
 

@@ -23,6 +23,7 @@ from ..text import render_markdown
 from .authz import require_city, require_coordinator
 from .forms import options
 from .links import external_url
+from .templating import locale
 from .i18n import say
 
 bp = Blueprint("planning", __name__)
@@ -158,7 +159,7 @@ def default_timeline(campaign: str):
     require_coordinator(camp)
     if not ActionForm().validate():
         return render_template("error.html", status=400, message=_("Please try again.")), 400
-    timeline.create_default_template(db.session, camp)
+    timeline.create_default_template(db.session, camp, locale())
     db.session.commit()
     flash(_("The default timeline is in place; edit it to suit your campaign."))
     return redirect(url_for(".coordinate_timeline", campaign=camp.slug))
