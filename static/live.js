@@ -31,7 +31,10 @@
     const digits = f.resolvedOptions().maximumFractionDigits;
     return f.format(minor / Math.pow(10, digits));
   }
-  const pct = (r, places) => (r.share_bp / 100).toFixed(places) + "%";
+  // The page's language writes percentages as Babel does on the server ("4.0%", "4,0 %").
+  const pct = (r, places) => new Intl.NumberFormat(lang, {
+    style: "percent", minimumFractionDigits: places, maximumFractionDigits: places,
+  }).format(r.share_bp / 10000);
   const q = (el, field) => el.querySelector('[data-field="' + field + '"]');
   const qa = (field) => root.querySelectorAll('[data-field="' + field + '"]');
   function setText(el, field, text) { const n = q(el, field); if (n && n.textContent !== text) n.textContent = text; }

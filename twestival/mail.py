@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 import smtplib
 import ssl
@@ -92,6 +93,14 @@ def configure(engine: Engine, settings: MailSettings) -> None:
     aftercommit.subscribe(PENDING_KEY, _after_commit)
 
 
+def _one_line(subject: str) -> str:
+    # Line breaks and runs of spaces go; the no-break spaces French puts before ":" stay.
+    return " ".join(_BREAKS.split(subject)).strip()
+
+
+_BREAKS = re.compile(r"[^\S\u00a0\u202f]+")
+
+
 def _checked(to: str) -> str:
     to = (to or "").strip()
     if "@" not in to or len(to) > 254 or any(c in to for c in "\r\n,;<>"):
@@ -111,7 +120,7 @@ def queue_many(session: Session, messages: list[tuple[str, str, str]]) -> list[i
         return []
     now = utcnow()
     ids = list(session.execute(_QUEUE, [
-        {"to_addr": to, "subject": " ".join(subject.split())[:300], "body": body,
+        {"to_addr": to, "subject": _one_line(subject)[:300], "body": body,
          "created_at": now, "attempts": 0} for to, subject, body in messages]).scalars())
     session.info.setdefault(PENDING_KEY, []).extend(ids)
     return ids

@@ -1,18 +1,12 @@
 """Languages: the browser's choice, overridable by the person and remembered for accounts."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from babel.messages.mofile import read_mo
-from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from twestival.accounts.models import Role, User
 from twestival.extensions import db
 
 from tests.hub_support import csrf_token, login, person
-
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
 
 
 def test_the_browser_language_is_followed_for_words_and_money(app, client, seed):
@@ -51,13 +45,3 @@ def test_a_signed_in_persons_choice_follows_them(app, client, seed):
     desk = elsewhere.get("/organise/tw/london", headers={"Accept-Language": "en"})
     assert "Bargeld und Schecks" in desk.get_data(as_text=True)
 
-
-def test_the_german_catalogue_is_complete_and_compiled():
-    po = read_po((TRANSLATIONS / "de/LC_MESSAGES/messages.po").open("rb"))
-    mo = read_mo((TRANSLATIONS / "de/LC_MESSAGES/messages.mo").open("rb"))
-    template = read_po((TRANSLATIONS / "messages.pot").open("rb"))
-    untranslated = [m.id for m in po if m.id and not m.string]
-    assert not untranslated
-    assert {m.id for m in template if m.id} <= {m.id for m in po if m.id}
-    # The committed .mo is compiled from the committed .po (run `pybabel compile` after edits).
-    assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..campaigns.models import Campaign, City
 from ..errors import Conflict, InvalidInput, NotFound
+from ..languages import N_
 from .models import Membership, Role, User
 from . import service
 from .service import create_user, find_user, grant, normalise_email
@@ -23,9 +24,9 @@ INVITABLE = (Role.coordinator, Role.organiser, Role.volunteer)
 def invite(session: Session, campaign: Campaign, *, email: str, name: str, role: Role,
            city: City | None, actor_id: int | None = None) -> tuple[User, Membership]:
     if role not in INVITABLE:
-        raise InvalidInput("choose a role: coordinator, organiser or volunteer")
+        raise InvalidInput(N_("choose a role: coordinator, organiser or volunteer"))
     if name and len(name.strip()) > 200:
-        raise InvalidInput("the name is too long (at most 200 characters)")
+        raise InvalidInput(N_("the name is too long (at most 200 characters)"))
     email = normalise_email(email)
     user = find_user(session, email) or create_user(session, email, name=name)
     return user, grant(session, user, role, campaign, city, actor_id=actor_id)
@@ -42,7 +43,7 @@ def people(session: Session, campaign: Campaign) -> list[tuple[Membership, User,
 def membership(session: Session, campaign: Campaign, membership_id: int) -> Membership:
     row = session.get(Membership, membership_id)
     if row is None or row.campaign_id != campaign.id:
-        raise NotFound("no such role in this campaign")
+        raise NotFound(N_("no such role in this campaign"))
     return row
 
 
@@ -50,7 +51,7 @@ def member(session: Session, campaign: Campaign, user_id: int) -> User:
     """Someone with a role in this campaign; anyone else looks missing."""
     user = session.get(User, user_id)
     if user is None or not any(m.campaign_id == campaign.id for m in user.memberships):
-        raise NotFound("nobody with that account works on this campaign")
+        raise NotFound(N_("nobody with that account works on this campaign"))
     return user
 
 
@@ -64,7 +65,7 @@ def remove_role(session: Session, campaign: Campaign, membership_id: int, *,
                 actor_id: int | None) -> Membership:
     row = membership(session, campaign, membership_id)
     if row.role is Role.coordinator and [m.id for m in _coordinators(session, campaign)] == [row.id]:
-        raise Conflict("this is the campaign's last coordinator: invite another one first")
+        raise Conflict(N_("this is the campaign's last coordinator: invite another one first"))
     user = session.get(User, row.user_id)
     audit.record(session, actor_id, "role.removed", subject=user.email, campaign_id=campaign.id,
                  city_id=row.city_id, details={"role": row.role.value})
@@ -79,14 +80,14 @@ def set_active(session: Session, campaign: Campaign, user_id: int, active: bool,
     accounts)."""
     user = member(session, campaign, user_id)
     if user.id == actor_id:
-        raise Conflict("you cannot deactivate your own account")
+        raise Conflict(N_("you cannot deactivate your own account"))
     if any(m.campaign_id != campaign.id for m in user.memberships):
-        raise Conflict("this person also works on another campaign: remove their roles here "
-                       "instead")
+        raise Conflict(N_("this person also works on another campaign: remove their roles here "
+                          "instead"))
     if user.active == active:
         return user
     if not active and all(m.user_id == user.id for m in _coordinators(session, campaign)):
-        raise Conflict("this is the campaign's last coordinator: invite another one first")
+        raise Conflict(N_("this is the campaign's last coordinator: invite another one first"))
     if active:
         user.active = True
     else:
@@ -103,7 +104,7 @@ def resend(session: Session, campaign: Campaign, membership_id: int, *,
     row = membership(session, campaign, membership_id)
     user = session.get(User, row.user_id)
     if not user.active:
-        raise Conflict("this account is deactivated: reactivate it first")
+        raise Conflict(N_("this account is deactivated: reactivate it first"))
     audit.record(session, actor_id, "invitation.resent", subject=user.email,
                  campaign_id=campaign.id, city_id=row.city_id, details={"role": row.role.value})
     return user, row

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..campaigns.models import Campaign, City
 from ..errors import Conflict, InvalidInput
+from ..languages import N_
 from . import throttle
 from .models import ApiToken, Membership, Role, User
 
@@ -24,7 +25,7 @@ MIN_PASSWORD = 10
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     if not EMAIL_RE.fullmatch(email) or len(email) > 254:
-        raise InvalidInput(f"{email!r} is not an email address")
+        raise InvalidInput(N_("%(email)r is not an email address"), email=email)
     return email
 
 
@@ -47,11 +48,11 @@ def create_user(session: Session, email: str, *, name: str) -> User:
 def grant(session: Session, user: User, role: Role, campaign: Campaign,
           city: City | None = None, *, actor_id: int | None = None) -> Membership:
     if role is Role.coordinator and city is not None:
-        raise InvalidInput("a coordinator works for the whole campaign, not one city")
+        raise InvalidInput(N_("a coordinator works for the whole campaign, not one city"))
     if role in (Role.organiser, Role.volunteer) and city is None:
-        raise InvalidInput("organisers and volunteers belong to one city: choose it")
+        raise InvalidInput(N_("organisers and volunteers belong to one city: choose it"))
     if city is not None and city.campaign_id != campaign.id:
-        raise InvalidInput("that city is not part of this campaign")
+        raise InvalidInput(N_("that city is not part of this campaign"))
     same_city = Membership.city_id == city.id if city else Membership.city_id.is_(None)
     existing = session.scalar(select(Membership).where(
         Membership.user_id == user.id, Membership.campaign_id == campaign.id, same_city,
@@ -70,7 +71,7 @@ def grant(session: Session, user: User, role: Role, campaign: Campaign,
 def set_password(user: User, password: str) -> None:
     """A new password ends every session signed in with the old one."""
     if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        raise InvalidInput(N_("a password needs at least %(min)s characters"), min=MIN_PASSWORD)
     if user.password_hash:
         end_sessions(user)
     user.password_hash = _hasher.hash(password)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..campaigns.models import Campaign
 from ..errors import InvalidInput, NotFound
+from ..languages import N_
 from ..storage.database import utcnow
 from .models import ApiToken
 from .service import _digest
@@ -30,7 +31,7 @@ def get_token(session: Session, campaign: Campaign, token_id: int) -> ApiToken:
 def label_token(session: Session, token: ApiToken, label: str) -> None:
     label = (label or "").strip()
     if len(label) > 200:
-        raise InvalidInput("a label has at most 200 characters")
+        raise InvalidInput(N_("a label has at most 200 characters"))
     token.label = label or None
     session.flush()
 
@@ -55,7 +56,7 @@ def revoke_token(session: Session, token: ApiToken, *, by: str, actor_id: int | 
     Returns False if it was revoked already (the first revocation's who and why stand)."""
     reason = (reason or "").strip()
     if len(reason) > 500:
-        raise InvalidInput("a reason has at most 500 characters")
+        raise InvalidInput(N_("a reason has at most 500 characters"))
     if token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 from ..accounts.models import Membership, Role, User
 from ..campaigns.models import Campaign, City, CityStatus
 from ..errors import InvalidInput, NotFound
+from ..languages import N_
 from ..storage.sql import insert_ignore
+from ..languages import translator
 from ..mail import send_mail
 from .models import Announcement, AnnouncementCity, AnnouncementRead
 
@@ -32,15 +34,15 @@ def post(session: Session, campaign: Campaign, author: User | None, *, title: st
     title = " ".join((title or "").split())
     body_md = (body_md or "").strip()
     if not title:
-        raise InvalidInput("an announcement needs a title")
+        raise InvalidInput(N_("an announcement needs a title"))
     if len(title) > MAX_TITLE:
-        raise InvalidInput(f"the title may have at most {MAX_TITLE} characters")
+        raise InvalidInput(N_("the title may have at most %(limit)s characters"), limit=MAX_TITLE)
     if not body_md:
-        raise InvalidInput("an announcement needs some text")
+        raise InvalidInput(N_("an announcement needs some text"))
     if len(body_md) > MAX_BODY:
-        raise InvalidInput(f"the text may have at most {MAX_BODY} characters")
+        raise InvalidInput(N_("the text may have at most %(limit)s characters"), limit=MAX_BODY)
     if any(city.campaign_id != campaign.id for city in cities):
-        raise InvalidInput("that city is not part of this campaign")
+        raise InvalidInput(N_("that city is not part of this campaign"))
     announcement = Announcement(campaign_id=campaign.id, title=title, body_md=body_md,
                                 author_id=author.id if author else None,
                                 cities=[AnnouncementCity(city_id=c.id) for c in cities])
@@ -57,9 +59,10 @@ def post(session: Session, campaign: Campaign, author: User | None, *, title: st
                 continue
             mailed.add(user.id)
             link = link_for(city)
+            footer = translator(user.locale).gettext("%(campaign)s: announcement for %(city)s") % {
+                "campaign": campaign.name, "city": city.name}
             send_mail(session, user.email, f"[{campaign.name}] {title}",
-                      f"{body_md}\n\n-- \n{campaign.name}: announcement for {city.name}"
-                      + (f"\n{link}" if link else "") + "\n")
+                      f"{body_md}\n\n-- \n{footer}" + (f"\n{link}" if link else "") + "\n")
     return announcement
 
 

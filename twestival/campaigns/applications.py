@@ -19,6 +19,7 @@ from ..accounts.models import Role, User
 from ..accounts.service import create_user, find_user, grant, normalise_email
 from ..storage.database import Base, UTCDateTime, utcnow
 from ..errors import Conflict, InvalidInput
+from ..languages import N_
 from ..ledger.totals import note_change
 from .models import Campaign, City, CityStatus
 from .pages import PageDetails, clean
@@ -69,14 +70,14 @@ def slug_for(session: Session, campaign: Campaign, name: str) -> str:
 
 def submit(session: Session, campaign: Campaign, application: Application) -> CityApplication:
     if campaign.closed_at is not None:
-        raise Conflict(f"{campaign.name} is closed and takes no new applications")
+        raise Conflict(N_("%(campaign)s is closed and takes no new applications"), campaign=campaign.name)
     name = (application.applicant_name or "").strip()
     if not name or len(name) > 200:
-        raise InvalidInput("your name is required (at most 200 characters)")
+        raise InvalidInput(N_("your name is required (at most 200 characters)"))
     email = normalise_email(application.applicant_email)
     city_name = (application.city_name or "").strip()
     if not city_name or len(city_name) > 200:
-        raise InvalidInput("the city's name is required (at most 200 characters)")
+        raise InvalidInput(N_("the city's name is required (at most 200 characters)"))
     city = add_city(session, campaign, slug_for(session, campaign, city_name), name=city_name,
                     country=application.country, currency=application.currency,
                     timezone=application.timezone, target=application.target,
@@ -105,7 +106,7 @@ def _decide(session: Session, city: City, by: User, status: CityStatus,
     if city.status is not CityStatus.pending:
         raise Conflict(f"{city.name} was already {city.status.value}")
     if row is None:
-        raise Conflict(f"{city.name} has no application to decide")
+        raise Conflict(N_("%(city)s has no application to decide"), city=city.name)
     city.status = status
     row.decided_at, row.decided_by_id, row.reason = utcnow(), by.id, reason
     session.flush()
@@ -129,7 +130,7 @@ def approve_many(session: Session, cities: list[City],
                  by: User) -> list[tuple[CityApplication, User]]:
     """Approve several at once, all or none: one that cannot be approved refuses the batch."""
     if not cities:
-        raise InvalidInput("tick at least one application to approve")
+        raise InvalidInput(N_("tick at least one application to approve"))
     return [approve(session, city, by) for city in cities]
 
 
@@ -143,7 +144,7 @@ def _reason(reason: str, what: str) -> str:
     if not reason:
         raise InvalidInput(f"say why {what}")
     if len(reason) > 2000:
-        raise InvalidInput("the reason is too long (at most 2000 characters)")
+        raise InvalidInput(N_("the reason is too long (at most 2000 characters)"))
     return reason
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
+from ..languages import N_
 from .models import City
 
 LIMITS = {"venue": 300, "description_md": 20_000, "ticket_url": 500, "bank_reference": 100}
@@ -30,7 +31,8 @@ def check_url(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise InvalidInput("the ticket link must be a web address starting with https:// or http://")
+        raise InvalidInput(N_("the ticket link must be a web address starting with https:// or "
+                              "http://"))
     return url
 
 
@@ -44,16 +46,17 @@ def clean(details: PageDetails) -> dict:
         values[field] = text or None
     values["ticket_url"] = check_url(details.ticket_url)
     if values["ticket_url"] and len(values["ticket_url"]) > LIMITS["ticket_url"]:
-        raise InvalidInput(f"the ticket link is too long (at most {LIMITS['ticket_url']} characters)")
+        raise InvalidInput(N_("the ticket link is too long (at most %(limit)s characters)"),
+                           limit=LIMITS["ticket_url"])
     start, end = details.starts_at_local, details.ends_at_local
     if any(t is not None and t.tzinfo is not None for t in (start, end)):
-        raise InvalidInput("times are local to the city: give them without a UTC offset")
+        raise InvalidInput(N_("times are local to the city: give them without a UTC offset"))
     if end is not None and start is None:
-        raise InvalidInput("give the start as well as the end")
+        raise InvalidInput(N_("give the start as well as the end"))
     if end is not None and end <= start:
-        raise InvalidInput("the end must come after the start")
+        raise InvalidInput(N_("the end must come after the start"))
     if end is not None and end - start > dt.timedelta(hours=24):
-        raise InvalidInput("a night lasts at most 24 hours")
+        raise InvalidInput(N_("a night lasts at most 24 hours"))
     values["starts_at_local"], values["ends_at_local"] = start, end
     return values
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from .. import audit, money
 from ..storage.database import utcnow
 from ..errors import Conflict, InvalidInput, NotFound
+from ..languages import N_
 from .models import Campaign, City, CityStatus
 
 SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
@@ -27,7 +28,7 @@ def check_slug(slug: str, what: str = "slug") -> str:
 def check_country(code: str) -> str:
     code = (code or "").upper()
     if not re.fullmatch(r"[A-Z]{2}", code) or code not in Locale("en").territories:
-        raise InvalidInput(f"unknown country code {code!r}; use ISO 3166 alpha-2, e.g. GB")
+        raise InvalidInput(N_("unknown country code %(code)r; use ISO 3166 alpha-2, e.g. GB"), code=code)
     return code
 
 
@@ -35,7 +36,8 @@ def check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InvalidInput(f"unknown time zone {name!r}; use an IANA name such as Europe/London") from None
+        raise InvalidInput(N_("unknown time zone %(zone)r; use an IANA name such as Europe/London"),
+                           zone=name) from None
     return name
 
 
@@ -91,10 +93,10 @@ def update_campaign(session: Session, campaign: Campaign, *, name: str,
     """Name, date and charity; the slug and the reporting currency stay (links and the
     ledger's reporting amounts depend on them)."""
     if not name or not name.strip() or len(name.strip()) > 200:
-        raise InvalidInput("campaign name is required (at most 200 characters)")
+        raise InvalidInput(N_("campaign name is required (at most 200 characters)"))
     charity = (charity or "").strip() or None
     if charity and len(charity) > 200:
-        raise InvalidInput("the charity's name is too long (at most 200 characters)")
+        raise InvalidInput(N_("the charity's name is too long (at most 200 characters)"))
     changes = _changes(campaign, {"name": name.strip(), "event_date": event_date,
                                   "charity": charity})
     if changes:
@@ -132,20 +134,21 @@ def update_city(session: Session, city: City, *, name: str, currency: str, timez
 
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise InvalidInput("city name is required (at most 200 characters)")
+        raise InvalidInput(N_("city name is required (at most 200 characters)"))
     currency = money.check_currency(currency)
     if currency != city.currency and has_money(session, city):
-        raise Conflict(f"money has already arrived for {city.name} in {city.currency}: "
-                       "its currency can no longer change")
+        raise Conflict(N_("money has already arrived for %(city)s in %(currency)s: its currency "
+                          "can no longer change"), city=city.name, currency=city.currency)
     target_money = target if isinstance(target, money.Money) else money.parse(target, currency)
     if target_money.currency != currency or target_money.minor <= 0:
-        raise InvalidInput("target must be a positive amount in the city currency")
+        raise InvalidInput(N_("target must be a positive amount in the city currency"))
     venue = (venue or "").strip() or None
     if venue and len(venue) > LIMITS["venue"]:
-        raise InvalidInput(f"venue is too long (at most {LIMITS['venue']} characters)")
+        raise InvalidInput(N_("venue is too long (at most %(limit)s characters)"), limit=LIMITS["venue"])
     ticket_url = check_url(ticket_url)
     if ticket_url and len(ticket_url) > LIMITS["ticket_url"]:
-        raise InvalidInput(f"the ticket link is too long (at most {LIMITS['ticket_url']} characters)")
+        raise InvalidInput(N_("the ticket link is too long (at most %(limit)s characters)"),
+                           limit=LIMITS["ticket_url"])
     values = {"name": name, "currency": currency, "timezone": check_timezone(timezone),
               "target_minor": target_money.minor, "venue": venue, "ticket_url": ticket_url}
     changes = _changes(city, values)
@@ -180,7 +183,7 @@ def add_city(session: Session, campaign: Campaign, slug: str, *, name: str, coun
     currency = money.check_currency(currency)
     target_money = target if isinstance(target, money.Money) else money.parse(target, currency)
     if target_money.currency != currency or target_money.minor <= 0:
-        raise InvalidInput("target must be a positive amount in the city currency")
+        raise InvalidInput(N_("target must be a positive amount in the city currency"))
     if session.scalar(select(City.id).where(City.campaign_id == campaign.id,
                                             City.slug == slug)) is not None:
         raise Conflict(f"city {slug!r} already exists in {campaign.slug!r}")

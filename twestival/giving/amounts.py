@@ -22,6 +22,7 @@ from babel.numbers import (
     format_currency,
     format_decimal,
     get_currency_symbol,
+    get_group_symbol,
     parse_decimal,
 )
 
@@ -83,6 +84,16 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
+_SPACES = re.compile(r"[ \u00a0\u202f]")
+
+
+def _locale_spaces(raw: str, locale: str) -> str:
+    # French groups digits with a narrow no-break space ("1 000,50"); people type a plain one,
+    # and NFKC above turns theirs into one too.
+    group = get_group_symbol(locale)
+    return _SPACES.sub(group, raw) if _SPACES.fullmatch(group) else raw
+
+
 def parse_typed(text: str, currency: str, locale: str) -> Money:
     """``text`` as the donor's locale writes numbers; refuses anything ambiguous or inexact."""
     raw = _ascii_digits(text or "").strip()
@@ -91,7 +102,7 @@ def parse_typed(text: str, currency: str, locale: str) -> Money:
     try:
         if not _LOCALE_NUMBER.fullmatch(raw):
             raise NumberFormatError(raw)
-        value = parse_decimal(raw, locale=locale, strict=True)
+        value = parse_decimal(_locale_spaces(raw, locale), locale=locale, strict=True)
     except NumberFormatError:
         raise AmountError("format", f"{raw[:40]!r} is not a number in locale {locale}") from None
     places = exponent(currency)
@@ -124,8 +135,8 @@ class FeeRule:
 
 
 def format_percent_text(number: str, locale: str) -> str:
-    # German writes "1,5 %", English "1.5%".
-    return f"{number}\u00a0%" if locale.startswith("de") else f"{number}%"
+    # German and French write "1,5 %", English "1.5%".
+    return f"{number}\u00a0%" if locale.startswith(("de", "fr")) else f"{number}%"
 
 
 _RULE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*(?:\+\s*(\d+(?:\.\d+)?))?\s*")

@@ -19,6 +19,7 @@ from sqlalchemy.types import JSON
 
 from ..campaigns.models import Campaign, City
 from ..errors import InvalidInput
+from ..languages import N_
 from ..ledger import EntryKind, LedgerEntry, NewEntry, record, reverse
 from ..money import Money, check_currency
 from ..storage.database import Base, UTCDateTime, utcnow
@@ -53,17 +54,17 @@ def create_offer(session: Session, campaign: Campaign, *, sponsor: str, pot: Mon
                  ends_at: dt.datetime) -> MatchOffer:
     sponsor = " ".join((sponsor or "").split())
     if not sponsor or len(sponsor) > 200:
-        raise InvalidInput("a match needs its sponsor's name (at most 200 characters)")
+        raise InvalidInput(N_("a match needs its sponsor's name (at most 200 characters)"))
     if pot.minor <= 0:
-        raise InvalidInput("a match pot must be more than zero")
+        raise InvalidInput(N_("a match pot must be more than zero"))
     currencies = {campaign.currency} | {c.currency for c in cities or ()}
     if pot.currency not in currencies or (cities and len({c.currency for c in cities}) > 1
                                           and pot.currency != campaign.currency):
-        raise InvalidInput("a match pot is in the campaign's currency or its cities' one")
+        raise InvalidInput(N_("a match pot is in the campaign's currency or its cities' one"))
     if not 1 <= ratio <= 10:
-        raise InvalidInput("the ratio is a whole number from 1 (1:1) to 10")
+        raise InvalidInput(N_("the ratio is a whole number from 1 (1:1) to 10"))
     if starts_at.tzinfo is None or ends_at.tzinfo is None or ends_at <= starts_at:
-        raise InvalidInput("a match window needs a start before its end, with time zones")
+        raise InvalidInput(N_("a match window needs a start before its end, with time zones"))
     offer = MatchOffer(campaign_id=campaign.id, sponsor=sponsor, pot_minor=pot.minor,
                        currency=check_currency(pot.currency), ratio=ratio,
                        cities=sorted(c.slug for c in cities) if cities else None,

@@ -14,22 +14,20 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
-from functools import cache
 
 from babel.dates import format_date
-from babel.support import Translations
 from sqlalchemy import ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .. import ROOT, mail
+from .. import mail
 from ..campaigns.models import Campaign, City
+from ..languages import LANGUAGES, translator
 from ..ledger.models import EntryKind, LedgerEntry
 from ..money import Money, format_money
 from ..storage.database import Base, UTCDateTime, utcnow
 from ..storage.sql import insert_ignore, prepared_insert_ignore
 
 log = logging.getLogger(__name__)
-LANGUAGES = {"en", "de"}
 STREAMS = {"stripe", "paypal"}
 
 
@@ -121,7 +119,7 @@ def _receipts(session: Session, gifts: Sequence[LedgerEntry],
 
 def _receipt(entry: LedgerEntry, campaign: Campaign, city: City | None, email: str, lang: str,
              receipt_id: int) -> tuple[str, str, str]:
-    _ = _translations(lang).gettext
+    _ = translator(lang).gettext
     paid = Money(entry.amount_minor, entry.currency)
     where = f"Twestival {city.name}" if city else campaign.name
     number = receipt_number(campaign, receipt_id)
@@ -153,7 +151,7 @@ def _refund_notice(session: Session, entry: LedgerEntry) -> int:
     if row is None:
         return 0
     campaign = session.get(Campaign, entry.campaign_id)
-    _ = _translations(original.lang).gettext
+    _ = translator(original.lang).gettext
     amount = format_money(Money(-entry.amount_minor, entry.currency), original.lang)
     number = original.number(campaign)
     mail.queue_many(session, [(
@@ -192,8 +190,3 @@ def _donor(raw: bytes, fallback: str | None) -> tuple[str | None, str]:
         email = payer.get("email_address") if isinstance(payer, dict) else None
     lang = lang if lang in LANGUAGES else "en"
     return (email if isinstance(email, str) else None), lang
-
-
-@cache
-def _translations(lang: str) -> Translations:
-    return Translations.load(str(ROOT / "translations"), [lang])

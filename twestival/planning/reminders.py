@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ..announcements.service import organisers
 from ..campaigns.models import Campaign, City, CityStatus
 from ..storage.sql import insert_ignore
+from ..languages import translator
 from ..mail import send_mail
 from .models import ReminderSent
 from .timeline import State, items_for, joined_on, local_now, milestones, ticks_by_city
@@ -79,26 +80,34 @@ def run_reminders(session: Session, now: dt.datetime, *,
                     owed.append(item)
             if owed:
                 won += len(owed)
-                subject, body = _message(campaign, city, owed, local.date(),
-                                         link_for(city) if link_for else "")
-                for person in people:
+                link = link_for(city) if link_for else ""
+                for person in people:   # each in their own language
+                    subject, body = _message(campaign, city, owed, local.date(), link,
+                                             translator(person.locale))
                     send_mail(session, person.email, subject, body)
     return won
 
 
-def _when(due: dt.date, today: dt.date) -> str:
+def _when(due: dt.date, today: dt.date, words) -> str:
     late = (today - due).days
-    return "due today" if late == 0 else f"overdue by {late} day{'s' if late != 1 else ''}"
+    if late == 0:
+        return words.gettext("due today")
+    return words.ngettext("overdue by %(num)s day", "overdue by %(num)s days", late) % {"num": late}
 
 
-def _message(campaign: Campaign, city: City, items, today: dt.date, link: str) -> tuple[str, str]:
-    lines = [f"- {item.milestone.title}: {_when(item.due, today)} (due {item.due.isoformat()})"
-             for item in items]
-    subject = (f"[{campaign.name}] {city.name}: {items[0].milestone.title} is "
-               f"{_when(items[0].due, today)}" if len(items) == 1
-               else f"[{campaign.name}] {city.name}: {len(items)} checklist items need you")
-    body = (f"Hello from {campaign.name},\n\nThese items of {city.name}'s checklist are not "
-            f"ticked off yet:\n\n" + "\n".join(lines) + "\n\n"
-            + (f"Tick them off when they are done: {link}\n" if link else "")
-            + "\nYou get this because you organise this city.\n")
+def _message(campaign: Campaign, city: City, items, today: dt.date, link: str,
+             words) -> tuple[str, str]:
+    _ = words.gettext
+    lines = [f"- {item.milestone.title}: {_when(item.due, today, words)} ("
+             + _("due %(date)s") % {"date": item.due.isoformat()} + ")" for item in items]
+    tag = f"[{campaign.name}] {city.name}: "
+    subject = tag + (_("%(milestone)s is %(when)s") % {
+        "milestone": items[0].milestone.title, "when": _when(items[0].due, today, words)}
+        if len(items) == 1 else _("%(count)s checklist items need you") % {"count": len(items)})
+    body = (_("Hello from %(campaign)s,\n\nThese items of %(city)s's checklist are not ticked "
+              "off yet:") % {"campaign": campaign.name, "city": city.name}
+            + "\n\n" + "\n".join(lines) + "\n\n"
+            + (_("Tick them off when they are done: %(link)s") % {"link": link} + "\n"
+               if link else "")
+            + "\n" + _("You get this because you organise this city.") + "\n")
     return subject, body

@@ -18,20 +18,26 @@ from ..accounts.models import User
 from ..campaigns.models import Campaign, City, CityStatus
 from ..storage.database import utcnow
 from ..errors import Conflict, InvalidInput, NotFound
+from ..languages import N_, translator
 from ..storage.sql import insert_ignore
 from .models import ChecklistTick, Milestone, ReminderSent
 
 # (title, days before the event, details). Negative days: after the event.
+# Written in the language of the coordinator who starts from it (they are the campaign's own
+# milestones from then on, edited like any other).
 DEFAULT_TEMPLATE = [
-    ("Organising team formed and city page written", 84,
-     "Two or more organisers, a short description and the local date and time on your city page."),
-    ("Venue booked", 56, "Capacity, a screen for the live board, and wifi that works."),
-    ("Ticket page live", 42, "Add the ticket link to your city page."),
-    ("Sponsors and raffle prizes confirmed", 28, None),
-    ("Volunteers briefed", 7,
-     "Who counts cash, who witnesses, and where the float is kept on the night."),
-    ("Cash counted and recorded", 0, "Every amount counted by two people and entered the same night."),
-    ("Cash banked", -3, "Deposit the cash with your city's bank reference so it can be matched."),
+    (N_("Organising team formed and city page written"), 84,
+     N_("Two or more organisers, a short description and the local date and time on your city "
+        "page.")),
+    (N_("Venue booked"), 56, N_("Capacity, a screen for the live board, and wifi that works.")),
+    (N_("Ticket page live"), 42, N_("Add the ticket link to your city page.")),
+    (N_("Sponsors and raffle prizes confirmed"), 28, None),
+    (N_("Volunteers briefed"), 7,
+     N_("Who counts cash, who witnesses, and where the float is kept on the night.")),
+    (N_("Cash counted and recorded"), 0,
+     N_("Every amount counted by two people and entered the same night.")),
+    (N_("Cash banked"), -3,
+     N_("Deposit the cash with your city's bank reference so it can be matched.")),
 ]
 MAX_DAYS = 366
 MAX_TITLE = 200
@@ -84,25 +90,27 @@ def milestones(session: Session, campaign: Campaign) -> list[Milestone]:
 def get_milestone(session: Session, campaign: Campaign, milestone_id: int) -> Milestone:
     milestone = session.get(Milestone, milestone_id)
     if milestone is None or milestone.campaign_id != campaign.id:
-        raise NotFound("no such milestone in this campaign")
+        raise NotFound(N_("no such milestone in this campaign"))
     return milestone
 
 
 def _clean(title: str, days_before, details_md: str | None) -> tuple[str, int, str | None]:
     title = " ".join((title or "").split())
     if not title:
-        raise InvalidInput("a milestone needs a title")
+        raise InvalidInput(N_("a milestone needs a title"))
     if len(title) > MAX_TITLE:
-        raise InvalidInput(f"a milestone title may have at most {MAX_TITLE} characters")
+        raise InvalidInput(N_("a milestone title may have at most %(limit)s characters"),
+                           limit=MAX_TITLE)
     try:
         days = int(days_before)
     except (TypeError, ValueError):
-        raise InvalidInput("days before the event must be a whole number") from None
+        raise InvalidInput(N_("days before the event must be a whole number")) from None
     if not -MAX_DAYS <= days <= MAX_DAYS:
-        raise InvalidInput(f"days before the event must lie between -{MAX_DAYS} and {MAX_DAYS}")
+        raise InvalidInput(N_("days before the event must lie between -%(days)s and %(days)s"),
+                           days=MAX_DAYS)
     details_md = (details_md or "").strip() or None
     if details_md and len(details_md) > MAX_DETAILS:
-        raise InvalidInput(f"details may have at most {MAX_DETAILS} characters")
+        raise InvalidInput(N_("details may have at most %(limit)s characters"), limit=MAX_DETAILS)
     return title, days, details_md
 
 
@@ -133,12 +141,16 @@ def delete_milestone(session: Session, campaign: Campaign, milestone_id: int) ->
     session.flush()
 
 
-def create_default_template(session: Session, campaign: Campaign) -> list[Milestone]:
-    """Give a campaign the default milestones; refused once it has any (they are its own now)."""
+def create_default_template(session: Session, campaign: Campaign,
+                            lang: str = "en") -> list[Milestone]:
+    """Give a campaign the default milestones, in ``lang``; refused once it has any (they are
+    its own now)."""
     if milestones(session, campaign):
-        raise Conflict("this campaign already has a timeline; edit it instead")
+        raise Conflict(N_("this campaign already has a timeline; edit it instead"))
+    words = translator(lang).gettext
     for title, days, details in DEFAULT_TEMPLATE:
-        add_milestone(session, campaign, title=title, days_before=days, details_md=details)
+        add_milestone(session, campaign, title=words(title), days_before=days,
+                      details_md=words(details) if details else None)
     return milestones(session, campaign)
 
 
@@ -233,7 +245,7 @@ def set_done(session: Session, campaign: Campaign, city: City, milestone_id: int
     if city.campaign_id != campaign.id:
         raise NotFound("that city is not part of this campaign")
     if city.status is not CityStatus.approved:
-        raise InvalidInput("the checklist opens once the city is approved")
+        raise InvalidInput(N_("the checklist opens once the city is approved"))
     milestone = get_milestone(session, campaign, milestone_id)
     values = {"done": bool(done), "changed_by_id": user.id, "changed_at": utcnow()}
     # Insert-or-update without a race: two organisers ticking at once both land on one row.

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from .. import audit
 from ..campaigns.models import Campaign, City, CityStatus
 from ..errors import BadRequest, Conflict, InvalidInput, NotFound
+from ..languages import N_
 from ..ledger import NewEntry, Recorded, confirm, record, reverse
 from ..ledger.models import EntryConfirmation, EntryKind, LedgerEntry
 from ..money import Money, MoneyError, parse
@@ -50,14 +51,14 @@ def parse_count(body: bytes) -> CashCount:
     except MoneyError as exc:
         raise InvalidInput(exc.message) from None
     if amount.minor <= 0:
-        raise InvalidInput("the amount counted must be more than zero")
+        raise InvalidInput(N_("the amount counted must be more than zero"))
     kind = data.get("kind", "cash")
     if kind not in KINDS:
-        raise InvalidInput("kind must be cash or cheque")
+        raise InvalidInput(N_("kind must be cash or cheque"))
     counted_by = text_field(data, "counted_by", 200, required=True)
     witness = text_field(data, "witness", 200, required=True)
     if counted_by.casefold() == witness.casefold():
-        raise InvalidInput("the witness must be a second person, not the one who counted")
+        raise InvalidInput(N_("the witness must be a second person, not the one who counted"))
     return CashCount(key=key, amount=amount, kind=kind, counted_by=counted_by, witness=witness,
                      note=text_field(data, "note", 500))
 
@@ -70,7 +71,8 @@ def external_id(city: City, key: str) -> str:
 def record_count(session: Session, city: City, count: CashCount, *, by_user_id: int | None,
                  payload_id: int | None = None) -> Recorded:
     if city.status is not CityStatus.approved:
-        raise Conflict(f"{city.name} is not approved yet: no money can be recorded for it")
+        raise Conflict(N_("%(city)s is not approved yet: no money can be recorded for it"),
+                       city=city.name)
     result = record(session, NewEntry(
         campaign_id=city.campaign_id, city_id=city.id, stream=STREAM,
         external_id=external_id(city, count.key), amount=count.amount, provisional=True,
@@ -79,7 +81,7 @@ def record_count(session: Session, city: City, count: CashCount, *, by_user_id: 
     entry = result.entry
     if not result.created and (entry.amount_minor, entry.currency) != (count.amount.minor,
                                                                          count.amount.currency):
-        raise Conflict("this entry key was already used for a different amount")
+        raise Conflict(N_("this entry key was already used for a different amount"))
     return result
 
 

@@ -16,6 +16,7 @@ from ..ledger import fx
 from ..storage.database import utcnow
 from . import mails
 from .forms import CHOOSE, PageFields, country_choices, currency_choices, options, timezones
+from .i18n import say
 
 bp = Blueprint("apply", __name__)
 
@@ -56,7 +57,7 @@ def apply(campaign: str):
                 applicant_email=form.applicant_email.data, page=form.page_details()))
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             mails.application_received(row)
             db.session.commit()

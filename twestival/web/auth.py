@@ -19,6 +19,7 @@ from ..storage.database import read_only
 from ..errors import InvalidInput
 from ..extensions import db, limiter, login_manager
 from .links import external_url, local_path
+from .i18n import say
 
 bp = Blueprint("auth", __name__)
 PASSWORD_LINK_MAX_AGE = 7 * 24 * 3600
@@ -104,7 +105,7 @@ def set_password_view(token: str):
         try:
             reset_password(db.session, user, form.password.data)
         except InvalidInput as exc:
-            form.password.errors.append(exc.message)
+            form.password.errors.append(say(exc))
         else:
             db.session.commit()
             login_user(user)

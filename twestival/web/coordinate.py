@@ -26,6 +26,7 @@ from ..text import render_markdown
 from . import mails
 from .authz import require_coordinator
 from .forms import options
+from .i18n import say
 
 bp = Blueprint("coordinate", __name__, url_prefix="/coordinate")
 
@@ -87,7 +88,7 @@ def approve(campaign: str, city: str):
         row, organiser = applications.approve(db.session, place, current_user)
     except DomainError as exc:
         db.session.rollback()
-        return _dashboard(camp, status=409, approve_error=exc.message)
+        return _dashboard(camp, status=409, approve_error=say(exc))
     mails.application_approved(row, organiser)
     db.session.commit()
     flash(_("%(city)s is approved; %(email)s was told and invited.", city=place.name,
@@ -104,7 +105,7 @@ def approve_selected(campaign: str):
         decided = applications.approve_many(db.session, places, current_user)
     except DomainError as exc:
         db.session.rollback()
-        return _dashboard(camp, status=422, approve_error=exc.message)
+        return _dashboard(camp, status=422, approve_error=say(exc))
     for row, organiser in decided:
         mails.application_approved(row, organiser)
     db.session.commit()
@@ -148,7 +149,7 @@ def invite_person(campaign: str):
                                       actor_id=current_user.id)
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             mails.invitation(user, membership, camp, place, current_user)
             db.session.commit()

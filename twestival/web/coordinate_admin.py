@@ -26,6 +26,7 @@ from ..money import Money
 from . import mails
 from .authz import require_coordinator
 from .forms import currency_choices, options, timezones
+from .i18n import say
 
 bp = Blueprint("coordinate_admin", __name__)
 
@@ -43,7 +44,7 @@ def _back(camp: Campaign, anchor: str):
 def _refused(camp: Campaign, exc: DomainError, anchor: str):
     """A refusal on a one-button form: said at the top of the desk, nothing changed."""
     db.session.rollback()
-    flash(exc.message)
+    flash(say(exc))
     return _back(camp, anchor)
 
 
@@ -84,7 +85,7 @@ def new_campaign():
             grant(db.session, current_user, Role.coordinator, camp, actor_id=current_user.id)
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             db.session.commit()
             flash(_("%(name)s is created; you coordinate it.", name=camp.name))
@@ -103,7 +104,7 @@ def campaign_settings(campaign: str):
                             charity=form.charity.data, actor_id=current_user.id)
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             db.session.commit()
             flash(_("The campaign is saved."))
@@ -161,7 +162,7 @@ def edit_city(campaign: str, city: str):
                         actor_id=current_user.id, reason=form.reason.data)
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             db.session.commit()
             flash(_("%(city)s is saved.", city=place.name))

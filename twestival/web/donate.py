@@ -32,6 +32,7 @@ from ..streams.paypal.signature import CERTS_KEY, CertFetcher
 from ..streams.paypal import client as paypal_client
 from ..streams.paypal.client import Settings as PaypalSettings
 from .templating import locale
+from .i18n import say
 
 log = logging.getLogger(__name__)
 bp = Blueprint("donate", __name__)
@@ -103,7 +104,7 @@ def start(campaign: str, city: str):
     except amounts.AmountError as exc:
         errors["amount"] = _amount_message(exc, place.currency)
     except (InvalidInput, PaymentProviderError) as exc:
-        errors["form"] = exc.message
+        errors["form"] = say(exc)
     if errors:
         db.session.rollback()
         return render_template("donate/page.html", campaign=camp, city=place, cities=None,

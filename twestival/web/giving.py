@@ -46,6 +46,7 @@ from .authz import require_coordinator
 from .donate import _donate_limit
 from .matches import matches_changed
 from .templating import locale
+from .i18n import say
 
 bp = Blueprint("giving", __name__)
 QR_MAX_AGE = 86400
@@ -163,7 +164,7 @@ def matches(campaign: str):
         try:
             offer = _offer(camp, chosen)
         except InvalidInput as exc:
-            errors["form"] = exc.message
+            errors["form"] = say(exc)
         else:
             audit.record(db.session, user.id, "match.created", subject=f"match {offer.id}",
                          campaign_id=camp.id, details=matching.describe(offer))

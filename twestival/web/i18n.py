@@ -6,15 +6,16 @@ them to another device. Money and dates are formatted in the same locale (templa
 from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, request, session, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import ROOT
+from ..languages import LANGUAGES
+from ..errors import DomainError
 from ..extensions import db
 from .links import local_path
 
-LANGUAGES = {"en": "English", "de": "Deutsch"}
 bp = Blueprint("i18n", __name__)
 babel = Babel()
 
@@ -39,6 +40,11 @@ def choose():
     return redirect(local_path(request.form.get("next")) or url_for("public.index"))
 
 
+def say(exc: DomainError) -> str:
+    """A domain error in the reader's language."""
+    return exc.translated(gettext)
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(ROOT / "translations"))
@@ -48,7 +54,8 @@ def init_app(app: Flask) -> None:
         return {"languages": LANGUAGES, "current_locale": str(get_locale())}
 
 
-# Words templates translate from stored values (_(city.status.value), _(role.value)); listed
-# here so `pybabel extract` finds them.
+# Words templates translate from stored values (_(city.status.value), _(role.value),
+# _(row.stream)); listed here so `pybabel extract` finds them. Stripe and PayPal are names.
 STORED_WORDS = (_l("pending"), _l("approved"), _l("rejected"), _l("withdrawn"),
-                _l("coordinator"), _l("organiser"), _l("volunteer"))
+                _l("coordinator"), _l("organiser"), _l("volunteer"),
+                _l("cash"), _l("bank"), _l("ticketing"), _l("api"), _l("adjustment"))

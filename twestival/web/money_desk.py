@@ -8,6 +8,8 @@ import io
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, StringField
@@ -18,11 +20,13 @@ from ..errors import DomainError
 from ..extensions import db
 from ..ledger import queue
 from ..ledger.statement import by_stream, csv_safe, rate_policy, statement
-from ..money import Money
+from ..money import Money, format_money
 from ..streams.files import mappings as file_mappings, run
 from ..streams.bank import reversals as bank_reversals
 from .authz import require_city, require_coordinator
 from .forms import options
+from .i18n import say
+from .templating import locale
 
 bp = Blueprint("money_desk", __name__)
 
@@ -31,49 +35,49 @@ bp = Blueprint("money_desk", __name__)
 def _limit_uploads():
     limit = current_app.config["IMPORT_MAX_UPLOAD"]
     if request.method == "POST" and (request.content_length or 0) > limit:
-        abort(413, f"files up to {limit // (1024 * 1024)} MB can be imported here; "
-                   "use `twestival import` for larger ones")
+        abort(413, _("files up to %(size)s MB can be imported here; use `twestival import` "
+                     "for larger ones", size=limit // (1024 * 1024)))
 
-FORMAT_LABELS = {"eventbrite": "Eventbrite order/attendee export (CSV)",
-                 "csv": "CSV through a saved column mapping",
-                 "camt053": "Bank statement: CAMT.053 / CAMT.054 (XML)",
-                 "mt940": "Bank statement: MT940", "ofx": "Bank statement: OFX"}
+FORMAT_LABELS = {"eventbrite": _l("Eventbrite order/attendee export (CSV)"),
+                 "csv": _l("CSV through a saved column mapping"),
+                 "camt053": _l("Bank statement: CAMT.053 / CAMT.054 (XML)"),
+                 "mt940": _l("Bank statement: MT940"), "ofx": _l("Bank statement: OFX")}
 
 
 class ImportForm(FlaskForm):
-    file = FileField("File", validators=[FileRequired("choose a file to import")])
-    format = SelectField("Format")
+    file = FileField(_l("File"), validators=[FileRequired(_l("choose a file to import"))])
+    format = SelectField(_l("Format"))
     # Checked by the domain (an unknown mapping or city is a clear refusal, not a form error).
-    mapping = SelectField("Column mapping (CSV only)", validate_choice=False)
-    city = SelectField("City (ticket sales; for bank credits that match no reference)",
+    mapping = SelectField(_l("Column mapping (CSV only)"), validate_choice=False)
+    city = SelectField(_l("City (ticket sales; for bank credits that match no reference)"),
                        validate_choice=False)
     # Checked by the domain: an ISO code, only for MT940/OFX files that name no currency.
-    currency = StringField("Currency (only for an MT940/OFX statement that names none)")
+    currency = StringField(_l("Currency (only for an MT940/OFX statement that names none)"))
 
 
 class AssignForm(FlaskForm):
-    city = SelectField("City")
+    city = SelectField(_l("City"))
 
 
 class LinkReversalForm(FlaskForm):
-    entry = IntegerField("Credit", validators=[InputRequired()])
+    entry = IntegerField(_l("Credit"), validators=[InputRequired()])
 
 
 class MappingForm(FlaskForm):
-    name = StringField("Name")
-    kind = SelectField("Kind", choices=options([("ticketing", "ticket sales / donations"),
-                                                ("bank", "bank statement")]))
-    date_column = StringField("Date column")
-    amount_column = StringField("Amount column")
-    currency_column = StringField("Currency column")
-    default_currency = StringField("Default currency")
-    reference_column = StringField("Reference column")
-    donor_column = StringField("Payer name column")
-    external_id_column = StringField("Own id column")
-    fee_column = StringField("Fee column")
-    date_format = StringField("Date format", default="%Y-%m-%d")
-    decimal_separator = SelectField("Decimal separator", choices=options([(".", "."), (",", ",")]))
-    delimiter = SelectField("Delimiter", choices=options([(",", ","), (";", ";"), ("\t", "tab"),
+    name = StringField(_l("Name"))
+    kind = SelectField(_l("Kind"), choices=options([("ticketing", _l("ticket sales / donations")),
+                                                ("bank", _l("bank statement"))]))
+    date_column = StringField(_l("Date column"))
+    amount_column = StringField(_l("Amount column"))
+    currency_column = StringField(_l("Currency column"))
+    default_currency = StringField(_l("Default currency"))
+    reference_column = StringField(_l("Reference column"))
+    donor_column = StringField(_l("Payer name column"))
+    external_id_column = StringField(_l("Own id column"))
+    fee_column = StringField(_l("Fee column"))
+    date_format = StringField(_l("Date format"), default="%Y-%m-%d")
+    decimal_separator = SelectField(_l("Decimal separator"), choices=options([(".", "."), (",", ",")]))
+    delimiter = SelectField(_l("Delimiter"), choices=options([(",", ","), (";", ";"), ("\t", _l("tab")),
                                                           ("|", "|")]))
 
 
@@ -95,7 +99,7 @@ def _run_import(camp, form, place):
             created_by_id=current_user.id, currency=form.currency.data or None)
     except DomainError as exc:
         db.session.rollback()
-        return None, exc.message
+        return None, say(exc)
     return report, None
 
 
@@ -151,12 +155,13 @@ def assign_entry(campaign: str, entry_id: int):
     form = AssignForm()
     form.city.choices = options((c.slug, c.name) for c in approved_cities(db.session, camp))
     if not form.validate_on_submit():
-        abort(400, "choose one of the campaign's cities")
+        abort(400, _("choose one of the campaign's cities"))
     place = get_city(db.session, camp, form.city.data, approved_only=True)
     moved = queue.place(db.session, camp.id, entry_id, place.id, by_user_id=user.id,
                         reason=f"assigned to {place.slug} by {user.email}").entry
     db.session.commit()
-    flash(f"{Money(moved.amount_minor, moved.currency)} assigned to {place.name}.")
+    flash(_("%(amount)s assigned to %(city)s.", amount=format_money(
+        Money(moved.amount_minor, moved.currency), locale()), city=place.name))
     return redirect(url_for(".unassigned", campaign=camp.slug))
 
 
@@ -166,11 +171,12 @@ def link_reversal(campaign: str, row_id: int):
     user = require_coordinator(camp)
     form = LinkReversalForm()
     if not form.validate_on_submit():
-        abort(400, "choose the credit this reversal undoes")
+        abort(400, _("choose the credit this reversal undoes"))
     undone = bank_reversals.link(db.session, camp.id, row_id, form.entry.data,
                                  by_user_id=user.id).entry
     db.session.commit()
-    flash(f"Reversal of {-Money(undone.amount_minor, undone.currency)} linked to its credit.")
+    flash(_("Reversal of %(amount)s linked to its credit.", amount=format_money(
+        -Money(undone.amount_minor, undone.currency), locale())))
     return redirect(url_for(".unassigned", campaign=camp.slug))
 
 
@@ -186,10 +192,10 @@ def mappings(campaign: str):
             mapping = file_mappings.save_mapping(db.session, camp, form.name.data, **fields)
         except DomainError as exc:
             db.session.rollback()
-            error = exc.message
+            error = say(exc)
         else:
             db.session.commit()
-            flash(f"Mapping {mapping.name} saved.")
+            flash(_("Mapping %(name)s saved.", name=mapping.name))
             return redirect(url_for(".mappings", campaign=camp.slug))
     return render_template("money_desk/mappings.html", camp=camp, form=form, error=error,
                            mappings=file_mappings.list_mappings(db.session, camp)), \

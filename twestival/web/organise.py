@@ -31,6 +31,7 @@ from ..streams import cash
 from ..streams.inbox.receive import receive
 from .authz import require_city, roles
 from .forms import PageFields, currency_choices
+from .i18n import say
 
 bp = Blueprint("organise", __name__)
 EDITORS = (Role.organiser, Role.coordinator)
@@ -103,7 +104,7 @@ def edit_page(campaign: str, city: str):
             update_page(db.session, place, form.page_details())
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             db.session.commit()
             flash(_("The page is saved."))
@@ -128,10 +129,10 @@ def record_cash(campaign: str, city: str):
     """JSON: one counted amount, sent at once or later from the phone's offline queue."""
     camp, place = _place(campaign, city, CASH_TAKERS)
     if request.mimetype != "application/json":
-        return _json_error(415, "send the entry as Content-Type: application/json")
+        return _json_error(415, _("send the entry as Content-Type: application/json"))
     body = request.get_data(cache=False)
     if len(body) > MAX_CASH_BODY:
-        return _json_error(413, "the entry is too large")
+        return _json_error(413, _("the entry is too large"))
     try:
         result = receive(db.session, cash.STREAM, body,
                          lambda payload: cash.process_count(db.session, place, payload,
@@ -140,7 +141,7 @@ def record_cash(campaign: str, city: str):
                          campaign_id=camp.id,
                          meta={"city_id": place.id, "user_id": current_user.id})
     except DomainError as exc:
-        return _json_error(exc.status, exc.message)
+        return _json_error(exc.status, say(exc))
     return jsonify(cash.to_json(result.entry, result.created)), 201 if result.created else 200
 
 

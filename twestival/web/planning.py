@@ -3,6 +3,8 @@ and the mail outbox. The dashboards at /organise/<c>/<city> and /coordinate/<c> 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (HiddenField, IntegerField, SelectMultipleField, StringField,
                      TextAreaField)
@@ -21,6 +23,8 @@ from ..text import render_markdown
 from .authz import require_city, require_coordinator
 from .forms import options
 from .links import external_url
+from .templating import locale
+from .i18n import say
 
 bp = Blueprint("planning", __name__)
 ORGANISERS = (Role.organiser, Role.coordinator)
@@ -34,19 +38,19 @@ def _configure_mail(state) -> None:
 
 
 class AnnouncementForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=announcements.MAX_TITLE)])
-    body = TextAreaField("Message (Markdown)",
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=announcements.MAX_TITLE)])
+    body = TextAreaField(_l("Message (Markdown)"),
                          validators=[DataRequired(), Length(max=announcements.MAX_BODY)])
-    cities = SelectMultipleField("Only these cities (none ticked: every city)",
+    cities = SelectMultipleField(_l("Only these cities (none ticked: every city)"),
                                  widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
 
 
 class MilestoneForm(FlaskForm):
-    title = StringField("Milestone", validators=[DataRequired(), Length(max=timeline.MAX_TITLE)])
-    days_before = IntegerField("Days before the event (negative: after)",
+    title = StringField(_l("Milestone"), validators=[DataRequired(), Length(max=timeline.MAX_TITLE)])
+    days_before = IntegerField(_l("Days before the event (negative: after)"),
                                validators=[InputRequired(),
                                            NumberRange(-timeline.MAX_DAYS, timeline.MAX_DAYS)])
-    details = TextAreaField("Details (Markdown, optional)",
+    details = TextAreaField(_l("Details (Markdown, optional)"),
                             validators=[Optional(), Length(max=timeline.MAX_DETAILS)])
 
 
@@ -59,7 +63,7 @@ class TickForm(FlaskForm):
 
 
 def _form_error(form, exc: DomainError) -> None:
-    form.form_errors.append(exc.message)
+    form.form_errors.append(say(exc))
 
 
 # --- the outbox -------------------------------------------------------------------------------
@@ -96,7 +100,7 @@ def coordinate_announcements(campaign: str):
                 _form_error(form, exc)
             else:
                 db.session.commit()
-                flash("Announcement posted.")
+                flash(_("Announcement posted."))
                 return redirect(url_for(".coordinate_announcements", campaign=camp.slug))
         status = 422 if form.errors or form.form_errors else 400
     posted = announcements.for_campaign(db.session, camp)
@@ -123,7 +127,7 @@ def mark_read(campaign: str, city: str, announcement_id: int | None):
     place = get_city(db.session, camp, city)
     user = require_city(camp, place, ORGANISERS)
     if not ActionForm().validate():
-        return render_template("error.html", status=400, message="Please try again."), 400
+        return render_template("error.html", status=400, message=_("Please try again.")), 400
     announcements.mark_read(db.session, user, camp, place, announcement_id)
     db.session.commit()
     return redirect(url_for(".organise_announcements", campaign=camp.slug, city=place.slug))
@@ -154,10 +158,10 @@ def default_timeline(campaign: str):
     camp = get_campaign(db.session, campaign)
     require_coordinator(camp)
     if not ActionForm().validate():
-        return render_template("error.html", status=400, message="Please try again."), 400
-    timeline.create_default_template(db.session, camp)
+        return render_template("error.html", status=400, message=_("Please try again.")), 400
+    timeline.create_default_template(db.session, camp, locale())
     db.session.commit()
-    flash("The default timeline is in place; edit it to suit your campaign.")
+    flash(_("The default timeline is in place; edit it to suit your campaign."))
     return redirect(url_for(".coordinate_timeline", campaign=camp.slug))
 
 
@@ -182,7 +186,7 @@ def save_milestone(campaign: str, milestone_id: int | None):
             _form_error(form, exc)
         else:
             db.session.commit()
-            flash("Milestone saved.")
+            flash(_("Milestone saved."))
             return redirect(url_for(".coordinate_timeline", campaign=camp.slug))
     status = 422 if form.errors or form.form_errors else 400
     if milestone_id is None:
@@ -196,10 +200,10 @@ def delete_milestone(campaign: str, milestone_id: int):
     camp = get_campaign(db.session, campaign)
     require_coordinator(camp)
     if not ActionForm().validate():
-        return render_template("error.html", status=400, message="Please try again."), 400
+        return render_template("error.html", status=400, message=_("Please try again.")), 400
     timeline.delete_milestone(db.session, camp, milestone_id)
     db.session.commit()
-    flash("Milestone removed.")
+    flash(_("Milestone removed."))
     return redirect(url_for(".coordinate_timeline", campaign=camp.slug))
 
 
@@ -224,7 +228,7 @@ def tick(campaign: str, city: str, milestone_id: int):
     form = TickForm()
     if not form.validate():
         return render_template("error.html", status=400,
-                               message="Tick or untick an item from the checklist page."), 400
+                               message=_("Tick or untick an item from the checklist page.")), 400
     timeline.set_done(db.session, camp, place, milestone_id, user, form.done.data == "1")
     db.session.commit()
     return redirect(url_for(".checklist", campaign=camp.slug, city=place.slug)

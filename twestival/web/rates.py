@@ -19,6 +19,7 @@ from ..ledger import fx
 from ..storage.database import utcnow
 from .coordinate import _campaign
 from .forms import options
+from .i18n import say
 
 bp = Blueprint("rates", __name__, url_prefix="/coordinate")
 
@@ -110,7 +111,7 @@ def enter_rate(campaign: str):
                                 form.source.data, by=current_user.email)
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(say(exc))
         else:
             db.session.commit()
             flash(_("%(currency)s: %(rate)s per EUR from %(date)s (%(source)s) is entered.",

@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+from babel import Locale
 from babel.dates import format_datetime, format_skeleton, format_time
+from babel.numbers import format_decimal
 from flask import Flask, has_request_context
 from flask_babel import get_locale
 
@@ -22,6 +24,14 @@ def init_app(app: Flask) -> None:
     @app.template_filter("money")
     def _money(minor: int, currency: str) -> str:
         return format_money(Money(int(minor), currency), locale())
+
+    @app.template_filter("percent")
+    def _percent(value, places: int = 1) -> str:
+        """3.5 -> "3.5%" in English, "3,5 %" in French and German (CLDR's percent pattern)."""
+        number = format_decimal(value or 0, format="0." + "0" * places if places else "0",
+                                locale=locale())
+        pattern = Locale.parse(locale()).percent_formats[None].pattern.split(";")[0]
+        return pattern.replace("#,##0", number).replace("'", "")
 
     @app.template_filter("web_url")
     def _web_url(url: str | None) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ...languages import N_
 from ...money import Money, format_money
 
 
@@ -52,37 +53,48 @@ class Report:
             sums[currency] = sums.get(currency, 0) + minor
 
     def lines(self) -> list[str]:
-        out = [f"rows: {self.rows}",
-               f"imported: {self.imported}",
-               f"unmatched (waiting in the unassigned queue): {self.unmatched}",
-               f"duplicates skipped: {self.duplicates}",
-               f"debits reported, not counted: {self.debits}",
-               f"payouts (money already counted): {self.payouts}"]
+        """The report in English (the command line)."""
+        return [text % values for text, values in self.messages()]
+
+    def messages(self, locale: str = "en") -> list[tuple[str, dict]]:
+        """The report as (catalogue msgid, values), for a page to say in its reader's language;
+        amounts are formatted for ``locale``."""
+        def money(currency, minor):
+            return format_money(Money(minor, currency), locale)
+        out = [(N_("rows: %(n)s"), {"n": self.rows}),
+               (N_("imported: %(n)s"), {"n": self.imported}),
+               (N_("unmatched (waiting in the unassigned queue): %(n)s"), {"n": self.unmatched}),
+               (N_("duplicates skipped: %(n)s"), {"n": self.duplicates}),
+               (N_("debits reported, not counted: %(n)s"), {"n": self.debits}),
+               (N_("payouts (money already counted): %(n)s"), {"n": self.payouts})]
         if self.returns:
-            out.append("returned payments of ours (money back, not gifts), not counted: "
-                       f"{self.returns}")
+            out.append((N_("returned payments of ours (money back, not gifts), not counted: "
+                           "%(n)s"), {"n": self.returns}))
         if self.interest:
-            out.append("interest and dividends paid by the bank (not gifts), not counted: "
-                       f"{self.interest}")
+            out.append((N_("interest and dividends paid by the bank (not gifts), not counted: "
+                           "%(n)s"), {"n": self.interest}))
         if self.confirmed:
-            out.append(f"cash entries confirmed by the bank: {self.confirmed}")
+            out.append((N_("cash entries confirmed by the bank: %(n)s"), {"n": self.confirmed}))
         if self.skipped:
-            out.append(f"skipped: {self.skipped}")
+            out.append((N_("skipped: %(n)s"), {"n": self.skipped}))
         if self.refunds:
-            out.append(f"refunds recorded: {self.refunds}")
+            out.append((N_("refunds recorded: %(n)s"), {"n": self.refunds}))
         if self.reversals:
-            out.append(f"reversals of counted credits (linked to them): {self.reversals}")
+            out.append((N_("reversals of counted credits (linked to them): %(n)s"),
+                        {"n": self.reversals}))
         if self.review:
-            out.append(f"left for review, not counted: {self.review}")
+            out.append((N_("left for review, not counted: %(n)s"), {"n": self.review}))
         for currency, minor in sorted(self.imported_by_currency.items()):
-            out.append(f"new money: {format_money(Money(minor, currency))}")
+            out.append((N_("new money: %(amount)s"), {"amount": money(currency, minor)}))
         for currency, minor in sorted(self.reversed_by_currency.items()):
-            out.append(f"taken back by reversals: {format_money(Money(minor, currency))}")
+            out.append((N_("taken back by reversals: %(amount)s"),
+                        {"amount": money(currency, minor)}))
         for currency, minor in sorted(self.returned_by_currency.items()):
-            out.append(f"returned to us, not counted: {format_money(Money(minor, currency))}")
+            out.append((N_("returned to us, not counted: %(amount)s"),
+                        {"amount": money(currency, minor)}))
         for currency, minor in sorted(self.interest_by_currency.items()):
-            out.append("interest and dividends, not counted: "
-                       f"{format_money(Money(minor, currency))}")
-        out.extend(f"note: {note}" for note in self.notes)
-        out.extend(f"error: {error}" for error in self.errors)
+            out.append((N_("interest and dividends, not counted: %(amount)s"),
+                        {"amount": money(currency, minor)}))
+        out.extend((N_("note: %(text)s"), {"text": note}) for note in self.notes)
+        out.extend((N_("error: %(text)s"), {"text": error}) for error in self.errors)
         return out
