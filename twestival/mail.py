@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import smtplib
 import ssl
 import weakref
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -106,13 +107,24 @@ def configure(engine: Engine, settings: MailSettings) -> None:
 
 def send_mail(session: Session, to: str, subject: str, body: str) -> None:
     """Queue one message in the caller's transaction; it is delivered once that commits."""
-    to = (to or "").strip()
-    if "@" not in to or len(to) > 254 or any(c in to for c in "\r\n,;<>"):
-        raise InvalidInput(f"{to!r} is not an email address")
-    message = OutboxMessage(to_addr=to, subject=" ".join(subject.split())[:300], body=body)
-    session.add(message)
+    queue_mail(session, [(to, subject, body)])
+
+
+def queue_mail(session: Session, mails: Sequence[tuple[str, str, str]]) -> None:
+    """Queue (to, subject, body) messages in the caller's transaction, with one flush; each is
+    checked first, so a bad address queues none of them."""
+    messages = []
+    for to, subject, body in mails:
+        to = (to or "").strip()
+        if "@" not in to or len(to) > 254 or any(c in to for c in "\r\n,;<>"):
+            raise InvalidInput(f"{to!r} is not an email address")
+        messages.append(OutboxMessage(to_addr=to, subject=" ".join(subject.split())[:300],
+                                      body=body))
+    if not messages:
+        return
+    session.add_all(messages)
     session.flush()
-    session.info.setdefault(PENDING_KEY, []).append(message.id)
+    session.info.setdefault(PENDING_KEY, []).extend(m.id for m in messages)
 
 
 def _after_commit(session: Session, ids: list[int]) -> None:
