@@ -8,7 +8,11 @@ not.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_time
 
 from flask import Blueprint, Response, current_app
 
@@ -21,6 +25,7 @@ from ..live.board import snapshot
 from ..live.publisher import words
 from ..live.thanks import thank_list
 from .authz import require_city
+from .templating import locale
 
 bp = Blueprint("organise_desk", __name__)
 EDITORS = (Role.organiser, Role.coordinator)
@@ -57,3 +62,15 @@ def gifts_csv(campaign: str, city: str):
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{camp.slug}-{place.slug}-gifts.csv"',
         "Cache-Control": "no-store"})
+
+
+@bp.app_context_processor
+def _night_time():
+    def night_time(value: dt.datetime, zone: str) -> str:
+        """A gift's time as the venue's clock shows it: "21:04", with the date only when it
+        is not today there."""
+        local = value.astimezone(ZoneInfo(zone))
+        if local.date() == dt.datetime.now(ZoneInfo(zone)).date():
+            return format_time(local, "short", tzinfo=local.tzinfo, locale=locale())
+        return format_datetime(local, "short", tzinfo=local.tzinfo, locale=locale())
+    return {"night_time": night_time}

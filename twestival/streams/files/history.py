@@ -58,10 +58,9 @@ class ImportRecord(Base):
 
 def _actor(session: Session, meta: dict, via: str) -> str:
     from ...accounts.models import User
-    user = session.get(User, meta["created_by_id"]) if meta.get("created_by_id") else None
-    if user is not None:
-        return user.email
-    return meta.get("actor") or via
+    email = session.scalar(select(User.email).where(User.id == meta["created_by_id"])) \
+        if meta.get("created_by_id") else None
+    return email or meta.get("actor") or via
 
 
 def record(session: Session, payload: InboundPayload, *, status: str,
