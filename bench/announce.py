@@ -80,7 +80,7 @@ def _prepare(path: Path, cities: int) -> None:
 
 def _announce(app, repeat: int) -> list[float]:
     client = app.test_client()
-    token = lambda path: re.search(r'name="csrf-token" content="([^"]+)"',  # noqa: E731
+    token = lambda path: re.search(r'name="csrf-token" content="([^"]+)"',
                                    client.get(path).get_data(as_text=True)).group(1)
     client.post("/login", data={"email": "boss@example.org", "password": "correct horse battery",
                                 "csrf_token": token("/login")})

@@ -7,11 +7,10 @@ Create Date: 2026-12-05 03:20:00
 Every run of an imported file gets a history row (who, when, the file's name and hash, its
 report); an unsent outbox message keeps the time of its next attempt.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import twestival.storage.database
-
 
 # revision identifiers, used by Alembic.
 revision = '0018_desk'

@@ -9,12 +9,11 @@ import io
 import pytest
 from sqlalchemy import select
 
+from tests.hub_support import csrf_token, email_of, login, person
+from tests.imports_helpers import FIXTURES, set_bank_references
 from twestival.accounts.models import Role
 from twestival.streams.files.history import ImportRecord
 from twestival.streams.inbox.archive import InboundPayload
-
-from tests.hub_support import csrf_token, email_of, login, person
-from tests.imports_helpers import FIXTURES, set_bank_references
 
 PAID = FIXTURES / "ticketing/eventbrite/paid_orders.csv"
 MALFORMED = FIXTURES / "ticketing/eventbrite/malformed_amount.csv"

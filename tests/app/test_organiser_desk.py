@@ -10,11 +10,10 @@ import re
 
 import pytest
 
-from twestival.accounts.models import Role
-from twestival.extensions import db
-
 from tests.helpers import post_donation, wait_for
 from tests.hub_support import csrf_token, login, person
+from twestival.accounts.models import Role
+from twestival.extensions import db
 
 DESK = "/organise/tw/london"
 CSV_URL = "/organise/tw/london/gifts.csv"
@@ -70,7 +69,7 @@ def test_the_active_match_shows_on_the_desk(app, desk):
     from twestival.campaigns.service import get_campaign, get_city
     from twestival.giving import matching
     from twestival.money import Money
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with app.app_context():
         camp = get_campaign(db.session, "tw")
         matching.create_offer(db.session, camp, sponsor="Acme Water", pot=Money(50000, "GBP"),

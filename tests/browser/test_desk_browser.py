@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from twestival.accounts.models import Role
-
 from tests.helpers import post_donation
 from tests.hub_support import PASSWORD, person
+from twestival.accounts.models import Role
+
 from .test_live_night_browser import LIVE, chromium, serve_on  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser

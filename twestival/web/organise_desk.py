@@ -13,7 +13,6 @@ import io
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_time
-
 from flask import Blueprint, Response, current_app
 
 from ..accounts.models import Role

@@ -4,6 +4,7 @@ two processes at the same moment. A real SMTP server (aiosmtpd) on a real port t
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import subprocess
 import sys
@@ -13,12 +14,20 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from twestival.extensions import db
-from twestival.mail import (BACKOFF_CAP, MAX_ATTEMPTS, RETRY_AFTER, OutboxMessage, backoff,
-                            retry_unsent, send_mail, settle)
-
 from tests.conftest import make_app
 from tests.hub_support import login
+from twestival.extensions import db
+from twestival.mail import (
+    BACKOFF_CAP,
+    MAX_ATTEMPTS,
+    RETRY_AFTER,
+    OutboxMessage,
+    backoff,
+    retry_unsent,
+    send_mail,
+    settle,
+)
+
 from .conftest import Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,7 +72,7 @@ def test_backoff_doubles_from_a_minute_to_its_cap():
     waits = [backoff(n) for n in range(1, 12)]
     assert waits[:4] == [RETRY_AFTER, 2 * RETRY_AFTER, 4 * RETRY_AFTER, 8 * RETRY_AFTER]
     assert max(waits) == BACKOFF_CAP and waits[-1] == BACKOFF_CAP
-    assert all(a <= b for a, b in zip(waits, waits[1:]))
+    assert all(a <= b for a, b in itertools.pairwise(waits))
 
 
 def test_down_then_up_backs_off_and_sends_each_message_once(down_then_up):
@@ -123,7 +132,7 @@ def test_two_processes_send_each_message_exactly_once(down_then_up, database_url
             db.engine.dispose()
     up()
     port = str(app.config["MAIL_PORT"])
-    when = (dt.datetime.now(dt.timezone.utc) + 2 * RETRY_AFTER).isoformat()
+    when = (dt.datetime.now(dt.UTC) + 2 * RETRY_AFTER).isoformat()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     senders = [subprocess.Popen([sys.executable, "-m", "tests.mail_sender", database_url, port,
                                  when], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -152,8 +161,8 @@ def test_the_outbox_page_shows_attempts_next_try_and_last_error(down_then_up, se
 
 @pytest.fixture
 def seed_people(down_then_up):
-    from twestival.campaigns.service import create_campaign
     from tests.hub_support import person
+    from twestival.campaigns.service import create_campaign
     app, _inbox, _up = down_then_up
     with app.app_context():
         create_campaign(db.session, "tw", name="Twestival Test", currency="GBP")
