@@ -183,3 +183,17 @@ def test_another_citys_organiser_gets_403_on_the_desk(desk):
     login(desk, "tok@example.org")
     assert desk.get(DESK).status_code == 403
     assert desk.get("/organise/tw/tokyo").status_code == 200
+
+
+def test_a_city_not_yet_on_the_board_has_a_desk_without_live_figures(app, desk):
+    from twestival.campaigns.models import CityStatus
+    from twestival.campaigns.service import get_campaign, get_city
+    with app.app_context():
+        get_city(db.session, get_campaign(db.session, "tw"), "london").status = CityStatus.pending
+        db.session.commit()
+    login(desk, "lon@example.org")
+    page = desk.get(DESK)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "once the city is approved" in html and 'data-view="desk"' not in html
+    assert "Ada Lovelace" in html            # the gifts to thank are still listed
