@@ -197,3 +197,16 @@ def test_a_city_not_yet_on_the_board_has_a_desk_without_live_figures(app, desk):
     html = page.get_data(as_text=True)
     assert "once the city is approved" in html and 'data-view="desk"' not in html
     assert "Ada Lovelace" in html            # the gifts to thank are still listed
+
+
+def test_hiding_and_showing_are_in_the_audit_log(desk):
+    login(desk, "lon@example.org")
+    ada = gift_id(desk, "Ada Lovelace")
+    moderate(desk, ada, "hide_message")
+    moderate(desk, ada, "show")
+    desk.post("/logout", data={"csrf_token": csrf_token(desk, "/")})
+    login(desk, "boss@example.org")
+    hidden = desk.get("/coordinate/tw/audit?action=gift.hidden").get_data(as_text=True)
+    shown = desk.get("/coordinate/tw/audit?action=gift.shown").get_data(as_text=True)
+    assert f"gift #{ada}" in hidden and "lon@example.org" in hidden
+    assert f"gift #{ada}" in shown

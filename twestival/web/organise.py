@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..accounts.models import Role
 from ..announcements.service import unread_count
+from ..audit import service as audit
 from ..campaigns.models import Campaign, City
 from ..campaigns.pages import update_page
 from ..campaigns.service import get_campaign, get_city
@@ -171,6 +172,10 @@ def moderate_gift(campaign: str, city: str, gift_id: int):
         return back
     gift_wall.decide(db.session, camp, gift_id, form.action.data, city=place,
                      by_user_id=current_user.id)
+    audit.record(db.session, current_user.id,
+                 "gift.shown" if form.action.data == "show" else "gift.hidden",
+                 subject=f"gift #{gift_id}", campaign_id=camp.id, city_id=place.id,
+                 details={"action": form.action.data})
     db.session.commit()
     if form.action.data == "hide":
         push_hidden(socketio, camp.slug, place.slug, gift_id)
