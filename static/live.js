@@ -10,7 +10,7 @@
   const slug = root.dataset.liveCampaign;
   const view = root.dataset.view;
   const citySlug = root.dataset.citySlug;
-  const watchCity = ["city", "city-screen", "widget"].includes(view) ? citySlug : null;
+  const watchCity = ["city", "city-screen", "widget", "desk"].includes(view) ? citySlug : null;
   const lang = document.documentElement.lang || "en";
   const initial = JSON.parse(document.getElementById("board-data").textContent);
   const T = JSON.parse((document.getElementById("live-text") || {}).textContent || "{}");

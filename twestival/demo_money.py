@@ -190,7 +190,7 @@ def _import(session: Session, campaign: Campaign, body: bytes, fmt: str, **optio
         InboundPayload.campaign_id == campaign.id,
         InboundPayload.meta["filename"].as_string() == options["filename"]))
     if seen is None:
-        import_file(session, campaign, body, fmt, **options)
+        import_file(session, campaign, body, fmt, via="cli", actor="twestival demo", **options)
 
 
 EVENTBRITE_HEADER = ("Order #,Order Date,First Name,Last Name,Email,Quantity,Price Tier,"

@@ -7,8 +7,14 @@ up the request that posted it), which sends them over SMTP when a server is conf
 (``configure``). No database transaction is open while SMTP talks: under gevent on SQLite a
 greenlet holding the write lock across network I/O would stall every other writer. Without
 one the rows stay unsent in the outbox, which coordinators can read in the UI. A failed send
-keeps its error and is retried by the scheduled ``retry_unsent`` job. Each send first *claims*
-its row with a conditional UPDATE, so two processes never send the same row twice.
+keeps its error and the time of its next attempt, and is retried by the scheduled
+``retry_unsent`` job with exponential back-off (1, 2, 4 … minutes, at most an hour apart), so
+an SMTP server that is down for an hour is not hammered and no mail is lost. Once a batch finds
+the server unreachable, the rest of the batch is put back for later without a connection each:
+150 announcements never wait 150 connection time-outs. Each send first *claims* its row with a
+conditional UPDATE, so two processes never send the same row twice; only a process dying
+between the server's "250 OK" and the row being marked sent leaves a message that is sent again
+(after CLAIM_TIMEOUT), which SMTP itself cannot rule out.
 
 No Flask here: the settings are given to ``configure`` per engine by the web layer.
 """
@@ -22,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import smtplib
 import ssl
 import weakref
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -37,7 +44,12 @@ PENDING_KEY = "twestival.mail.pending"
 # A claim older than this belongs to a process that died mid-send; the row may be tried again.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 RETRY_AFTER = dt.timedelta(minutes=1)
+BACKOFF_CAP = dt.timedelta(hours=1)
+# With the back-off above, ten attempts span about four hours of an SMTP server being down.
 MAX_ATTEMPTS = 10
+# A message refused for itself (a bad recipient, a too-large body): the server is fine.
+_MESSAGE_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+                    smtplib.SMTPDataError, smtplib.SMTPNotSupportedError, ValueError)
 NEVER_TRIED_LIMIT = dt.timedelta(days=1)
 SMTP_TIMEOUT = 20
 
@@ -54,6 +66,13 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # After a failed attempt: when the retry job may try again (None: sent, or never tried).
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """The wait after the ``attempts``-th failed attempt: doubling from RETRY_AFTER, capped."""
+    return min(RETRY_AFTER * 2 ** min(max(attempts - 1, 0), 16), BACKOFF_CAP)
 
 
 # Built once: building a statement costs more than running it.
@@ -110,12 +129,18 @@ def _checked(to: str) -> str:
 
 def send_mail(session: Session, to: str, subject: str, body: str) -> None:
     """Queue one message in the caller's transaction; it is delivered once that commits."""
-    queue_many(session, [(_checked(to), subject, body)])
+    queue_mail(session, [(to, subject, body)])
 
 
-def queue_many(session: Session, messages: list[tuple[str, str, str]]) -> list[int]:
-    """Queue (to, subject, body) messages in one statement, as ``send_mail`` does one (a
-    night's receipts come a webhook group at a time). Addresses must be ``checked``."""
+def queue_mail(session: Session, mails: Sequence[tuple[str, str, str]]) -> None:
+    """Queue (to, subject, body) messages in the caller's transaction; each is checked first,
+    so a bad address queues none of them."""
+    queue_many(session, [(_checked(to), subject, body) for to, subject, body in mails])
+
+
+def queue_many(session: Session, messages: Sequence[tuple[str, str, str]]) -> list[int]:
+    """Queue (to, subject, body) messages in one statement (a night's receipts come a webhook
+    group at a time, an announcement to every city at once). Addresses must be ``checked``."""
     if not messages:
         return []
     now = utcnow()
@@ -168,17 +193,22 @@ def _worker() -> ThreadPoolExecutor:
 
 
 def _claim(session: Session, settings: MailSettings, message_id: int,
-           now: dt.datetime) -> EmailMessage | None:
-    """Claim a row and read it in one short transaction; the mail to send, or None."""
+           now: dt.datetime) -> tuple[EmailMessage, int] | None:
+    """Claim a row and read it in one short transaction; the mail to send and its attempt
+    number, or None when it is sent or another sender holds it."""
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
                (OutboxMessage.claimed_at.is_(None))
                | (OutboxMessage.claimed_at < now - CLAIM_TIMEOUT))
         .values(claimed_at=now, attempts=OutboxMessage.attempts + 1))
-    mail = _email(settings, session.get(OutboxMessage, message_id)) if result.rowcount == 1 else None
+    claimed = None
+    if result.rowcount == 1:
+        message = session.get(OutboxMessage, message_id)
+        session.refresh(message)
+        claimed = _email(settings, message), message.attempts
     session.commit()
-    return mail
+    return claimed
 
 
 def _email(settings: MailSettings, message: OutboxMessage) -> EmailMessage:
@@ -236,22 +266,29 @@ class _Connection:
 def deliver(engine: Engine, settings: MailSettings, ids: list[int]) -> int:
     """Send the given outbox rows (those still unsent and unclaimed); returns how many went."""
     sent = 0
+    down: str | None = None   # the server's failure, once it has failed in this batch
     connection = _Connection(settings)
     try:
         with Session(engine, expire_on_commit=False) as session:
             for message_id in ids:
-                mail = _claim(session, settings, message_id, utcnow())
-                if mail is None:
+                claimed = _claim(session, settings, message_id, utcnow())
+                if claimed is None:
                     continue
-                try:
-                    connection.send(mail)  # no transaction is open here
-                except (OSError, smtplib.SMTPException, ValueError) as exc:
-                    values = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-                    log.warning("mail %s to %s failed: %s", message_id, mail["To"],
-                                values["error"])
-                else:
-                    values = {"sent_at": utcnow(), "error": None}
+                mail, attempts = claimed
+                error = down
+                if error is None:
+                    try:
+                        connection.send(mail)  # no transaction is open here
+                    except (OSError, smtplib.SMTPException, ValueError) as exc:
+                        error = f"{type(exc).__name__}: {exc}"[:2000]
+                        if not isinstance(exc, _MESSAGE_REFUSED):
+                            down = error
+                        log.warning("mail %s to %s failed: %s", message_id, mail["To"], error)
+                if error is None:
+                    values = {"sent_at": utcnow(), "error": None, "next_attempt_at": None}
                     sent += 1
+                else:
+                    values = {"error": error, "next_attempt_at": utcnow() + backoff(attempts)}
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
                                 .values(claimed_at=None, **values))
                 session.commit()
@@ -261,19 +298,28 @@ def deliver(engine: Engine, settings: MailSettings, ids: list[int]) -> int:
 
 
 def retry_unsent(engine: Engine, now: dt.datetime | None = None) -> int:
-    """The scheduled job: try again every unsent row that is not brand new (those are being
-    delivered by their own commit) and has not run out of attempts. Rows kept while no server
-    was configured are sent only if recent, so turning SMTP on does not mail out old history."""
+    """The scheduled job: try again every unsent row whose back-off has passed and that has
+    not run out of attempts. Rows never tried are left a minute to their own commit's
+    delivery; those kept while no server was configured are sent only if recent, so turning
+    SMTP on does not mail out old history."""
     settings = _settings.get(engine)
     if settings is None or not settings.server:
         return 0
     now = now or utcnow()
+    never_tried = ((OutboxMessage.attempts == 0)
+                   & (OutboxMessage.created_at < now - RETRY_AFTER)
+                   & (OutboxMessage.created_at > now - NEVER_TRIED_LIMIT))
+    # A claim left by a process that died mid-send has no next attempt time: its claim's age
+    # decides (``_claim``).
+    tried = ((OutboxMessage.attempts > 0)
+             & ((OutboxMessage.next_attempt_at <= now)
+                | (OutboxMessage.next_attempt_at.is_(None)
+                   & (OutboxMessage.created_at < now - RETRY_AFTER))))
     with Session(engine) as session:
         ids = list(session.scalars(
             select(OutboxMessage.id)
             .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS,
-                   OutboxMessage.created_at < now - RETRY_AFTER,
-                   (OutboxMessage.attempts > 0) | (OutboxMessage.created_at > now - NEVER_TRIED_LIMIT))
+                   never_tried | tried)
             .order_by(OutboxMessage.id)))
     return deliver(engine, settings, ids) if ids else 0
 

@@ -10,7 +10,7 @@ from .live import models as live  # noqa: F401
 from .planning import models as planning  # noqa: F401
 from .programme import models as programme  # noqa: F401
 from .streams import api  # noqa: F401
-from .streams.files import mappings, rows  # noqa: F401
+from .streams.files import history as import_history, mappings, rows  # noqa: F401
 from .streams.inbox import archive, files, waiting  # noqa: F401
 from .streams.paypal import events as paypal, orders as paypal_orders  # noqa: F401
 from .streams.stripe import models as stripe  # noqa: F401

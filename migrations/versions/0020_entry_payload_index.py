@@ -2,14 +2,14 @@
 (campaign_id, reporting_minor) (the night's largest gifts are read on every push)
 
 Revision ID: 0020_entry_payload_index
-Revises: 0017_nightshow
+Revises: 0018_desk
 Create Date: 2026-12-05 03:30:00
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0020_entry_payload_index'
-down_revision = '0017_nightshow'
+down_revision = '0018_desk'
 branch_labels = None
 depends_on = None
 

@@ -26,6 +26,7 @@ ALLOWED = {
     "Twestival",
     "Stripe", "PayPal",   # providers' names
     "CSV", "JSON", "QR", "API", "URL", "ID", "IBAN", "EUR", "SVG", "PNG", "CVC", "UTC",  # formats, codes
+    "SHA-256", "sha256",  # the name of a hash function
     "×", "%",
 }
 LETTER = re.compile(r"[^\W\d_]")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import os
 import sys
 
@@ -50,10 +51,19 @@ def import_command(campaign, file, fmt, city, mapping, currency):
             file=sys.stderr) as bar:
         report = run.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),
-                                       progress=bar.update, currency=currency)
+                                       progress=bar.update, currency=currency,
+                                       via="cli", actor=_actor())
     click.echo(f"{os.path.basename(file)} ({fmt}) into {camp.slug}:")
     for line in report.lines():
         click.echo(f"  {line}")
+
+
+def _actor() -> str:
+    """Who ran the command, for the imports history: the command line has no account."""
+    try:
+        return f"twestival import ({getpass.getuser()})"
+    except (KeyError, OSError):   # no user name in a bare container
+        return "twestival import"
 
 
 def _since(_ctx, _param, value):

@@ -168,32 +168,16 @@ def since(session: Session, campaign: Campaign, after_id: int,
     return _gifts(session, campaign, newest, words), top_id
 
 
-def for_review(session: Session, campaign: Campaign, city: City | None,
-               words: tuple[str, ...], limit: int = 50) -> list[dict]:
-    """The latest gifts with what the donor typed and what the public sees, for a desk."""
-    query = _query(campaign).where(LedgerEntry.anonymous.is_(False))
-    if city is not None:
-        query = query.where(LedgerEntry.city_id == city.id)
-    rows = session.execute(query.order_by(LedgerEntry.id.desc()).limit(limit)).all()
-    matched = _matched(session, campaign.id, [row.id for row in rows])
-    out = []
-    for row in rows:
-        typed_name = clean_text(row.donor_name, NAME_MAX)
-        typed_message = clean_text(row.message, MESSAGE_MAX)
-        out.append({**to_gift(row, words, row.id in matched), "typed_name": typed_name,
-                    "typed_message": typed_message,
-                    "hidden": bool(row.name_hidden or row.message_hidden),
-                    "held": (is_held(typed_message, words) or is_held(typed_name, words))
-                    and not (row.message_approved or row.message_hidden)})
-    return out
+ACTIONS = ("hide", "hide_name", "hide_message", "show")
 
 
 def decide(session: Session, campaign: Campaign, entry_id: int, action: str, *,
            city: City | None, by_user_id: int | None) -> None:
-    """``hide`` (name and message), ``show`` (a held message, approved) for one gift; ``city``
-    limits it to that city's gifts (an organiser's desk)."""
-    if action not in ("hide", "show"):
-        raise InvalidInput("action must be hide or show")
+    """``hide`` (name and message), ``hide_name`` or ``hide_message`` (one of them), ``show``
+    (both again, a held one approved) for one gift; ``city`` limits it to that city's gifts
+    (an organiser's desk)."""
+    if action not in ACTIONS:
+        raise InvalidInput("action must be hide, hide_name, hide_message or show")
     found = session.execute(_query(campaign).where(LedgerEntry.id == entry_id)).first()
     if found is None or (city is not None and found.city_id != city.id):
         raise NotFound("no such gift")
@@ -202,8 +186,11 @@ def decide(session: Session, campaign: Campaign, entry_id: int, action: str, *,
         mod = GiftModeration(entry_id=entry_id, campaign_id=campaign.id, name_hidden=False,
                              message_hidden=False, message_approved=False)
         session.add(mod)
-    hide = action == "hide"
-    mod.name_hidden = mod.message_hidden = hide
-    mod.message_approved = mod.message_approved or not hide
+    if action == "show":
+        mod.name_hidden = mod.message_hidden = False
+        mod.message_approved = True
+    else:
+        mod.name_hidden = mod.name_hidden or action in ("hide", "hide_name")
+        mod.message_hidden = mod.message_hidden or action in ("hide", "hide_message")
     mod.decided_by_id, mod.decided_at = by_user_id, utcnow()
     session.flush()

@@ -20,7 +20,7 @@ from .reminders import run_reminders
 log = logging.getLogger(__name__)
 EXTENSION = "twestival.scheduler"
 REMINDER_EVERY_MINUTES = 15   # so a city's 08:00 reminder leaves by 08:15 local
-MAIL_RETRY_EVERY_MINUTES = 5
+MAIL_RETRY_EVERY_MINUTES = 1   # the back-off starts at one minute
 STRIPE_FEES_EVERY_MINUTES = 15
 
 

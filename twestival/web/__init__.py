@@ -5,8 +5,8 @@ from flask import Flask, request
 
 from ..storage.database import reset_read_only, set_read_only
 from . import (account, api, apply, auth, coordinate, coordinate_admin, donate, errors, giving,
-               i18n, matches, money_desk, ops, organise, planning, programme, public, rates,
-               security, templating, tokens, webhooks)
+               i18n, import_history, matches, money_desk, ops, organise, organise_desk, planning,
+               programme, public, rates, security, templating, tokens, webhooks)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -29,5 +29,5 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     for module in (public, api, ops, auth, account, apply, organise, coordinate, coordinate_admin,
                    i18n, planning, webhooks, donate, giving, matches, money_desk, rates, tokens,
-                   programme):
+                   programme, import_history, organise_desk):
         app.register_blueprint(module.bp)

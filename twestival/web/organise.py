@@ -5,7 +5,7 @@ record cash. Every view authorises first, then calls one domain function.
 """
 from __future__ import annotations
 
-from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
+from flask import (Blueprint, flash, jsonify, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..accounts.models import Role
 from ..announcements.service import unread_count
+from ..audit import service as audit
 from ..campaigns.models import Campaign, City
 from ..campaigns.pages import update_page
 from ..campaigns.service import get_campaign, get_city
@@ -23,7 +24,6 @@ from ..errors import DomainError
 from ..extensions import db, socketio
 from ..live import gifts as gift_wall
 from ..live.publisher import hidden as push_hidden
-from ..live.publisher import words
 from ..ledger.statement import statement
 from ..money import exponent
 from ..planning.timeline import checklist
@@ -32,6 +32,7 @@ from ..streams.inbox.receive import receive
 from .authz import require_city, roles
 from .forms import PageFields, currency_choices
 from .i18n import say
+from .organise_desk import night_panel
 
 bp = Blueprint("organise", __name__)
 EDITORS = (Role.organiser, Role.coordinator)
@@ -82,11 +83,11 @@ def _dashboard(camp: Campaign, place: City, form: PageForm, status: int = 200):
     if can_edit:   # volunteers see the cash desk only
         planning = {"unread": unread_count(db.session, current_user, camp, place),
                     "checklist": checklist(db.session, camp, place),
-                    "money": statement(db.session, camp, place),
-                    "gifts": gift_wall.for_review(db.session, camp, place, words(current_app))}
+                    "money": statement(db.session, camp, place)}
     return render_template(
         "organise/dashboard.html", campaign=camp, city=place, form=form, can_edit=can_edit,
-        planning=planning, lines=cash.city_lines(db.session, place), gift_form=GiftForm()), status
+        planning=planning, lines=cash.city_lines(db.session, place), gift_form=GiftForm(),
+        night=night_panel(camp, place, can_edit)), status
 
 
 @bp.get("/organise/<campaign>/<city>")
@@ -165,17 +166,27 @@ def moderate_gift(campaign: str, city: str, gift_id: int):
     the word list held back."""
     camp, place = _place(campaign, city, EDITORS)
     form = GiftForm()
-    back = redirect(url_for(".dashboard", campaign=camp.slug, city=place.slug, _anchor="gifts"),
+    back = redirect(url_for(".dashboard", campaign=camp.slug, city=place.slug, _anchor="thanks"),
                     303)
     if not form.validate_on_submit():
         flash(_("The form has expired: please try again."))
         return back
     gift_wall.decide(db.session, camp, gift_id, form.action.data, city=place,
                      by_user_id=current_user.id)
+    audit.record(db.session, current_user.id,
+                 "gift.shown" if form.action.data == "show" else "gift.hidden",
+                 subject=f"gift #{gift_id}", campaign_id=camp.id, city_id=place.id,
+                 details={"action": form.action.data})
     db.session.commit()
     if form.action.data == "hide":
         push_hidden(socketio, camp.slug, place.slug, gift_id)
         flash(_("The gift's name and message are hidden everywhere."))
+    elif form.action.data == "hide_name":
+        push_hidden(socketio, camp.slug, place.slug, gift_id)
+        flash(_("The donor's name is hidden everywhere."))
+    elif form.action.data == "hide_message":
+        push_hidden(socketio, camp.slug, place.slug, gift_id)
+        flash(_("The gift's message is hidden everywhere."))
     else:
         flash(_("The gift's name and message are shown."))
     return back

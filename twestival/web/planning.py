@@ -17,7 +17,7 @@ from ..campaigns.service import approved_cities, get_campaign, get_city
 from ..storage.database import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from ..mail import MailSettings, configure, outbox_for
+from ..mail import MAX_ATTEMPTS, MailSettings, configure, outbox_for
 from ..planning import timeline
 from ..text import render_markdown
 from .authz import require_city, require_coordinator
@@ -74,7 +74,8 @@ def outbox(campaign: str):
     require_coordinator(camp)
     return render_template("planning/outbox.html", campaign=camp,
                            messages=outbox_for(db.session, camp.id, OUTBOX_PAGE),
-                           smtp=bool(current_app.config.get("MAIL_SERVER")))
+                           smtp=bool(current_app.config.get("MAIL_SERVER")),
+                           max_attempts=MAX_ATTEMPTS)
 
 
 # --- announcements ----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from ...storage.database import read_only
 from .. import bank, ticketing
 from ..inbox.archive import InboundPayload, mark
 from ..inbox.files import archive_file, archived_file
-from . import direct, mapped_csv
+from . import direct, history, mapped_csv
 from .mappings import ImportMapping, get_mapping
 from .report import Report
 from .rows import Context, MalformedFile, Parser, PartlyRecorded
@@ -94,14 +94,16 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
                 city: City | None = None, mapping_name: str | None = None,
                 filename: str | None = None, created_by_id: int | None = None,
                 progress: Callable[[int], None] | None = None,
-                currency: str | None = None) -> Report:
+                currency: str | None = None, via: str = "web",
+                actor: str | None = None) -> Report:
     """Archive (and commit) the file, check all of it, then record it in committed chunks.
 
     ``source`` is the file's bytes or a seekable binary file (read in chunks). The session's
     transaction is committed first (callers have only looked things up). A DomainError
     (MalformedFile for unreadable files) means nothing was recorded; the archived file is then
     marked ``rejected`` with the reason. ``progress`` is told how many lines each pass has got
-    through (each line is counted twice: once checked, once recorded).
+    through (each line is counted twice: once checked, once recorded). ``via`` and ``actor``
+    say who ran it for the imports history (``created_by_id`` when it is an account).
     """
     mapping = check_request(session, campaign, fmt, mapping_name, city)
     currency = check_fallback_currency(fmt, currency)
@@ -109,7 +111,10 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
         source = io.BytesIO(source)
     stream = stream_for(fmt, mapping)
     meta = {"format": fmt, "filename": filename, "city": city.slug if city else None,
-            "mapping": mapping.name if mapping else None, "created_by_id": created_by_id}
+            "mapping": mapping.name if mapping else None, "created_by_id": created_by_id,
+            "via": via}
+    if actor:
+        meta["actor"] = actor
     if currency:
         meta["currency"] = currency
     campaign_id = campaign.id
@@ -129,6 +134,7 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
             mark(payload, "rejected", exc.message)
         else:
             mark(payload, "failed", f"{type(exc).__name__}: {exc}"[:2000])
+        history.record(session, payload, status=payload.status, error=payload.error)
         session.commit()
         raise
     return report
@@ -136,7 +142,7 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
 
 def process(session: Session, payload: InboundPayload, *,
             progress: Callable[[int], None] | None = None,
-            source: BinaryIO | None = None) -> Report:
+            source: BinaryIO | None = None, via: str | None = None) -> Report:
     """(Re-)process an archived file: check it all, then record it in committed chunks.
 
     Idempotent. Nothing is written before the whole file has passed; the chunks are committed
@@ -179,6 +185,7 @@ def process(session: Session, payload: InboundPayload, *,
                                      "chunks before it are kept, and `twestival replay` (or "
                                      "importing the file again) finishes it") from exc
             mark(payload, "processed")
+            history.record(session, payload, status="processed", report=ctx.report, via=via)
             session.commit()
     finally:
         own.expire_on_commit = expire_on_commit
@@ -246,4 +253,4 @@ def _check_ceilings(ctx: Context, staged: Staging) -> None:
 
 def process_file(session: Session, payload: InboundPayload) -> None:
     """The inbox's processor for an archived file (``replay``)."""
-    process(session, payload)
+    process(session, payload, via="replay")
