@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 from .errors import InvalidInput
+from .languages import N_
 
 # Far beyond any real gift, far inside a signed 64-bit column even after summing millions of rows.
 MAX_MINOR = 10**15
@@ -32,10 +33,11 @@ def check_currency(code: object) -> str:
     if isinstance(code, str) and code in _known_currencies():  # the common case, fast
         return code
     if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{3}", code or ""):
-        raise MoneyError(f"currency must be a three-letter ISO 4217 code, not {code!r}")
+        raise MoneyError(N_("currency must be a three-letter ISO 4217 code, not %(code)r"),
+                         code=code)
     code = code.upper()
     if code not in _known_currencies():
-        raise MoneyError(f"unknown currency {code!r}")
+        raise MoneyError(N_("unknown currency %(code)r"), code=code)
     return code
 
 
@@ -60,7 +62,7 @@ class Money:
 
     def __post_init__(self):
         if not isinstance(self.minor, int) or isinstance(self.minor, bool):
-            raise MoneyError("amount must be a whole number of minor units")
+            raise MoneyError(N_("amount must be a whole number of minor units"))
         object.__setattr__(self, "currency", check_currency(self.currency))
 
     @property
@@ -72,7 +74,8 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         if other.currency != self.currency:
-            raise MoneyError(f"cannot add {other.currency} to {self.currency}")
+            raise MoneyError(N_("cannot add %(other)s to %(currency)s"), other=other.currency,
+                             currency=self.currency)
         return Money(self.minor + other.minor, self.currency)
 
     def major_str(self) -> str:
@@ -92,26 +95,29 @@ def parse(text: object, currency: str, *, allow_negative: bool = False,
     """Parse major-unit text such as '12.50' into Money, refusing anything inexact."""
     currency = check_currency(currency)
     if isinstance(text, bool) or not isinstance(text, (str, int, Decimal)):
-        raise MoneyError("amount must be a decimal string such as \"12.50\"")
+        raise MoneyError(N_("amount must be a decimal string such as \"12.50\""))
     raw = str(text).strip()
     if not _AMOUNT_RE.fullmatch(raw):
-        raise MoneyError(f"amount {str(text)[:40]!r} is not a number")
+        raise MoneyError(N_("amount %(amount)r is not a number"), amount=str(text)[:40])
     try:
         value = Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the regex already guards this
-        raise MoneyError(f"amount {raw!r} is not a number") from None
+        raise MoneyError(N_("amount %(amount)r is not a number"), amount=raw) from None
     places = exponent(currency)
     minor = value.scaleb(places)
     if minor != minor.to_integral_value():
-        unit = "no decimal places" if places == 0 else f"at most {places} decimal places"
-        raise MoneyError(f"{currency} amounts have {unit}; got {raw}")
+        if places == 0:
+            raise MoneyError(N_("%(currency)s amounts have no decimal places; got %(amount)s"),
+                             currency=currency, amount=raw)
+        raise MoneyError(N_("%(currency)s amounts have at most %(places)s decimal places; "
+                            "got %(amount)s"), currency=currency, places=places, amount=raw)
     minor_int = int(minor)
     if minor_int < 0 and not allow_negative:
-        raise MoneyError("amount must not be negative")
+        raise MoneyError(N_("amount must not be negative"))
     if minor_int == 0 and not allow_zero:
-        raise MoneyError("amount must be more than zero")
+        raise MoneyError(N_("amount must be more than zero"))
     if abs(minor_int) > MAX_MINOR:
-        raise MoneyError("amount is too large")
+        raise MoneyError(N_("amount is too large"))
     return Money(minor_int, currency)
 
 
@@ -153,7 +159,8 @@ def cross_rate(base_per_eur: Decimal, quote_per_eur: Decimal) -> Decimal:
 def convert(money: Money, rate: Rate) -> Money:
     """Convert with banker's rounding to the quote currency's minor unit."""
     if money.currency != rate.base:
-        raise MoneyError(f"rate is for {rate.base}, amount is in {money.currency}")
+        raise MoneyError(N_("rate is for %(base)s, amount is in %(currency)s"), base=rate.base,
+                         currency=money.currency)
     value = money.decimal * rate.value
     places = exponent(rate.quote)
     minor = value.scaleb(places).to_integral_value(rounding=ROUND_HALF_EVEN)

@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command
 from sqlalchemy.exc import OperationalError
 
 from ..errors import DomainError
+from .language import _, say
 
 
 class CliError(click.ClickException):
@@ -28,11 +29,12 @@ def domain_errors(func):
             return func(*args, **kwargs)
         except DomainError as exc:
             db.session.rollback()
-            raise CliError(exc.message) from None
+            raise CliError(say(exc)) from None
         except OperationalError as exc:
             db.session.rollback()
             if "no such table" in str(exc) or "does not exist" in str(exc):
-                raise CliError("the database has no tables yet: run `twestival db upgrade`") from None
+                raise CliError(
+                    _("the database has no tables yet: run `twestival db upgrade`")) from None
             raise
     return wrapper
 

@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from ..backup import backup_sqlite
 from ..extensions import db
 from . import CliError, domain_errors
+from .language import _
 
 
 @click.command("backup")
@@ -19,11 +20,12 @@ def backup_command(file):
     """Copy the SQLite database to FILE while the app keeps serving."""
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or not url.database:
-        raise CliError("twestival backup copies a SQLite database; for PostgreSQL use pg_dump "
-                       "or a base backup with WAL archiving (docs/operations.md, Backups)")
+        raise CliError(_("twestival backup copies a SQLite database; for PostgreSQL use pg_dump "
+                         "or a base backup with WAL archiving (docs/operations.md, Backups)"))
     done = backup_sqlite(Path(url.database), file)
-    click.echo(f"{done.path}: {done.pages} pages ({done.bytes / 2**20:.1f} MiB) copied in "
-               f"{done.seconds:.2f} s")
+    click.echo(_("%(path)s: %(pages)s pages (%(mib)s MiB) copied in %(seconds)s s",
+                 path=done.path, pages=done.pages, mib=f"{done.bytes / 2**20:.1f}",
+                 seconds=f"{done.seconds:.2f}"))
 
 
 COMMANDS = [backup_command]

@@ -16,6 +16,7 @@ from ..extensions import db
 from ..giving import donors
 from ..storage.database import read_only
 from . import domain_errors
+from .language import _
 
 NAME_HELP = ("Also the gifts and payloads naming the donor exactly so (the JSON API and cash "
              "carry a name but no address). Repeatable. Check the export first.")
@@ -52,17 +53,20 @@ def erase_command(email, names):
         before = donors.was_erased(db.session, email)
         db.session.rollback()
         if before:
-            click.echo(f"nothing held about that address (erased on {before[-1]:%Y-%m-%d})")
+            click.echo(_("nothing held about that address (erased on %(date)s)",
+                         date=f"{before[-1]:%Y-%m-%d}"))
         else:
-            click.echo("nothing held about that address")
+            click.echo(_("nothing held about that address"))
         return
     counts = donors.erase(db.session, held)
     db.session.commit()
     donors.scrub(db.session)
-    click.echo(f"erased: {counts.entries} gift(s)' donor data, {counts.receipts} receipt "
-               f"address(es), {counts.declarations} Gift Aid declaration(s), "
-               f"{counts.checkouts} checkout(s), {counts.mails} message(s), "
-               f"{counts.payloads} archived payload(s); amounts and totals unchanged")
+    click.echo(_("erased: %(entries)s gift(s)' donor data, %(receipts)s receipt address(es), "
+                 "%(declarations)s Gift Aid declaration(s), %(checkouts)s checkout(s), "
+                 "%(mails)s message(s), %(payloads)s archived payload(s); amounts and totals "
+                 "unchanged", entries=counts.entries, receipts=counts.receipts,
+                 declarations=counts.declarations, checkouts=counts.checkouts,
+                 mails=counts.mails, payloads=counts.payloads))
 
 
 COMMANDS = [donor_group]

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..ledger import fx
 from ..storage.database import utcnow
 from . import CliError, domain_errors
+from .language import _, _l, option
 from .setup import _date, campaign_group, token_group
 
 BY_CLI = "command line"
@@ -26,15 +27,16 @@ def fx_group():
 @fx_group.command("set")
 @click.argument("currency")
 @click.argument("rate")
-@click.option("--date", "day", required=True, callback=_date, help="The rate's date, YYYY-MM-DD.")
-@click.option("--source", required=True, help='Where it comes from, e.g. "Central Bank of Kenya".')
+@option("--date", "day", required=True, callback=_date, help=_l("The rate's date, YYYY-MM-DD."))
+@option("--source", required=True, help=_l('Where it comes from, e.g. "Central Bank of Kenya".'))
 @with_appcontext
 @domain_errors
 def fx_set(currency, rate, day, source):
     """Enter a rate for a currency the ECB does not publish."""
     row = fx.enter_rate(db.session, currency, rate, day, source, by=BY_CLI)
     db.session.commit()
-    click.echo(f"{row.currency} {row.per_eur} per EUR from {row.date.isoformat()} ({row.note})")
+    click.echo(_("%(currency)s %(rate)s per EUR from %(date)s (%(source)s)", currency=row.currency,
+                 rate=row.per_eur, date=row.date.isoformat(), source=row.note))
 
 
 def _describe(rate: fx.RateInUse) -> str:
@@ -77,49 +79,53 @@ def fx_list(day):
 
 @campaign_group.command("rates")
 @click.argument("campaign")
-@click.option("--fixed", "fixed_on", callback=_date,
-              help="Convert every gift at the rates of this day, YYYY-MM-DD.")
-@click.option("--daily", is_flag=True, help="Convert each gift at the rates of its own day.")
+@option("--fixed", "fixed_on", callback=_date,
+        help=_l("Convert every gift at the rates of this day, YYYY-MM-DD."))
+@option("--daily", is_flag=True, help=_l("Convert each gift at the rates of its own day."))
 @with_appcontext
 @domain_errors
 def campaign_rates(campaign, fixed_on, daily):
     """Which day's rates convert the campaign's gifts."""
     if bool(fixed_on) == daily:
-        raise CliError("give exactly one of --fixed YYYY-MM-DD or --daily")
+        raise CliError(_("give exactly one of --fixed YYYY-MM-DD or --daily"))
     camp = campaigns.get_campaign(db.session, campaign)
     fx.fix_rates(db.session, camp, fixed_on)
     db.session.commit()
-    click.echo(f"{camp.slug}: every gift at the rates of {fixed_on.isoformat()}" if fixed_on
-               else f"{camp.slug}: each gift at the rates of its own day")
+    click.echo(_("%(campaign)s: every gift at the rates of %(date)s", campaign=camp.slug,
+                 date=fixed_on.isoformat()) if fixed_on
+               else _("%(campaign)s: each gift at the rates of its own day", campaign=camp.slug))
 
 
 @token_group.command("revoke")
 @click.argument("campaign")
 @click.argument("prefix", required=False)
-@click.option("--all", "every", is_flag=True, help="Revoke every live token of the campaign.")
-@click.option("--reason", help="Why (kept with the token).")
+@option("--all", "every", is_flag=True, help=_l("Revoke every live token of the campaign."))
+@option("--reason", help=_l("Why (kept with the token)."))
 @with_appcontext
 @domain_errors
 def token_revoke(campaign, prefix, every, reason):
     """Revoke API tokens by the start of the secret (as `token create` printed it)."""
     if bool(prefix) == every:
-        raise CliError("give a token prefix (e.g. tw_AbCdEfG) or --all, not both")
+        raise CliError(_("give a token prefix (e.g. tw_AbCdEfG) or --all, not both"))
     camp = campaigns.get_campaign(db.session, campaign)
     if every:
         found = [t for t in api_tokens.tokens(db.session, camp) if t.revoked_at is None]
     else:
         found = api_tokens.tokens_by_prefix(db.session, camp, prefix)
         if not found:
-            raise CliError(f"no live token of {camp.slug} starts with {prefix!r}")
+            raise CliError(_("no live token of %(campaign)s starts with %(prefix)r",
+                             campaign=camp.slug, prefix=prefix))
         if len(found) > 1:
-            raise CliError(f"{len(found)} tokens start with {prefix!r}: give more of it")
+            raise CliError(_("%(n)s tokens start with %(prefix)r: give more of it",
+                             n=len(found), prefix=prefix))
     for token in found:
         api_tokens.revoke_token(db.session, token, by=BY_CLI, reason=reason)
     db.session.commit()
     for token in found:
-        click.echo(f"revoked {token.prefix}… {token.label or ''}".rstrip())
+        click.echo(_("revoked %(prefix)s… %(label)s", prefix=token.prefix,
+                     label=token.label or "").rstrip())
     if every:
-        click.echo(f"{len(found)} token(s) revoked", err=True)
+        click.echo(_("%(n)s token(s) revoked", n=len(found)), err=True)
 
 
 COMMANDS = [fx_group]

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..streams.files import mappings, run
 from ..streams.inbox.replay import replay
 from . import domain_errors
+from .language import _, _l, cli_language, option, translator
 
 
 def _estimate_rows(handle) -> int:
@@ -29,11 +30,11 @@ def _estimate_rows(handle) -> int:
 @click.argument("campaign")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--format", "fmt", required=True, type=click.Choice(run.FORMATS))
-@click.option("--city", help="City slug: ticket sales go to it; for bank statements it takes "
-                             "credits that match no city's bank reference.")
-@click.option("--mapping", help="Saved column mapping (with --format csv).")
-@click.option("--currency", help="ISO code for an MT940/OFX statement that names no currency "
-                                 "(used only then; a file naming another one is refused).")
+@option("--city", help=_l("City slug: ticket sales go to it; for bank statements it takes "
+                          "credits that match no city's bank reference."))
+@option("--mapping", help=_l("Saved column mapping (with --format csv)."))
+@option("--currency", help=_l("ISO code for an MT940/OFX statement that names no currency "
+                              "(used only then; a file naming another one is refused)."))
 @with_appcontext
 @domain_errors
 def import_command(campaign, file, fmt, city, mapping, currency):
@@ -47,14 +48,16 @@ def import_command(campaign, file, fmt, city, mapping, currency):
         camp = get_campaign(db.session, campaign)
         place = get_city(db.session, camp, city) if city else None
     with open(file, "rb") as handle, click.progressbar(
-            length=2 * lines, label="checking, then recording",
+            length=2 * lines, label=_("checking, then recording"),
             file=sys.stderr) as bar:
         report = run.import_file(db.session, camp, handle, fmt, city=place,
                                        mapping_name=mapping, filename=os.path.basename(file),
                                        progress=bar.update, currency=currency,
                                        via="cli", actor=_actor())
-    click.echo(f"{os.path.basename(file)} ({fmt}) into {camp.slug}:")
-    for line in report.lines():
+    lang = cli_language()
+    click.echo(_("%(file)s (%(format)s) into %(campaign)s:", file=os.path.basename(file),
+                 format=fmt, campaign=camp.slug))
+    for line in report.lines(translator(lang).gettext, lang):
         click.echo(f"  {line}")
 
 
@@ -72,32 +75,32 @@ def _since(_ctx, _param, value):
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("use ISO 8601, e.g. 2026-02-12T20:00:00+00:00") from None
+        raise click.BadParameter(_("use ISO 8601, e.g. 2026-02-12T20:00:00+00:00")) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
 @click.command("replay")
 @click.argument("campaign")
-@click.option("--stream", help="Only payloads of this stream (stripe, paypal, api, bank, ...).")
-@click.option("--since", callback=_since, help="Only payloads received at or after this time "
-                                               "(ISO 8601; UTC when no offset is given).")
+@option("--stream", help=_l("Only payloads of this stream (stripe, paypal, api, bank, ...)."))
+@option("--since", callback=_since, help=_l("Only payloads received at or after this time "
+                                            "(ISO 8601; UTC when no offset is given)."))
 @with_appcontext
 @domain_errors
 def replay_command(campaign, stream, since):
     """Re-process archived inbound payloads, idempotently."""
     camp = get_campaign(db.session, campaign)
     counts = replay(db.session, camp, stream=stream, since=since)
-    click.echo(f"payloads replayed: {counts.payloads}")
+    click.echo(_("payloads replayed: %(n)s", n=counts.payloads))
     for name, number in sorted(counts.by_stream.items()):
         click.echo(f"  {name}: {number}")
-    click.echo(f"processed: {counts.processed}")
-    click.echo(f"refused (bad input, unchanged): {counts.refused}")
-    click.echo(f"failed: {counts.failed}")
+    click.echo(_("processed: %(n)s", n=counts.processed))
+    click.echo(_("refused (bad input, unchanged): %(n)s", n=counts.refused))
+    click.echo(_("failed: %(n)s", n=counts.failed))
     if counts.incomplete:
-        click.echo(f"incomplete files skipped (import them again): {counts.incomplete}")
+        click.echo(_("incomplete files skipped (import them again): %(n)s", n=counts.incomplete))
     if counts.erased:
-        click.echo(f"erased with their donor, skipped: {counts.erased}")
-    click.echo(f"new ledger entries: {counts.new_entries}")
+        click.echo(_("erased with their donor, skipped: %(n)s", n=counts.erased))
+    click.echo(_("new ledger entries: %(n)s", n=counts.new_entries))
     for failure in counts.failures:
         click.echo(failure, err=True)
     if counts.failed:
@@ -131,7 +134,7 @@ def mapping_save(campaign, name, **fields):
     camp = get_campaign(db.session, campaign)
     mapping = mappings.save_mapping(db.session, camp, name, **fields)
     db.session.commit()
-    click.echo(f"mapping {mapping.name} saved for {camp.slug}")
+    click.echo(_("mapping %(name)s saved for %(campaign)s", name=mapping.name, campaign=camp.slug))
 
 
 @mapping_group.command("list")

@@ -12,6 +12,8 @@ from ..extensions import db
 from ..ledger import reconcile
 from ..ledger.verify import verify
 from . import domain_errors
+from ..languages import N_
+from .language import _
 
 
 def _check(campaign: str, check, tag: str, failed: str, passed: str) -> None:
@@ -23,9 +25,9 @@ def _check(campaign: str, check, tag: str, failed: str, passed: str) -> None:
     if problems:
         for problem in problems:
             click.echo(f"{tag} {problem}", err=True)
-        click.echo(failed.format(slug=camp.slug, count=len(problems)), err=True)
+        click.echo(_(failed, campaign=camp.slug, n=len(problems)), err=True)
         sys.exit(1)
-    click.echo(passed.format(slug=camp.slug))
+    click.echo(_(passed, campaign=camp.slug))
 
 
 @click.command("reconcile")
@@ -34,8 +36,8 @@ def _check(campaign: str, check, tag: str, failed: str, passed: str) -> None:
 @domain_errors
 def reconcile_command(campaign):
     """Recompute totals from the ledger; exit 1 on any drift."""
-    _check(campaign, reconcile, "DRIFT", "{count} total(s) disagree with the ledger",
-           "{slug}: every total agrees with the ledger")
+    _check(campaign, reconcile, "DRIFT", N_("%(n)s total(s) disagree with the ledger"),
+           N_("%(campaign)s: every total agrees with the ledger"))
 
 
 @click.command("verify")
@@ -44,8 +46,9 @@ def reconcile_command(campaign):
 @domain_errors
 def verify_command(campaign):
     """Walk the hash-chained ledger and the totals; exit 1 naming the first problem."""
-    _check(campaign, verify, "BROKEN", "{slug}: the ledger does not verify ({count} problem(s))",
-           "{slug}: the chain and every total agree with the ledger")
+    _check(campaign, verify, "BROKEN",
+           N_("%(campaign)s: the ledger does not verify (%(n)s problem(s))"),
+           N_("%(campaign)s: the chain and every total agree with the ledger"))
 
 
 COMMANDS = [reconcile_command, verify_command]

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..planning import timeline
 from ..planning.scheduler import reminders_job
 from . import domain_errors
+from .language import _, _l, ngettext, option
 
 
 def _instant(_ctx, _param, value):
@@ -20,9 +21,10 @@ def _instant(_ctx, _param, value):
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("use an ISO 8601 time, e.g. 2027-01-15T08:00:00+00:00") from None
+        raise click.BadParameter(
+            _("use an ISO 8601 time, e.g. 2027-01-15T08:00:00+00:00")) from None
     if moment.tzinfo is None:
-        raise click.BadParameter("give the UTC offset too, e.g. 2027-01-15T08:00:00Z")
+        raise click.BadParameter(_("give the UTC offset too, e.g. 2027-01-15T08:00:00Z"))
     return moment
 
 
@@ -32,13 +34,13 @@ def reminders_group():
 
 
 @reminders_group.command("run")
-@click.option("--now", callback=_instant, help="Pretend it is this time (ISO 8601 with offset).")
+@option("--now", callback=_instant, help=_l("Pretend it is this time (ISO 8601 with offset)."))
 @with_appcontext
 @domain_errors
 def reminders_run(now):
     """Send the reminders owed now, once each (safe to run from cron next to the scheduler)."""
     count = reminders_job(current_app._get_current_object(), now)
-    click.echo(f"{count} reminder{'s' if count != 1 else ''} sent")
+    click.echo(ngettext("%(num)s reminder sent", "%(num)s reminders sent", count))
 
 
 @click.group("timeline")
@@ -54,7 +56,7 @@ def timeline_default(campaign):
     """Give CAMPAIGN the default milestone template."""
     steps = timeline.create_default_template(db.session, get_campaign(db.session, campaign))
     db.session.commit()
-    click.echo(f"{len(steps)} milestones added to {campaign}")
+    click.echo(_("%(n)s milestones added to %(campaign)s", n=len(steps), campaign=campaign))
 
 
 COMMANDS = [reminders_group, timeline_group]

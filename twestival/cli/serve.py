@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from ..storage import checkpoints
 from ..extensions import db, socketio
 from ..planning.scheduler import start as start_scheduler
+from .language import _
 
 
 def prepare_database(app: Flask) -> None:
@@ -85,15 +86,16 @@ def demo_command(host, port, seed_count, rate, no_serve):
     ensure_hub(db.session, campaign, random.Random(1))
     db.session.commit()
     rng = random.Random(2009)
-    with click.progressbar(length=seed_count, label="Seeding donations") as bar:
+    with click.progressbar(length=seed_count, label=_("Seeding donations")) as bar:
         seed_history(db.session, campaign, rng, seed_count, progress=bar.update)
         db.session.commit()
     # After the back-dated gifts: the chart's point for now, taken when these commit, then
     # counts everything before it and never dips below the seeded past.
     ensure_streams(db.session, campaign)
-    click.echo(f" * demo campaign: http://{host}:{port}/c/{SLUG}  "
-               f"(venue screen: /c/{SLUG}/screen)")
-    click.echo(f" * sign in at http://{host}:{port}/login (passwords are new at every start):")
+    click.echo(_(" * demo campaign: %(url)s  (venue screen: %(screen)s)",
+                 url=f"http://{host}:{port}/c/{SLUG}", screen=f"/c/{SLUG}/screen"))
+    click.echo(_(" * sign in at %(url)s (passwords are new at every start):",
+                 url=f"http://{host}:{port}/login"))
     for email, role, password in people:
         click.echo(f"     {email:34} {password:14} {role}")
     if no_serve:

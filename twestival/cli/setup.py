@@ -11,6 +11,7 @@ from ..accounts.models import Role
 from ..campaigns import service as campaigns
 from ..extensions import db
 from . import CliError, domain_errors
+from .language import _, _l, option
 
 
 def _date(_ctx, _param, value):
@@ -19,7 +20,7 @@ def _date(_ctx, _param, value):
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("use YYYY-MM-DD") from None
+        raise click.BadParameter(_("use YYYY-MM-DD")) from None
 
 
 @click.group("campaign")
@@ -30,8 +31,8 @@ def campaign_group():
 @campaign_group.command("create")
 @click.argument("slug")
 @click.option("--name", required=True)
-@click.option("--currency", required=True, help="Reporting currency (ISO 4217).")
-@click.option("--date", "event_date", callback=_date, help="Event date, YYYY-MM-DD.")
+@option("--currency", required=True, help=_l("Reporting currency (ISO 4217)."))
+@option("--date", "event_date", callback=_date, help=_l("Event date, YYYY-MM-DD."))
 @click.option("--charity")
 @with_appcontext
 @domain_errors
@@ -39,7 +40,8 @@ def campaign_create(slug, name, currency, event_date, charity):
     camp = campaigns.create_campaign(db.session, slug, name=name, currency=currency,
                                      event_date=event_date, charity=charity)
     db.session.commit()
-    click.echo(f"campaign {camp.slug} created ({camp.currency})")
+    click.echo(_("campaign %(campaign)s created (%(currency)s)", campaign=camp.slug,
+                 currency=camp.currency))
 
 
 @click.group("city")
@@ -51,10 +53,10 @@ def city_group():
 @click.argument("campaign")
 @click.argument("slug")
 @click.option("--name", required=True)
-@click.option("--country", required=True, help="ISO 3166 alpha-2, e.g. GB.")
+@option("--country", required=True, help=_l("ISO 3166 alpha-2, e.g. GB."))
 @click.option("--currency", required=True)
-@click.option("--timezone", required=True, help="IANA name, e.g. Europe/London.")
-@click.option("--target", required=True, help="Major units of the city currency, e.g. 2500.00.")
+@option("--timezone", required=True, help=_l("IANA name, e.g. Europe/London."))
+@option("--target", required=True, help=_l("Major units of the city currency, e.g. 2500.00."))
 @with_appcontext
 @domain_errors
 def city_add(campaign, slug, name, country, currency, timezone, target):
@@ -62,7 +64,7 @@ def city_add(campaign, slug, name, country, currency, timezone, target):
     city = campaigns.add_city(db.session, camp, slug, name=name, country=country,
                               currency=currency, timezone=timezone, target=target)
     db.session.commit()
-    click.echo(f"city {city.slug} added to {camp.slug}")
+    click.echo(_("city %(city)s added to %(campaign)s", city=city.slug, campaign=camp.slug))
 
 
 @click.group("user")
@@ -82,14 +84,15 @@ def user_create(email, name, role, campaign, city):
     from ..web.auth import password_link
     role = Role(role)
     if campaign is None:
-        raise CliError("--campaign is required to give someone a role")
+        raise CliError(_("--campaign is required to give someone a role"))
     camp = campaigns.get_campaign(db.session, campaign)
     place = campaigns.get_city(db.session, camp, city) if city else None
     user = accounts.find_user(db.session, email) or accounts.create_user(db.session, email, name=name)
     accounts.grant(db.session, user, role, camp, place)
     db.session.commit()
-    click.echo(f"{user.email} is {role.value} of {camp.slug}{'/' + place.slug if place else ''}")
-    click.echo(f"set-password link (valid 7 days, once): {password_link(user)}")
+    click.echo(_("%(email)s is %(role)s of %(place)s", email=user.email, role=_(role.value),
+                 place=camp.slug + ("/" + place.slug if place else "")))
+    click.echo(_("set-password link (valid 7 days, once): %(link)s", link=password_link(user)))
 
 
 @click.group("token")
@@ -109,7 +112,7 @@ def token_create(campaign, city, label):
     _row, secret = accounts.create_token(db.session, camp, place, label)
     db.session.commit()
     click.echo(secret)
-    click.echo("(shown once: store it now)", err=True)
+    click.echo(_("(shown once: store it now)"), err=True)
 
 
 COMMANDS = [campaign_group, city_group, user_group, token_group]

@@ -27,6 +27,7 @@ from babel.numbers import (
 )
 
 from ..errors import InvalidInput
+from ..languages import N_
 from ..money import Money, MoneyError, exponent, format_money, parse
 
 # Preset gifts in major units. Currencies not listed get DEFAULT_PRESETS scaled by the
@@ -69,8 +70,8 @@ class AmountError(InvalidInput):
     """A typed amount that is not an exact amount of the currency in the donor's locale.
     ``code`` says which way (``empty``, ``format``, ``places``), for the form's own words."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
+    def __init__(self, code: str, message: str, **values):
+        super().__init__(message, **values)
         self.code = code
 
 
@@ -98,20 +99,22 @@ def parse_typed(text: str, currency: str, locale: str) -> Money:
     """``text`` as the donor's locale writes numbers; refuses anything ambiguous or inexact."""
     raw = _ascii_digits(text or "").strip()
     if not raw:
-        raise AmountError("empty", "no amount given")
+        raise AmountError("empty", N_("no amount given"))
     try:
         if not _LOCALE_NUMBER.fullmatch(raw):
             raise NumberFormatError(raw)
         value = parse_decimal(_locale_spaces(raw, locale), locale=locale, strict=True)
     except NumberFormatError:
-        raise AmountError("format", f"{raw[:40]!r} is not a number in locale {locale}") from None
+        raise AmountError("format", N_("%(amount)r is not a number in locale %(locale)s"),
+                          amount=raw[:40], locale=locale) from None
     places = exponent(currency)
     if -value.normalize().as_tuple().exponent > places:
-        raise AmountError("places", f"{currency} amounts have at most {places} decimal places")
+        raise AmountError("places", N_("%(currency)s amounts have at most %(places)s decimal "
+                                       "places"), currency=currency, places=places)
     try:
         return parse(format(value, "f"), currency)
     except MoneyError as exc:
-        raise AmountError("format", exc.message) from None
+        raise AmountError("format", exc.template, **exc.values) from None
 
 
 # --- covering the fees ---------------------------------------------------------------------
@@ -162,7 +165,9 @@ def fee_rule(rules: Mapping, stream: str, currency: str) -> FeeRule | None:
         return None
     match = _RULE.fullmatch(str(text))
     if match is None:
-        raise InvalidInput(f"fee rule {text!r} for {stream} {currency} is not like '1.5% + 0.20'")
+        raise InvalidInput(N_("fee rule %(rule)r for %(stream)s %(currency)s is not like "
+                              "%(example)s"), rule=text, stream=stream, currency=currency,
+                           example="'1.5% + 0.20'")
     fixed = parse(match.group(2) or "0", currency, allow_zero=True)
     return FeeRule(Fraction(Decimal(match.group(1))) / 100, fixed)
 
@@ -170,7 +175,7 @@ def fee_rule(rules: Mapping, stream: str, currency: str) -> FeeRule | None:
 def gross_up(amount: Money, rule: FeeRule) -> Money:
     """The least charge from which, after ``rule``'s fee, the charity keeps ``amount``."""
     if rule.percent >= 1:
-        raise InvalidInput("a fee rule cannot take all of a gift")
+        raise InvalidInput(N_("a fee rule cannot take all of a gift"))
     keep = 1 - rule.percent
     target = Fraction(amount.minor + rule.fixed.minor)
     gross = -(-target.numerator * keep.denominator // (target.denominator * keep.numerator))

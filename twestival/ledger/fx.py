@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..campaigns.models import Campaign, City, CityStatus
 from ..errors import Conflict, InvalidInput
+from ..languages import N_
 from ..money import Rate, check_currency, cross_rate
 from ..storage.database import utcnow
 from ..storage.sql import insert_ignoring_conflicts
@@ -129,8 +130,9 @@ def _per_eur(session: Session, currency: str, on: dt.date) -> tuple[Decimal, dt.
     if row is None and ensure_rates(session, currency):
         return _per_eur(session, currency, on)
     if row is None:
-        raise FxError(f"no exchange rate for {currency} on or before {on.isoformat()}; "
-                      "the campaign cannot count money in this currency yet")
+        raise FxError(N_("no exchange rate for %(currency)s on or before %(date)s; "
+                         "the campaign cannot count money in this currency yet"),
+                      currency=currency, date=on.isoformat())
     return Decimal(row.per_eur), row.date, row.source == "fixed"
 
 
@@ -186,7 +188,7 @@ def fix_rates(session: Session, campaign: Campaign, day: dt.date | None) -> None
     """Fix the campaign's rates to ``day`` (None: each gift at its own day's rates).
     Money already recorded keeps the rates it was converted at."""
     if day is not None and not isinstance(day, dt.date):
-        raise InvalidInput("the rate day must be a date (YYYY-MM-DD)")
+        raise InvalidInput(N_("the rate day must be a date (YYYY-MM-DD)"))
     campaign.fx_fixed_on = day
     session.flush()
 
@@ -203,19 +205,20 @@ def parse_rate(text: object) -> Decimal:
     elif isinstance(text, str) and text.strip():
         raw = text.strip()
         if not all(ch in "0123456789." for ch in raw) or raw.count(".") > 1 or raw == ".":
-            raise InvalidInput(f"the rate {raw[:40]!r} is not a decimal number such as 140.25")
+            raise InvalidInput(N_("the rate %(rate)r is not a decimal number such as 140.25"),
+                               rate=raw[:40])
         try:
             value = Decimal(raw)
         except InvalidOperation:  # pragma: no cover - the check above guards this
-            raise InvalidInput(f"the rate {raw[:40]!r} is not a number") from None
+            raise InvalidInput(N_("the rate %(rate)r is not a number"), rate=raw[:40]) from None
     else:
-        raise InvalidInput("a rate is required, as a decimal number such as 140.25")
+        raise InvalidInput(N_("a rate is required, as a decimal number such as 140.25"))
     if not value.is_finite() or value <= 0:
-        raise InvalidInput("the rate must be more than zero")
+        raise InvalidInput(N_("the rate must be more than zero"))
     if value >= MAX_PER_EUR:
-        raise InvalidInput("the rate is too large")
+        raise InvalidInput(N_("the rate is too large"))
     if value.as_tuple().exponent < -10:
-        raise InvalidInput("the rate has more than 10 decimal places")
+        raise InvalidInput(N_("the rate has more than 10 decimal places"))
     return value
 
 
@@ -225,21 +228,23 @@ def enter_rate(session: Session, currency: str, per_eur: object, on: dt.date, so
     euro on ``on``, as stated by ``source``. Entries recorded with an earlier rate keep it."""
     currency = check_currency(currency)
     if not enterable(currency):
-        raise InvalidInput(f"{currency} rates come from the ECB; they cannot be entered")
+        raise InvalidInput(N_("%(currency)s rates come from the ECB; they cannot be entered"),
+                           currency=currency)
     value = parse_rate(per_eur)
     if not isinstance(on, dt.date):
-        raise InvalidInput("the rate's date must be a date (YYYY-MM-DD)")
+        raise InvalidInput(N_("the rate's date must be a date (YYYY-MM-DD)"))
     source = (source or "").strip()
     if not source:
-        raise InvalidInput("say where the rate comes from (e.g. \"Central Bank of Kenya\")")
+        raise InvalidInput(N_("say where the rate comes from (e.g. \"Central Bank of Kenya\")"))
     if len(source) > 200:
-        raise InvalidInput("the source is too long (at most 200 characters)")
+        raise InvalidInput(N_("the source is too long (at most %(limit)s characters)"), limit=200)
     ensure_rates(session, currency)   # an old ECB history (RUB until 2022) comes in first
     existing = session.get(FxRate, (currency, on))
     if existing is not None:
-        raise Conflict(f"{currency} already has a rate for {on.isoformat()} "
-                       f"({existing.per_eur}, {existing.note or existing.source}); "
-                       "a new rate needs its own date")
+        raise Conflict(N_("%(currency)s already has a rate for %(date)s (%(rate)s, %(source)s); "
+                          "a new rate needs its own date"), currency=currency,
+                       date=on.isoformat(), rate=existing.per_eur,
+                       source=existing.note or existing.source)
     row = FxRate(currency=currency, date=on, per_eur=format(value.normalize(), "f"),
                  source="entered", note=source, entered_by=by, entered_at=utcnow())
     try:
@@ -247,8 +252,9 @@ def enter_rate(session: Session, currency: str, per_eur: object, on: dt.date, so
             session.add(row)
     except IntegrityError:
         # Someone entered a rate for the same day a moment earlier: theirs stands.
-        raise Conflict(f"{currency} already has a rate for {on.isoformat()}; "
-                       "a new rate needs its own date") from None
+        raise Conflict(N_("%(currency)s already has a rate for %(date)s; "
+                          "a new rate needs its own date"),
+                       currency=currency, date=on.isoformat()) from None
     return row
 
 

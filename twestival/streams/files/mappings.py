@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ...campaigns.models import Campaign
 from ...errors import InvalidInput, NotFound
+from ...languages import N_
 from ...money import check_currency
 from ...storage.database import Base, UTCDateTime, utcnow
 
@@ -49,29 +50,31 @@ def save_mapping(session: Session, campaign: Campaign, name: str, **fields) -> I
     """Create or replace the named mapping of a campaign."""
     name = (name or "").strip().lower()
     if not NAME_RE.fullmatch(name):
-        raise InvalidInput("mapping name must be lowercase letters, digits, - or _ (e.g. 'tito')")
+        raise InvalidInput(
+            N_("mapping name must be lowercase letters, digits, - or _ (e.g. 'tito')"))
     unknown = set(fields) - set(MAPPING_FIELDS)
     if unknown:
-        raise InvalidInput(f"unknown mapping field {sorted(unknown)[0]!r}")
+        raise InvalidInput(N_("unknown mapping field %(field)r"), field=sorted(unknown)[0])
     values = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in fields.items()}
     if not values.get("date_column") or not values.get("amount_column"):
-        raise InvalidInput("a mapping needs at least the date and amount columns")
+        raise InvalidInput(N_("a mapping needs at least the date and amount columns"))
     if not values.get("currency_column") and not values.get("default_currency"):
-        raise InvalidInput("a mapping needs a currency column or a default currency")
+        raise InvalidInput(N_("a mapping needs a currency column or a default currency"))
     if values.get("default_currency"):
         values["default_currency"] = check_currency(values["default_currency"])
     values["kind"] = values.get("kind") or "ticketing"
     if values["kind"] not in ("ticketing", "bank"):
-        raise InvalidInput("mapping kind must be 'ticketing' or 'bank'")
+        raise InvalidInput(N_("mapping kind must be 'ticketing' or 'bank'"))
     values["date_format"] = values.get("date_format") or "%Y-%m-%d"
     if "%" not in values["date_format"]:
-        raise InvalidInput("date format uses strftime codes, e.g. %d/%m/%Y")
+        raise InvalidInput(N_("date format uses strftime codes, e.g. %(example)s"),
+                           example="%d/%m/%Y")
     values["decimal_separator"] = values.get("decimal_separator") or "."
     if values["decimal_separator"] not in (".", ","):
-        raise InvalidInput("decimal separator must be '.' or ','")
+        raise InvalidInput(N_("decimal separator must be '.' or ','"))
     values["delimiter"] = values.get("delimiter") or ","
     if values["delimiter"] not in (",", ";", "\t", "|"):
-        raise InvalidInput("delimiter must be one of , ; | or a tab")
+        raise InvalidInput(N_("delimiter must be one of , ; | or a tab"))
     mapping = get_mapping(session, campaign, name, missing_ok=True)
     if mapping is None:
         mapping = ImportMapping(campaign_id=campaign.id, name=name)
@@ -87,8 +90,9 @@ def get_mapping(session: Session, campaign: Campaign, name: str, *,
     mapping = session.scalar(select(ImportMapping).where(
         ImportMapping.campaign_id == campaign.id, ImportMapping.name == (name or "").lower()))
     if mapping is None and not missing_ok:
-        raise NotFound(f"no CSV mapping {name!r} in campaign {campaign.slug!r}; "
-                       "save one first (`twestival mapping save`)")
+        raise NotFound(N_("no CSV mapping %(name)r in campaign %(campaign)r; "
+                          "save one first (`twestival mapping save`)"),
+                       name=name, campaign=campaign.slug)
     return mapping
 
 

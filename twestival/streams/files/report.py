@@ -52,9 +52,9 @@ class Report:
         if sums is not None and currency is not None:
             sums[currency] = sums.get(currency, 0) + minor
 
-    def lines(self) -> list[str]:
-        """The report in English (the command line)."""
-        return [text % values for text, values in self.messages()]
+    def lines(self, gettext=lambda text: text, locale: str = "en") -> list[str]:
+        """The report as text (the command line): English unless given a catalogue's gettext."""
+        return [gettext(text) % values for text, values in self.messages(locale)]
 
     def messages(self, locale: str = "en") -> list[tuple[str, dict]]:
         """The report as (catalogue msgid, values), for a page to say in its reader's language;

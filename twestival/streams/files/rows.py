@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ...campaigns.models import Campaign, City
 from ...errors import InvalidInput
+from ...languages import N_
 from ...money import Money
 from ...storage.database import Base
 from ...storage.sql import fast_insert
@@ -25,13 +26,28 @@ MAX_ERRORS_SHOWN = 20
 class MalformedFile(InvalidInput):
     """The file cannot be read as the format it claims; nothing was recorded."""
 
-    def __init__(self, message: str, errors: list[str] | None = None):
+    def __init__(self, message: str, errors: list[str] | None = None, **values):
         self.errors = errors or []
-        if self.errors:
-            shown = "; ".join(self.errors[:MAX_ERRORS_SHOWN])
-            more = len(self.errors) - MAX_ERRORS_SHOWN
-            message = f"{message}: {shown}" + (f" (and {more} more)" if more > 0 else "")
-        super().__init__(message)
+        super().__init__(message, **values)
+        self.message = self._listing(self.message)
+        self.args = (self.message,)
+
+    def translated(self, gettext) -> str:
+        # The rows' own errors stay as the parsers wrote them; the sentence around them is said.
+        head = gettext(self.template)
+        try:
+            head = head % self.values if self.values else head
+        except (KeyError, ValueError, TypeError):
+            return self.message
+        return self._listing(head, gettext)
+
+    def _listing(self, head: str, gettext=lambda text: text) -> str:
+        if not self.errors:
+            return head
+        shown = "; ".join(self.errors[:MAX_ERRORS_SHOWN])
+        more = len(self.errors) - MAX_ERRORS_SHOWN
+        return f"{head}: {shown}" + (" " + gettext("(and %(n)s more)") % {"n": more}
+                                     if more > 0 else "")
 
 
 class PartlyRecorded(Exception):
@@ -108,7 +124,7 @@ def collect(rows: Iterable[tuple[int, Callable[[], Item | None]]]) -> Iterator[I
         if item is not None and not errors:
             yield item
     if errors:
-        raise MalformedFile("the file was refused, nothing was recorded", errors)
+        raise MalformedFile(N_("the file was refused, nothing was recorded"), errors)
 
 
 def archive_rows(ctx: Context, batch: list[tuple[Item, str]], *, with_meta: bool = True) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ...campaigns.models import Campaign, City
 from ...errors import DomainError, InvalidInput, NotFound
+from ...languages import N_
 from ...ledger import fx, limits
 from ...money import check_currency
 from ...storage.database import read_only
@@ -63,15 +64,16 @@ def stream_for(fmt: str, mapping: ImportMapping | None) -> str:
 def check_request(session: Session, campaign: Campaign, fmt: str, mapping_name: str | None,
                   city: City | None) -> ImportMapping | None:
     if fmt not in FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise InvalidInput(N_("unknown format %(format)r; use one of %(formats)s"),
+                           format=fmt, formats=", ".join(FORMATS))
     if city is not None and city.campaign_id != campaign.id:
-        raise NotFound("no such city in this campaign")
+        raise NotFound(N_("no such city in this campaign"))
     if fmt == "csv":
         if not mapping_name:
-            raise InvalidInput("a CSV import needs --mapping NAME (a saved column mapping)")
+            raise InvalidInput(N_("a CSV import needs --mapping NAME (a saved column mapping)"))
         return get_mapping(session, campaign, mapping_name)
     if mapping_name:
-        raise InvalidInput("--mapping only applies to --format csv")
+        raise InvalidInput(N_("--mapping only applies to --format csv"))
     return None
 
 
@@ -84,9 +86,9 @@ def check_fallback_currency(fmt: str, currency: str | None) -> str | None:
     if not currency or not currency.strip():
         return None
     if fmt not in FALLBACK_CURRENCY_FORMATS:
-        raise InvalidInput("a currency can only be given for MT940 and OFX statements, which "
-                           "may name none; CAMT amounts carry their own and a CSV mapping has "
-                           "its default currency")
+        raise InvalidInput(N_("a currency can only be given for MT940 and OFX statements, which "
+                              "may name none; CAMT amounts carry their own and a CSV mapping "
+                              "has its default currency"))
     return check_currency(currency.strip().upper())
 
 
@@ -153,7 +155,7 @@ def process(session: Session, payload: InboundPayload, *,
     meta = payload.meta or {}
     fmt = meta.get("format")
     if fmt not in PARSERS:
-        raise InvalidInput(f"unknown format {fmt!r}")
+        raise InvalidInput(N_("unknown format %(format)r"), format=fmt)
     # The campaign, city and mapping do not change under an import: keep them across the
     # chunks' commits instead of reloading them (a reload would open the next chunk's write
     # transaction before its rows are ready).
@@ -195,13 +197,14 @@ def process(session: Session, payload: InboundPayload, *,
 def _context(session: Session, payload: InboundPayload, meta: dict) -> Context:
     campaign = session.get(Campaign, payload.campaign_id)
     if campaign is None:
-        raise NotFound("the archived file belongs to no campaign")
+        raise NotFound(N_("the archived file belongs to no campaign"))
     city = None
     if meta.get("city"):
         city = session.scalar(select(City).where(City.campaign_id == campaign.id,
                                                  City.slug == meta["city"]))
         if city is None:
-            raise NotFound(f"no city {meta['city']!r} in campaign {campaign.slug!r}")
+            raise NotFound(N_("no city %(city)r in campaign %(campaign)r"), city=meta["city"],
+                               campaign=campaign.slug)
     mapping = get_mapping(session, campaign, meta["mapping"]) if meta.get("mapping") else None
     report = Report(format=meta.get("format"), filename=meta.get("filename"),
                     payload_id=payload.id)
@@ -247,8 +250,9 @@ def _check_ceilings(ctx: Context, staged: Staging) -> None:
             line, = staged.db.execute(
                 "SELECT line FROM item WHERE currency = ? AND day = ? AND abs(amount_minor) > ? "
                 "ORDER BY seq LIMIT 1", (currency, day, ceiling.minor)).fetchone()
-            raise MalformedFile(f"line {line}: one gift can be at most "
-                                f"{ceiling.major_str()} {currency}; nothing was imported")
+            raise MalformedFile(N_("line %(line)s: one gift can be at most %(amount)s "
+                                   "%(currency)s; nothing was imported"), line=line,
+                                amount=ceiling.major_str(), currency=currency)
 
 
 def process_file(session: Session, payload: InboundPayload) -> None:
