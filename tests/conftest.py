@@ -8,6 +8,7 @@ itself (``db_path``), run on SQLite only.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,12 @@ from twestival import create_app
 from twestival.extensions import db, socketio
 
 from . import services
+
+# The command line speaks the environment's language (twestival/cli/language.py): tests read
+# English whatever the developer's locale, in this process and in the commands it starts.
+for _name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 PRELOADED_CURRENCIES = ("GBP", "USD", "JPY", "KWD", "AUD", "CAD", "SEK", "CHF")
 BACKENDS = ("sqlite", "postgresql")

@@ -48,11 +48,19 @@ def _l(message: str) -> LazyProxy:
 
 
 class Option(click.Option):
-    """An option whose help stays lazy (click would turn it into a plain string at once)."""
+    """An option whose help is translated when shown (click makes it a plain string at once)."""
 
     def __init__(self, *args, help=None, **kwargs):   # noqa: A002 - click's own name
         super().__init__(*args, **kwargs)
-        self.help = help
+        self._help = help
+
+    @property
+    def help(self) -> str | None:
+        return None if self._help is None else str(self._help)
+
+    @help.setter
+    def help(self, value) -> None:
+        self._help = value
 
 
 def option(*args, **kwargs):
