@@ -94,6 +94,8 @@ def test_confirmations_and_option_help_follow_the_language(app, seed, runner):
     assert "Gespeicherte Spaltenzuordnung (mit --format csv)." in german_help
     english_help = " ".join(runner.invoke(args=["import", "--help"]).stdout.split())
     assert "Saved column mapping (with --format csv)." in english_help
+    french_list = " ".join(runner.invoke(args=["fx", "--help"], env=FRENCH).stdout.split())
+    assert "Saisir un taux pour une devise que la BCE ne publie pas." in french_list
 
 
 def test_machine_output_is_the_same_in_every_language(app, seed, runner):

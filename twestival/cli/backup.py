@@ -9,15 +9,14 @@ from flask.cli import with_appcontext
 from ..backup import backup_sqlite
 from ..extensions import db
 from . import CliError, domain_errors
-from .language import _
+from .language import _, _l
 
 
-@click.command("backup")
+@click.command("backup", help=_l("Copy the SQLite database to FILE while the app keeps serving."))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 @domain_errors
 def backup_command(file):
-    """Copy the SQLite database to FILE while the app keeps serving."""
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or not url.database:
         raise CliError(_("twestival backup copies a SQLite database; for PostgreSQL use pg_dump "

@@ -16,24 +16,25 @@ from ..extensions import db
 from ..giving import donors
 from ..storage.database import read_only
 from . import domain_errors
-from .language import _
+from .language import _, _l, option
 
-NAME_HELP = ("Also the gifts and payloads naming the donor exactly so (the JSON API and cash "
-             "carry a name but no address). Repeatable. Check the export first.")
+NAME_HELP = _l("Also the gifts and payloads naming the donor exactly so (the JSON API and cash "
+               "carry a name but no address). Repeatable. Check the export first.")
 
 
-@click.group("donor")
+@click.group("donor", help=_l(
+    "A donor's data: export everything held, or erase the person (GDPR)."))
 def donor_group():
-    """A donor's data: export everything held, or erase the person (GDPR)."""
+    pass
 
 
-@donor_group.command("export")
+@donor_group.command("export", help=_l(
+    "Print everything held about the donor with EMAIL as JSON on stdout."))
 @click.argument("email")
-@click.option("--name", "names", multiple=True, help=NAME_HELP)
+@option("--name", "names", multiple=True, help=NAME_HELP)
 @with_appcontext
 @domain_errors
 def export_command(email, names):
-    """Print everything held about the donor with EMAIL as JSON on stdout."""
     with read_only():
         held = donors.find(db.session, email, names=names)
         document = donors.export(db.session, held)
@@ -41,13 +42,13 @@ def export_command(email, names):
     click.echo(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False))
 
 
-@donor_group.command("erase")
+@donor_group.command("erase", help=_l(
+    "Erase the donor with EMAIL: their data goes, amounts, ids and totals stay."))
 @click.argument("email")
-@click.option("--name", "names", multiple=True, help=NAME_HELP)
+@option("--name", "names", multiple=True, help=NAME_HELP)
 @with_appcontext
 @domain_errors
 def erase_command(email, names):
-    """Erase the donor with EMAIL: their data goes, amounts, ids and totals stay."""
     held = donors.find(db.session, email, names=names)
     if held.empty:
         before = donors.was_erased(db.session, email)

@@ -19,12 +19,13 @@ from .setup import _date, campaign_group, token_group
 BY_CLI = "command line"
 
 
-@click.group("fx")
+@click.group("fx", help=_l(
+    "Exchange rates (units of a currency per 1 EUR, as the ECB quotes them)."))
 def fx_group():
-    """Exchange rates (units of a currency per 1 EUR, as the ECB quotes them)."""
+    pass
 
 
-@fx_group.command("set")
+@fx_group.command("set", help=_l("Enter a rate for a currency the ECB does not publish."))
 @click.argument("currency")
 @click.argument("rate")
 @option("--date", "day", required=True, callback=_date, help=_l("The rate's date, YYYY-MM-DD."))
@@ -32,7 +33,6 @@ def fx_group():
 @with_appcontext
 @domain_errors
 def fx_set(currency, rate, day, source):
-    """Enter a rate for a currency the ECB does not publish."""
     row = fx.enter_rate(db.session, currency, rate, day, source, by=BY_CLI)
     db.session.commit()
     click.echo(_("%(currency)s %(rate)s per EUR from %(date)s (%(source)s)", currency=row.currency,
@@ -52,13 +52,13 @@ def _describe(rate: fx.RateInUse) -> str:
     return "NO RATE: money in this currency cannot be counted"
 
 
-@fx_group.command("list")
-@click.option("--date", "day", callback=_date, help="Rates in use on this day (default today).")
+@fx_group.command("list", help=_l(
+    "Every currency in use, the rate that converts it and where that came from; then the "
+    "history of entered rates."))
+@option("--date", "day", callback=_date, help=_l("Rates in use on this day (default today)."))
 @with_appcontext
 @domain_errors
 def fx_list(day):
-    """Every currency in use, the rate that converts it and where that came from; then the
-    history of entered rates."""
     day = day or utcnow().date()
     click.echo(f"rates in use on {day.isoformat()} (units per 1 EUR)")
     for currency in fx.currencies_in_use(db.session):
@@ -77,7 +77,7 @@ def fx_list(day):
         click.echo(f"campaign {slug} converts every gift at the rates of {on.isoformat()}")
 
 
-@campaign_group.command("rates")
+@campaign_group.command("rates", help=_l("Which day's rates convert the campaign's gifts."))
 @click.argument("campaign")
 @option("--fixed", "fixed_on", callback=_date,
         help=_l("Convert every gift at the rates of this day, YYYY-MM-DD."))
@@ -85,7 +85,6 @@ def fx_list(day):
 @with_appcontext
 @domain_errors
 def campaign_rates(campaign, fixed_on, daily):
-    """Which day's rates convert the campaign's gifts."""
     if bool(fixed_on) == daily:
         raise CliError(_("give exactly one of --fixed YYYY-MM-DD or --daily"))
     camp = campaigns.get_campaign(db.session, campaign)
@@ -96,7 +95,8 @@ def campaign_rates(campaign, fixed_on, daily):
                else _("%(campaign)s: each gift at the rates of its own day", campaign=camp.slug))
 
 
-@token_group.command("revoke")
+@token_group.command("revoke", help=_l(
+    "Revoke API tokens by the start of the secret (as `token create` printed it)."))
 @click.argument("campaign")
 @click.argument("prefix", required=False)
 @option("--all", "every", is_flag=True, help=_l("Revoke every live token of the campaign."))
@@ -104,7 +104,6 @@ def campaign_rates(campaign, fixed_on, daily):
 @with_appcontext
 @domain_errors
 def token_revoke(campaign, prefix, every, reason):
-    """Revoke API tokens by the start of the secret (as `token create` printed it)."""
     if bool(prefix) == every:
         raise CliError(_("give a token prefix (e.g. tw_AbCdEfG) or --all, not both"))
     camp = campaigns.get_campaign(db.session, campaign)

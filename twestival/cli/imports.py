@@ -26,7 +26,8 @@ def _estimate_rows(handle) -> int:
     return max(lines, 1)
 
 
-@click.command("import")
+@click.command("import", help=_l(
+    "Import a ticket-sale export or bank statement FILE into CAMPAIGN."))
 @click.argument("campaign")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--format", "fmt", required=True, type=click.Choice(run.FORMATS))
@@ -38,7 +39,6 @@ def _estimate_rows(handle) -> int:
 @with_appcontext
 @domain_errors
 def import_command(campaign, file, fmt, city, mapping, currency):
-    """Import a ticket-sale export or bank statement FILE into CAMPAIGN."""
     with open(file, "rb") as handle:
         lines = _estimate_rows(handle)
     # Looked up in a read transaction: a new process's first queries are slow (SQL compiled
@@ -79,7 +79,7 @@ def _since(_ctx, _param, value):
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
-@click.command("replay")
+@click.command("replay", help=_l("Re-process archived inbound payloads, idempotently."))
 @click.argument("campaign")
 @option("--stream", help=_l("Only payloads of this stream (stripe, paypal, api, bank, ...)."))
 @option("--since", callback=_since, help=_l("Only payloads received at or after this time "
@@ -87,7 +87,6 @@ def _since(_ctx, _param, value):
 @with_appcontext
 @domain_errors
 def replay_command(campaign, stream, since):
-    """Re-process archived inbound payloads, idempotently."""
     camp = get_campaign(db.session, campaign)
     counts = replay(db.session, camp, stream=stream, since=since)
     click.echo(_("payloads replayed: %(n)s", n=counts.payloads))
@@ -107,42 +106,40 @@ def replay_command(campaign, stream, since):
         raise SystemExit(1)
 
 
-@click.group("mapping")
+@click.group("mapping", help=_l("Saved CSV column mappings (one per source)."))
 def mapping_group():
-    """Saved CSV column mappings (one per source)."""
+    pass
 
 
-@mapping_group.command("save")
+@mapping_group.command("save", help=_l("Create or replace a mapping."))
 @click.argument("campaign")
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["ticketing", "bank"]), default="ticketing")
-@click.option("--date", "date_column", required=True, help="Column holding the date.")
-@click.option("--amount", "amount_column", required=True, help="Column holding the amount.")
-@click.option("--currency", "currency_column", help="Column holding the ISO currency code.")
-@click.option("--default-currency", help="Currency when there is no currency column.")
-@click.option("--reference", "reference_column", help="Column holding the reference text.")
-@click.option("--donor", "donor_column", help="Column holding the payer's name.")
-@click.option("--external-id", "external_id_column", help="Column holding the source's own id.")
-@click.option("--fee", "fee_column", help="Column holding fees.")
+@option("--date", "date_column", required=True, help=_l("Column holding the date."))
+@option("--amount", "amount_column", required=True, help=_l("Column holding the amount."))
+@option("--currency", "currency_column", help=_l("Column holding the ISO currency code."))
+@option("--default-currency", help=_l("Currency when there is no currency column."))
+@option("--reference", "reference_column", help=_l("Column holding the reference text."))
+@option("--donor", "donor_column", help=_l("Column holding the payer's name."))
+@option("--external-id", "external_id_column", help=_l("Column holding the source's own id."))
+@option("--fee", "fee_column", help=_l("Column holding fees."))
 @click.option("--date-format", default="%Y-%m-%d", show_default=True)
 @click.option("--decimal", "decimal_separator", type=click.Choice([".", ","]), default=".")
 @click.option("--delimiter", default=",", show_default=True)
 @with_appcontext
 @domain_errors
 def mapping_save(campaign, name, **fields):
-    """Create or replace a mapping."""
     camp = get_campaign(db.session, campaign)
     mapping = mappings.save_mapping(db.session, camp, name, **fields)
     db.session.commit()
     click.echo(_("mapping %(name)s saved for %(campaign)s", name=mapping.name, campaign=camp.slug))
 
 
-@mapping_group.command("list")
+@mapping_group.command("list", help=_l("List a campaign's mappings."))
 @click.argument("campaign")
 @with_appcontext
 @domain_errors
 def mapping_list(campaign):
-    """List a campaign's mappings."""
     camp = get_campaign(db.session, campaign)
     for m in mappings.list_mappings(db.session, camp):
         click.echo(f"{m.name}\t{m.kind}\tdate={m.date_column} amount={m.amount_column} "

@@ -13,7 +13,7 @@ from ..ledger import reconcile
 from ..ledger.verify import verify
 from . import domain_errors
 from ..languages import N_
-from .language import _
+from .language import _, _l
 
 
 def _check(campaign: str, check, tag: str, failed: str, passed: str) -> None:
@@ -30,22 +30,21 @@ def _check(campaign: str, check, tag: str, failed: str, passed: str) -> None:
     click.echo(_(passed, campaign=camp.slug))
 
 
-@click.command("reconcile")
+@click.command("reconcile", help=_l("Recompute totals from the ledger; exit 1 on any drift."))
 @click.argument("campaign")
 @with_appcontext
 @domain_errors
 def reconcile_command(campaign):
-    """Recompute totals from the ledger; exit 1 on any drift."""
     _check(campaign, reconcile, "DRIFT", N_("%(n)s total(s) disagree with the ledger"),
            N_("%(campaign)s: every total agrees with the ledger"))
 
 
-@click.command("verify")
+@click.command("verify", help=_l(
+    "Walk the hash-chained ledger and the totals; exit 1 naming the first problem."))
 @click.argument("campaign")
 @with_appcontext
 @domain_errors
 def verify_command(campaign):
-    """Walk the hash-chained ledger and the totals; exit 1 naming the first problem."""
     _check(campaign, verify, "BROKEN",
            N_("%(campaign)s: the ledger does not verify (%(n)s problem(s))"),
            N_("%(campaign)s: the chain and every total agree with the ledger"))

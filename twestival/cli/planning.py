@@ -28,32 +28,32 @@ def _instant(_ctx, _param, value):
     return moment
 
 
-@click.group("reminders")
+@click.group("reminders", help=_l("Checklist reminders."))
 def reminders_group():
-    """Checklist reminders."""
+    pass
 
 
-@reminders_group.command("run")
+@reminders_group.command("run", help=_l(
+    "Send the reminders owed now, once each (safe to run from cron next to the "
+    "scheduler)."))
 @option("--now", callback=_instant, help=_l("Pretend it is this time (ISO 8601 with offset)."))
 @with_appcontext
 @domain_errors
 def reminders_run(now):
-    """Send the reminders owed now, once each (safe to run from cron next to the scheduler)."""
     count = reminders_job(current_app._get_current_object(), now)
     click.echo(ngettext("%(num)s reminder sent", "%(num)s reminders sent", count))
 
 
-@click.group("timeline")
+@click.group("timeline", help=_l("A campaign's planning timeline."))
 def timeline_group():
-    """A campaign's planning timeline."""
+    pass
 
 
-@timeline_group.command("default")
+@timeline_group.command("default", help=_l("Give CAMPAIGN the default milestone template."))
 @click.argument("campaign")
 @with_appcontext
 @domain_errors
 def timeline_default(campaign):
-    """Give CAMPAIGN the default milestone template."""
     steps = timeline.create_default_template(db.session, get_campaign(db.session, campaign))
     db.session.commit()
     click.echo(_("%(n)s milestones added to %(campaign)s", n=len(steps), campaign=campaign))

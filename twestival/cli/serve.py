@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from ..storage import checkpoints
 from ..extensions import db, socketio
 from ..planning.scheduler import start as start_scheduler
-from .language import _
+from .language import _, _l, option
 
 
 def prepare_database(app: Flask) -> None:
@@ -28,12 +28,11 @@ def _serve(app: Flask, host: str, port: int) -> None:
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
 
 
-@click.command("run")
+@click.command("run", help=_l("Serve HTTP and websockets."))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 def run_command(host, port):
-    """Serve HTTP and websockets."""
     app = current_app._get_current_object()
     prepare_database(app)
     start_scheduler(app)
@@ -66,16 +65,15 @@ def _sandbox_on(app: Flask) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-@click.command("demo")
+@click.command("demo", help=_l("A demo campaign with simulated donations streaming in."))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--seed", "seed_count", default=300, show_default=True,
-              help="Donations recorded before serving.")
-@click.option("--rate", default=2.0, show_default=True, help="Simulated donations per second.")
-@click.option("--no-serve", is_flag=True, help="Seed and exit (for scripts and tests).")
+@option("--seed", "seed_count", default=300, show_default=True,
+        help=_l("Donations recorded before serving."))
+@option("--rate", default=2.0, show_default=True, help=_l("Simulated donations per second."))
+@option("--no-serve", is_flag=True, help=_l("Seed and exit (for scripts and tests)."))
 @with_appcontext
 def demo_command(host, port, seed_count, rate, no_serve):
-    """A demo campaign with simulated donations streaming in."""
     from ..demo import SLUG, ensure_campaign, ensure_hub, ensure_people, seed_history
     from ..demo_money import ensure_streams
     app = current_app._get_current_object()

@@ -23,9 +23,9 @@ def _date(_ctx, _param, value):
         raise click.BadParameter(_("use YYYY-MM-DD")) from None
 
 
-@click.group("campaign")
+@click.group("campaign", help=_l("Campaigns."))
 def campaign_group():
-    """Campaigns."""
+    pass
 
 
 @campaign_group.command("create")
@@ -44,9 +44,9 @@ def campaign_create(slug, name, currency, event_date, charity):
                  currency=camp.currency))
 
 
-@click.group("city")
+@click.group("city", help=_l("Cities."))
 def city_group():
-    """Cities."""
+    pass
 
 
 @city_group.command("add")
@@ -67,9 +67,9 @@ def city_add(campaign, slug, name, country, currency, timezone, target):
     click.echo(_("city %(city)s added to %(campaign)s", city=city.slug, campaign=camp.slug))
 
 
-@click.group("user")
+@click.group("user", help=_l("People."))
 def user_group():
-    """People."""
+    pass
 
 
 @user_group.command("create")
@@ -95,9 +95,9 @@ def user_create(email, name, role, campaign, city):
     click.echo(_("set-password link (valid 7 days, once): %(link)s", link=password_link(user)))
 
 
-@click.group("token")
+@click.group("token", help=_l("API tokens."))
 def token_group():
-    """API tokens."""
+    pass
 
 
 @token_group.command("create")
