@@ -5,6 +5,8 @@ refusals that used to be English only (rates, money, mappings) are said in the p
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from twestival.accounts.models import Role
@@ -133,3 +135,18 @@ def test_a_rate_refusal_on_the_coordinator_page_is_in_the_readers_language(app, 
         token = csrf_token(client, "/coordinate/tw/rates")
         again = client.post("/coordinate/tw/rates", data=dict(form, rate="141", csrf_token=token))
         assert again.status_code == 422 and said in again.get_data(as_text=True), locale
+
+
+def test_an_imports_report_in_the_history_is_in_the_readers_language(app, client, seed, runner):
+    """The command line imported it; the coordinator reads the stored report in French."""
+    assert runner.invoke(args=["import", "tw", PAID_ORDERS, "--format", "eventbrite",
+                               "--city", "london"]).exit_code == 0
+    person(app, "coord@example.org", Role.coordinator)
+    login(client, "coord@example.org")
+    with client.session_transaction() as session:
+        session["locale"] = "fr"
+    listing = client.get("/coordinate/tw/imports/history").get_data(as_text=True)
+    record = re.search(r'href="(/coordinate/tw/imports/history/\d+)"', listing).group(1)
+    page = client.get(record).get_data(as_text=True)
+    assert f"<li>importées{NB}: 3</li>" in page and f"<li>doublons ignorés{NB}: 0</li>" in page
+    assert "<li>imported: 3</li>" not in page
