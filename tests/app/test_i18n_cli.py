@@ -124,12 +124,12 @@ def test_a_rate_refusal_on_the_coordinator_page_is_in_the_readers_language(app, 
     token = csrf_token(client, "/coordinate/tw/rates")
     assert client.post("/coordinate/tw/rates", data=dict(form, csrf_token=token)).status_code == 303
     for locale, said in (
-            ("fr", f"KES a déjà un taux pour le 2026-12-01 (140.25, CBK){NB}; un nouveau taux a "
-                   "besoin de sa propre date"),
-            ("de", "KES hat bereits einen Kurs für den 2026-12-01 (140.25, CBK); ein neuer Kurs "
-                   "braucht ein eigenes Datum"),
-            ("en", "KES already has a rate for 2026-12-01 (140.25, CBK); a new rate needs its "
-                   "own date")):
+            ("fr", (f"KES a déjà un taux pour le 2026-12-01 (140.25, CBK){NB}; un nouveau taux "
+                    "a besoin de sa propre date")),
+            ("de", ("KES hat bereits einen Kurs für den 2026-12-01 (140.25, CBK); ein neuer "
+                    "Kurs braucht ein eigenes Datum")),
+            ("en", ("KES already has a rate for 2026-12-01 (140.25, CBK); a new rate needs its "
+                    "own date"))):
         with client.session_transaction() as session:
             session["locale"] = locale
         token = csrf_token(client, "/coordinate/tw/rates")

@@ -50,7 +50,7 @@ def _l(message: str) -> LazyProxy:
 class Option(click.Option):
     """An option whose help is translated when shown (click makes it a plain string at once)."""
 
-    def __init__(self, *args, help=None, **kwargs):   # noqa: A002 - click's own name
+    def __init__(self, *args, help=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._help = help
 
