@@ -42,13 +42,14 @@ def test_a_refused_import_says_why_in_german_and_french_and_exits_non_zero(app, 
     args = ["import", "tw", PAID_ORDERS, "--format", "csv"]
     german = runner.invoke(args=args, env=GERMAN)
     assert german.exit_code == 2
-    assert "ein CSV-Import braucht --mapping NAME (eine gespeicherte Spaltenzuordnung)" \
+    assert "Fehler: ein CSV-Import braucht --mapping NAME (eine gespeicherte Spaltenzuordnung)" \
         in german.stderr
     french = runner.invoke(args=args, env=FRENCH)
     assert french.exit_code == 2
-    assert "un import CSV a besoin de --mapping NOM" in french.stderr
+    assert f"Erreur{NB}: un import CSV a besoin de --mapping NOM" in french.stderr
     english = runner.invoke(args=args)
-    assert english.exit_code == 2 and "a CSV import needs --mapping NAME" in english.stderr
+    assert english.exit_code == 2
+    assert "Error: a CSV import needs --mapping NAME" in english.stderr
 
 
 def test_domain_and_command_line_refusals_are_translated_with_their_values(app, seed, runner):

@@ -19,6 +19,11 @@ class CliError(click.ClickException):
     """Bad input from the command line: one line on stderr, exit status 2, nothing written."""
     exit_code = 2
 
+    def show(self, file=None) -> None:
+        # click's own "Error:" is English whatever the language; ours says it in the reader's.
+        click.echo(_("Error: %(message)s", message=self.format_message()),
+                   file=file, err=file is None, color=self.show_color)
+
 
 def domain_errors(func):
     """Turn a domain refusal into a CLI error after rolling back anything half-done."""

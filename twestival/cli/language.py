@@ -32,13 +32,13 @@ def cli_language(environ: Mapping[str, str] | None = None) -> str:
     return DEFAULT
 
 
-def _(message: str, **values) -> str:
-    """``message`` in the environment's language, with its named values filled in."""
-    text = translator(cli_language()).gettext(message)
+def _(msgid: str, /, **values) -> str:
+    """``msgid`` in the environment's language, with its named values filled in."""
+    text = translator(cli_language()).gettext(msgid)
     return text % values if values else text
 
 
-def ngettext(singular: str, plural: str, num: int, **values) -> str:
+def ngettext(singular: str, plural: str, num: int, /, **values) -> str:
     return translator(cli_language()).ngettext(singular, plural, num) % dict(values, num=num)
 
 
