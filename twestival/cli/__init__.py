@@ -57,7 +57,7 @@ def _create_app():
     try:
         app = create_app()
     except SettingsError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(_("Error: %(message)s", message=exc), err=True)
         sys.exit(2)
     # A command that records money exits right after its commit: push the change first.
     atexit.register(app.extensions["twestival.live"].drain)

@@ -24,7 +24,8 @@ def prepare_database(app: Flask) -> None:
 def _serve(app: Flask, host: str, port: int) -> None:
     with app.app_context():
         checkpoints.start(db.engine)   # SQLite only: WAL checkpoints off the request path
-    click.echo(f" * twestival on http://{host}:{port}/  (websockets: {socketio.async_mode})")
+    click.echo(_(" * twestival on %(url)s  (websockets: %(mode)s)",
+                 url=f"http://{host}:{port}/", mode=socketio.async_mode))
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
 
 
