@@ -5,8 +5,8 @@ from flask import Flask, request
 
 from ..storage.database import reset_read_only, set_read_only
 from . import (account, api, apply, auth, coordinate, coordinate_admin, donate, errors, giving,
-               i18n, money_desk, ops, organise, planning, public, rates, security, templating,
-               tokens, webhooks)
+               i18n, money_desk, ops, organise, pagecache, planning, public, rates, security,
+               templating, tokens, webhooks)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
             reset_read_only(token)
 
     security.init_app(app)
+    pagecache.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

@@ -29,6 +29,7 @@ from ..money import exponent
 from ..planning.timeline import checklist
 from ..streams import cash
 from ..streams.inbox.receive import receive
+from . import pagecache
 from .authz import require_city, roles
 from .forms import PageFields, currency_choices
 
@@ -106,6 +107,7 @@ def edit_page(campaign: str, city: str):
             form.form_errors.append(exc.message)
         else:
             db.session.commit()
+            pagecache.changed(current_app, camp.slug)
             flash(_("The page is saved."))
             return redirect(url_for(".dashboard", campaign=camp.slug, city=place.slug))
     return _dashboard(camp, place, form, 422)
@@ -172,6 +174,7 @@ def moderate_gift(campaign: str, city: str, gift_id: int):
     gift_wall.decide(db.session, camp, gift_id, form.action.data, city=place,
                      by_user_id=current_user.id)
     db.session.commit()
+    pagecache.changed(current_app, camp.slug)
     if form.action.data == "hide":
         push_hidden(socketio, camp.slug, place.slug, gift_id)
         flash(_("The gift's name and message are hidden everywhere."))

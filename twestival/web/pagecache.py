@@ -1,0 +1,159 @@
+"""Public pages and figures: the same answer for everyone, rendered once per change.
+
+When the MC says "look at the board", thousands of phones ask for the same few pages at once.
+Each answer is kept per (page, its arguments, language, host, the campaign's live ``seq``):
+``seq`` rises with every board update (live/board.py), so a new gift makes a new page and
+nothing else does. Every answer carries a strong ``ETag`` (a digest of the body, so 304s are
+exact), ``Cache-Control: public`` with a short ``max-age`` and ``stale-while-revalidate``, so
+browsers and a shared cache in front (nginx micro-caching, docs/deploy/nginx.conf) answer most
+loads without us.
+
+Only for visitors without a session: the page then holds nothing of theirs (no CSRF token:
+the donate form, with its token, is on the donate page, which starts the session). A visitor
+who has a session (signed in, chose a language, started to give) gets the page rendered for
+them and marked private; signed-in pages become ``no-store`` (web/security.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+
+from flask import Flask, current_app, g, make_response, request
+from sqlalchemy import select
+
+from ..campaigns.models import Campaign
+from ..extensions import db
+from ..live.models import LiveSequence
+from .templating import locale
+
+EXTENSION = "twestival.pages"
+MAX_AGE = 1           # seconds a browser or shared cache may reuse a page without asking
+STALE = 10            # ... and may show it while it fetches the next (stale-while-revalidate)
+SEQ_SECONDS = 0.25    # how long a process trusts a seq it read; the publisher's own are exact
+RENDER_SECONDS = 5.0  # longest a page lives for one seq: match banners end, cities go live
+KEEP = 1024           # answers kept per process (pages x languages x hosts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    body: bytes
+    etag: str
+    headers: tuple[tuple[str, str], ...]
+    made: float
+
+
+class Pages:
+    """One process's answers and the seqs they were made for."""
+
+    def __init__(self):
+        self._answers: OrderedDict[tuple, Answer] = OrderedDict()
+        self._seqs: dict[str, tuple[int | None, float]] = {}
+        self._generations: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.renders = 0
+
+    def seq(self, slug: str) -> int | None:
+        """The campaign's live seq, or None when there is no such campaign."""
+        now = time.monotonic()
+        known = self._seqs.get(slug)
+        if known is not None and now - known[1] < SEQ_SECONDS:
+            return known[0]
+        row = db.session.execute(
+            select(Campaign.id, LiveSequence.seq).outerjoin(
+                LiveSequence, LiveSequence.campaign_id == Campaign.id)
+            .where(Campaign.slug == slug)).first()
+        seq = None if row is None else row[1] or 0
+        self._seqs[slug] = (seq, now)
+        return seq
+
+    def seen(self, slug: str, seq: int) -> None:
+        """The publisher just committed ``seq``: pages here show it from now on."""
+        with self._lock:
+            known = self._seqs.get(slug)
+            if known is None or known[0] is None or known[0] < seq:
+                self._seqs[slug] = (seq, time.monotonic())
+
+    def changed(self, slug: str) -> None:
+        """Something shown changed without a new seq (a gift hidden by an organiser)."""
+        with self._lock:
+            self._generations[slug] = self._generations.get(slug, 0) + 1
+
+    def generation(self, slug: str | None) -> int:
+        return self._generations.get(slug, 0)
+
+    def get(self, key: tuple) -> Answer | None:
+        answer = self._answers.get(key)
+        if answer is None or time.monotonic() - answer.made > RENDER_SECONDS:
+            return None
+        return answer
+
+    def put(self, key: tuple, answer: Answer) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            self._answers.move_to_end(key)
+            while len(self._answers) > KEEP:
+                self._answers.popitem(last=False)
+            self.renders += 1
+
+
+# Headers of a view's answer that belong to this request, not to the page.
+PER_REQUEST = {"set-cookie", "content-length", "date", "etag", "vary"}
+
+
+def personal() -> bool:
+    """The visitor has a session: the page may differ for them (name, chosen language)."""
+    return current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+
+
+def public(localised: bool = True):
+    """Decorator for a public GET view whose answer depends only on its URL, the campaign's
+    state (``seq``) and, when ``localised``, the visitor's language."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(**kwargs):
+            if personal():
+                response = make_response(view(**kwargs))
+                if response.status_code == 200:
+                    response.headers.setdefault("Cache-Control", "private, no-cache")
+                return response
+            g.public_page = True
+            pages: Pages = current_app.extensions[EXTENSION]
+            slug = kwargs.get("campaign")
+            seq = pages.seq(slug) if slug is not None else 0
+            if seq is None:   # no such campaign: the view answers 404
+                return view(**kwargs)
+            key = (request.endpoint, tuple(sorted(kwargs.items())), request.query_string,
+                   locale() if localised else None, request.host_url, seq,
+                   pages.generation(slug))
+            answer = pages.get(key)
+            if answer is None:
+                made = make_response(view(**kwargs))
+                if made.status_code != 200 or made.is_streamed:
+                    return made
+                body = made.get_data()
+                answer = Answer(body, hashlib.sha256(body).hexdigest()[:32],
+                                tuple((k, v) for k, v in made.headers.items()
+                                      if k.lower() not in PER_REQUEST), time.monotonic())
+                pages.put(key, answer)
+            response = current_app.response_class(answer.body, headers=list(answer.headers))
+            response.set_etag(answer.etag)
+            response.headers.setdefault(
+                "Cache-Control", f"public, max-age={MAX_AGE}, stale-while-revalidate={STALE}")
+            if localised:
+                response.vary.add("Accept-Language")
+            return response.make_conditional(request)
+        return wrapped
+    return decorate
+
+
+def changed(app: Flask, slug: str) -> None:
+    """For changes that do not move ``seq``. Other processes show them within RENDER_SECONDS."""
+    app.extensions[EXTENSION].changed(slug)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = Pages()
