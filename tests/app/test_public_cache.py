@@ -113,3 +113,17 @@ def test_hiding_a_gift_changes_the_shared_page_at_once(app, client, seed, api_to
     assert hidden.status_code == 303
     assert "Rude Name" not in anonymous.get("/c/tw/london").get_data(as_text=True)
     assert anonymous.get("/api/v1/campaigns/tw/gifts").get_json()["gifts"][0]["donor_name"] is None
+
+
+def test_a_repeat_gets_the_same_headers_and_nothing_of_another_scheme_or_host(client, seed):
+    first = client.get("/c/tw/london/widget")
+    again = client.get("/c/tw/london/widget")
+    for name in ("ETag", "Cache-Control", "Vary", "Content-Security-Policy", "Content-Type"):
+        assert again.headers[name] == first.headers[name], name
+    assert "X-Frame-Options" not in again.headers   # the widget may be framed anywhere
+    assert "Strict-Transport-Security" in client.get("/c/tw", base_url="https://localhost").headers
+    plain = client.get("/c/tw", base_url="http://localhost")
+    assert "Strict-Transport-Security" not in plain.headers
+    other = client.get("/c/tw", base_url="http://other.example")
+    assert "ws://other.example" in other.headers["Content-Security-Policy"]
+    assert "http://other.example/" in other.get_data(as_text=True)

@@ -22,8 +22,8 @@ def init_app(app: Flask) -> None:
         if token is not None:
             reset_read_only(token)
 
-    security.init_app(app)
     pagecache.init_app(app)
+    security.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

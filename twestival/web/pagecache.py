@@ -100,6 +100,8 @@ class Pages:
             self.renders += 1
 
 
+MARK = "twestival.page"   # set on the WSGI environ of a request answered from the cache
+
 # Headers of a view's answer that belong to this request, not to the page.
 PER_REQUEST = {"set-cookie", "content-length", "date", "etag", "vary"}
 
@@ -139,6 +141,7 @@ def public(localised: bool = True):
                                 tuple((k, v) for k, v in made.headers.items()
                                       if k.lower() not in PER_REQUEST), time.monotonic())
                 pages.put(key, answer)
+            request.environ[MARK] = (slug, seq, pages.generation(slug), answer.made)
             response = current_app.response_class(answer.body, headers=list(answer.headers))
             response.set_etag(answer.etag)
             response.headers.setdefault(
@@ -150,10 +153,74 @@ def public(localised: bool = True):
     return decorate
 
 
+class FastPath:
+    """WSGI middleware: a repeat of a request answered from the cache gets the same bytes and
+    headers without Flask (its routing, hooks and header handling cost several times the
+    answer itself). Only while everything the answer depends on is known here to be current:
+    no session cookie, the same URL, scheme, host and Accept-Language (the locale is chosen
+    from it), and the campaign's seq, generation and age as the Flask path would check them.
+    Anything else, and every 304, 404 or first request, goes through Flask."""
+
+    def __init__(self, wsgi_app, pages: Pages, cookie: str):
+        self.wsgi_app, self.pages, self.cookie = wsgi_app, pages, cookie + "="
+        self.answers: dict[tuple, tuple] = {}
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") != "GET" or self.cookie in environ.get("HTTP_COOKIE", ""):
+            return self.wsgi_app(environ, start_response)
+        key = (environ.get("PATH_INFO"), environ.get("QUERY_STRING"),
+               environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
+               environ.get("HTTP_ACCEPT_LANGUAGE"))
+        kept = self.answers.get(key)
+        if kept is not None and self._current(*kept[0]):
+            status, headers, body, etag = kept[1:]
+            if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+                start_response("304 Not Modified", [h for h in headers if h[0].lower() not in
+                                                     ("content-length", "content-type")])
+                return [b""]
+            start_response(status, headers)
+            return [body]
+        captured = []
+
+        def capture(status, headers, exc_info=None):
+            captured[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+        chunks = self.wsgi_app(environ, capture)
+        marked = environ.get(MARK)
+        if marked is None or not captured or not captured[0].startswith("200"):
+            return chunks
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        headers = captured[1]
+        if any(name.lower() == "set-cookie" for name, _ in headers):
+            return [body]
+        etag = next((v for n, v in headers if n.lower() == "etag"), None)
+        if etag:
+            if len(self.answers) >= KEEP:
+                self.answers.clear()
+            self.answers[key] = (marked, captured[0], headers, body, etag)
+        return [body]
+
+    def _current(self, slug, seq, generation, made) -> bool:
+        now = time.monotonic()
+        if now - made > RENDER_SECONDS or self.pages.generation(slug) != generation:
+            return False
+        if slug is None:
+            return True
+        known = self.pages._seqs.get(slug)
+        return known is not None and known[0] == seq and now - known[1] < SEQ_SECONDS
+
+
 def changed(app: Flask, slug: str) -> None:
     """For changes that do not move ``seq``. Other processes show them within RENDER_SECONDS."""
     app.extensions[EXTENSION].changed(slug)
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = Pages()
+    """Before web.security's ProxyFix wraps the app, so the fast path sees the scheme and host
+    the proxy reported."""
+    pages = app.extensions[EXTENSION] = Pages()
+    app.wsgi_app = FastPath(app.wsgi_app, pages, app.config["SESSION_COOKIE_NAME"])
