@@ -32,7 +32,8 @@ from .templating import locale
 
 EXTENSION = "twestival.pages"
 MAX_AGE = 1           # seconds a browser or shared cache may reuse a page without asking
-STALE = 10            # ... and may show it while it fetches the next (stale-while-revalidate)
+STALE = 1             # ... and may show it while it fetches the next (stale-while-revalidate;
+                      # nginx bounds "proxy_cache_use_stale updating" by it): 2 s at most in all
 SEQ_SECONDS = 0.25    # how long a process trusts a seq it read; the publisher's own are exact
 RENDER_SECONDS = 5.0  # longest a page lives for one seq: match banners end, cities go live
 KEEP = 1024           # answers kept per process (pages x languages x hosts)
