@@ -54,6 +54,8 @@ class Pages:
         self._answers: OrderedDict[tuple, Answer] = OrderedDict()
         self._seqs: dict[str, tuple[int | None, float]] = {}
         self._generations: dict[str, int] = {}
+        self._making: dict[tuple, threading.Event] = {}
+        self._latest: dict[tuple, tuple[Answer, int]] = {}   # per page, whatever its seq
         self._lock = threading.Lock()
         self.renders = 0
 
@@ -92,6 +94,34 @@ class Pages:
             return None
         return answer
 
+    def render(self, key: tuple, make) -> tuple[Answer, bool]:
+        """The answer for ``key``, made once however many ask at the same moment (after each
+        update the crowd asks together). While it is being made, the others get the page's
+        previous answer, one update older (False: not current), or wait for it if there is
+        none."""
+        page = key[:-2]
+        with self._lock:
+            busy = self._making.get(key)
+            if busy is None:
+                self._making[key] = threading.Event()
+        if busy is not None:
+            previous = self._latest.get(page)
+            if previous is not None and previous[1] == key[-1]:   # nothing hidden since
+                return previous[0], False
+            busy.wait(RENDER_SECONDS)
+            return self.get(key) or make(), True
+        try:
+            answer = make()
+            if isinstance(answer, Answer):
+                self.put(key, answer)
+                if len(self._latest) >= KEEP:
+                    self._latest.clear()
+                self._latest[page] = (answer, key[-1])
+            return answer, True
+        finally:
+            with self._lock:
+                self._making.pop(key).set()
+
     def put(self, key: tuple, answer: Answer) -> None:
         with self._lock:
             self._answers[key] = answer
@@ -105,6 +135,16 @@ MARK = "twestival.page"   # set on the WSGI environ of a request answered from t
 
 # Headers of a view's answer that belong to this request, not to the page.
 PER_REQUEST = {"set-cookie", "content-length", "date", "etag", "vary"}
+
+
+def _made(rendered):
+    made = make_response(rendered)
+    if made.status_code != 200 or made.is_streamed:
+        return made
+    body = made.get_data()
+    return Answer(body, hashlib.sha256(body).hexdigest()[:32],
+                  tuple((k, v) for k, v in made.headers.items() if k.lower() not in PER_REQUEST),
+                  time.monotonic())
 
 
 def personal() -> bool:
@@ -133,16 +173,13 @@ def public(localised: bool = True):
                    locale() if localised else None, request.host_url, seq,
                    pages.generation(slug))
             answer = pages.get(key)
+            current = True
             if answer is None:
-                made = make_response(view(**kwargs))
-                if made.status_code != 200 or made.is_streamed:
-                    return made
-                body = made.get_data()
-                answer = Answer(body, hashlib.sha256(body).hexdigest()[:32],
-                                tuple((k, v) for k, v in made.headers.items()
-                                      if k.lower() not in PER_REQUEST), time.monotonic())
-                pages.put(key, answer)
-            request.environ[MARK] = (slug, seq, pages.generation(slug), answer.made)
+                answer, current = pages.render(key, lambda: _made(view(**kwargs)))
+                if not isinstance(answer, Answer):   # an error page, a stream: as it is
+                    return answer
+            if current:
+                request.environ[MARK] = (slug, seq, pages.generation(slug), answer.made)
             response = current_app.response_class(answer.body, headers=list(answer.headers))
             response.set_etag(answer.etag)
             response.headers.setdefault(
