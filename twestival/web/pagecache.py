@@ -57,7 +57,6 @@ class Pages:
         self._making: dict[tuple, threading.Event] = {}
         self._latest: dict[tuple, tuple[Answer, int]] = {}   # per page, whatever its seq
         self._lock = threading.Lock()
-        self.renders = 0
 
     def seq(self, slug: str) -> int | None:
         """The campaign's live seq, or None when there is no such campaign."""
@@ -106,7 +105,8 @@ class Pages:
                 self._making[key] = threading.Event()
         if busy is not None:
             previous = self._latest.get(page)
-            if previous is not None and previous[1] == key[-1]:   # nothing hidden since
+            if (previous is not None and previous[1] == key[-1]   # nothing hidden since
+                    and time.monotonic() - previous[0].made <= RENDER_SECONDS):
                 return previous[0], False
             busy.wait(RENDER_SECONDS)
             return self.get(key) or make(), True
@@ -128,7 +128,6 @@ class Pages:
             self._answers.move_to_end(key)
             while len(self._answers) > KEEP:
                 self._answers.popitem(last=False)
-            self.renders += 1
 
 
 MARK = "twestival.page"   # set on the WSGI environ of a request answered from the cache
