@@ -138,8 +138,14 @@ class Publisher:
                 rows = leaderboard.city_rows(session, campaign)
                 previous = self._last_rows.get(campaign_id, {})
                 # Rank moves ripple: a city overtaken changed too, though no money touched it.
-                changed = [r for r in rows if previous.get(r["slug"]) != r]
-                touched = _touched(changed, rows, list(previous.values()), gifts)
+                moved = [r for r in rows if previous.get(r["slug"]) != r]
+                # The campaign's watchers rank the rows themselves (live.js rerank), so their
+                # update carries only rows whose own figures changed: its size stays that of
+                # the gifts, not of the cities a jump up the ranking passed (bench/cities.py).
+                # A city's own watchers still hear of a rank it lost (its room's message).
+                changed = [r for r in moved
+                           if _unranked(previous.get(r["slug"])) != _unranked(r)]
+                touched = _touched(moved, rows, list(previous.values()), gifts)
                 # A match spent, set up or changed redraws the banner of every city it covers.
                 offers = matches(session, campaign)
                 touched |= match_cities(offers, self._last_matches.get(campaign_id),
@@ -156,6 +162,9 @@ class Publisher:
                     self._last_point[campaign_id] = now
                 slug = campaign.slug
                 session.commit()
+            pages = self.app.extensions.get("twestival.pages")   # web/pagecache.py
+            if pages is not None:   # this process's pages show the new seq at once
+                pages.seen(slug, seq)
             totals = {
                 "total_raised_minor": total,
                 "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),
@@ -194,6 +203,10 @@ class Publisher:
 def words(app: Flask) -> tuple[str, ...]:
     """The moderation word list (setting MODERATION_WORDS)."""
     return moderation_words(app.config.get("MODERATION_WORDS"))
+
+
+def _unranked(row: dict | None) -> dict | None:
+    return None if row is None else {k: v for k, v in row.items() if k != "rank"}
 
 
 def _touched(changed: list[dict], rows: list[dict], before: list[dict],
