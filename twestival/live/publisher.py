@@ -138,14 +138,8 @@ class Publisher:
                 rows = leaderboard.city_rows(session, campaign)
                 previous = self._last_rows.get(campaign_id, {})
                 # Rank moves ripple: a city overtaken changed too, though no money touched it.
-                moved = [r for r in rows if previous.get(r["slug"]) != r]
-                # The campaign's watchers rank the rows themselves (live.js rerank), so their
-                # update carries only rows whose own figures changed: its size stays that of
-                # the gifts, not of the cities a jump up the ranking passed (bench/cities.py).
-                # A city's own watchers still hear of a rank it lost (its room's message).
-                changed = [r for r in moved
-                           if _unranked(previous.get(r["slug"])) != _unranked(r)]
-                touched = _touched(moved, rows, list(previous.values()), gifts)
+                changed = [r for r in rows if previous.get(r["slug"]) != r]
+                touched = _touched(changed, rows, list(previous.values()), gifts)
                 # A match spent, set up or changed redraws the banner of every city it covers.
                 offers = matches(session, campaign)
                 touched |= match_cities(offers, self._last_matches.get(campaign_id),
@@ -203,10 +197,6 @@ class Publisher:
 def words(app: Flask) -> tuple[str, ...]:
     """The moderation word list (setting MODERATION_WORDS)."""
     return moderation_words(app.config.get("MODERATION_WORDS"))
-
-
-def _unranked(row: dict | None) -> dict | None:
-    return None if row is None else {k: v for k, v in row.items() if k != "rank"}
 
 
 def _touched(changed: list[dict], rows: list[dict], before: list[dict],
