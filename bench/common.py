@@ -112,6 +112,12 @@ class Postgres:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def analyze(self, url: str) -> None:
+        import psycopg
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                             autocommit=True) as conn:
+            conn.execute("ANALYZE")
+
     def cpu_seconds(self) -> float:
         """CPU used so far by the server: the postmaster, its live backends, and the backends
         that have ended (the postmaster reaps them)."""

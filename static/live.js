@@ -451,6 +451,26 @@
     connection(true);
     render(changed, fresh);
   });
+  // A campaign update carries only the rows whose own figures changed; a city that one of
+  // them overtook drops a place without being sent. So ranks are worked out here, as the
+  // server does (ledger/leaderboard.rank_rows): share of target, then money raised, then name;
+  // equal shares share a rank. Shares compare exactly, as cross products (BigInt).
+  function rerank(changed) {
+    const ahead = (a, b) => BigInt(a.raised_minor) * BigInt(b.target_minor) -
+                            BigInt(b.raised_minor) * BigInt(a.target_minor);
+    const rows = [...state.rows.values()].sort((a, b) => {
+      const d = ahead(b, a);
+      if (d !== 0n) return d > 0n ? 1 : -1;
+      return (b.raised_reporting_minor - a.raised_reporting_minor) ||
+             (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    });
+    let rank = 0;
+    rows.forEach((r, i) => {
+      if (i === 0 || ahead(rows[i - 1], r) !== 0n) rank = i + 1;
+      if (r.rank !== rank) { state.rows.set(r.slug, { ...r, rank }); changed.add(r.slug); }
+    });
+  }
+
   socket.on("leaderboard_update", (u) => {
     if (u.campaign !== slug || u.seq <= state.seq) return;
     if (watchCity) {
@@ -467,6 +487,7 @@
       if (old) milestone(old, r);
       state.rows.set(r.slug, r); changed.add(r.slug);
     }
+    if (!watchCity) rerank(changed);
     render(changed, addGifts(u.gifts));
   });
   socket.on("gift_hidden", (h) => {

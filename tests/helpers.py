@@ -24,3 +24,9 @@ def wait_for(live, name, predicate=lambda args: True, timeout=5.0, namespace="/l
                 return message["args"][0], seen
         time.sleep(0.02)
     raise AssertionError(f"no {name!r} within {timeout}s; got {[m['name'] for m in seen]}")
+
+
+def published(app) -> None:
+    """Wait for the live update of what was just committed: public pages and figures show a
+    campaign as of its latest update (web/pagecache.py), as the boards do."""
+    assert app.extensions["twestival.live"].drain()

@@ -34,8 +34,11 @@ def email_of(app, user_id: int) -> str:
 
 
 def csrf_token(client, path="/login") -> str:
+    """The token ``path`` carries; a public page shown without a session carries none
+    (web/pagecache.py), so then the sign-in page's, which starts the session."""
     html = client.get(path).get_data(as_text=True)
-    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    return found.group(1) if found else csrf_token(client, "/login")
 
 
 def login(client, email, password=PASSWORD):

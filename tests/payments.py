@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_app
+from tests.helpers import published
 from twestival.extensions import db
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -98,6 +99,7 @@ def dispute_event(kind: str, charge: str, intent: str | None, amount: int, curre
 
 
 def board(client, campaign: str = "tw") -> dict:
+    published(client.application)
     data = client.get(f"/api/v1/campaigns/{campaign}/leaderboard").get_json()
     data["by_city"] = {row["slug"]: row for row in data["cities"]}
     return data

@@ -127,8 +127,15 @@ def from_decimal(value: Decimal, currency: str) -> Money:
 
 
 def format_money(money: Money, locale: str = "en") -> str:
+    return _formatted(money.minor, money.currency, locale)
+
+
+@functools.lru_cache(maxsize=65536)
+def _formatted(minor: int, currency: str, locale: str) -> str:
+    # Kept: a board shows the same amounts again at every update, and Babel's formatting is
+    # most of a page's render time (bench/cities.py).
     # Never round a stored minor digit away (CLDR shows HUF without decimals, say).
-    return format_currency(money.decimal, money.currency, locale=locale,
+    return format_currency(Money(minor, currency).decimal, currency, locale=locale,
                            currency_digits=True, decimal_quantization=False)
 
 

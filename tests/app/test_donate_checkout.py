@@ -90,7 +90,7 @@ def sent(server, path="/v1/checkout/sessions"):
 
 
 def form(client, city="london"):
-    page = client.get(f"/c/tw/{city}").get_data(as_text=True)
+    page = client.get(f"/c/tw/{city}/donate").get_data(as_text=True)
     fields = dict(re.findall(r'name="(csrf_token|form_key)" value="([^"]+)"', page))
     return page, fields
 
@@ -101,7 +101,7 @@ def donate(client, city="london", fields=None, headers=None, **data):
                        headers=headers or {})
 
 
-def test_city_page_shows_the_card_button_and_hides_paypal_when_unset(client, seed):
+def test_donate_page_shows_the_card_button_and_hides_paypal_when_unset(client, seed):
     page, fields = form(client)
     assert "Give by card" in page and 'id="donate"' in page
     assert "PayPal" not in page
@@ -110,14 +110,14 @@ def test_city_page_shows_the_card_button_and_hides_paypal_when_unset(client, see
 
 
 def test_the_donate_form_speaks_the_visitors_language(client, seed):
-    page = client.get("/c/tw/berlin", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    page = client.get("/c/tw/berlin/donate", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert "Für Twestival Berlin spenden" in page and "Mit Karte spenden" in page
     assert "Give by card" not in page
 
 
 def test_no_form_when_no_stream_is_configured(db_path, seed):
     app = next(payments_app(db_path, STRIPE_SECRET_KEY=None))
-    assert 'id="donate"' not in app.test_client().get("/c/tw/london").get_data(as_text=True)
+    assert 'id="donate"' not in app.test_client().get("/c/tw/london/donate").get_data(as_text=True)
     app.extensions["twestival.live"].stop()
 
 
@@ -231,7 +231,8 @@ def paypal_app(db_path, server):
 
 
 def test_paypal_button_shows_when_configured(paypal_app, seed):
-    assert "Give with PayPal" in paypal_app.test_client().get("/c/tw/london").get_data(as_text=True)
+    page = paypal_app.test_client().get("/c/tw/london/donate").get_data(as_text=True)
+    assert "Give with PayPal" in page
 
 
 def test_paypal_order_is_created_and_captured(paypal_app, seed, server):

@@ -195,7 +195,7 @@ def test_sandbox_pages_answer_404_when_it_is_off(database_url):
         client = app.test_client()
         assert client.get("/sandbox/checkout/cs_test_" + "0" * 32).status_code == 404
         assert client.post("/sandbox/checkout/cs_test_" + "0" * 32).status_code in {400, 404}
-        assert 'id="donate"' not in client.get("/c/tw/london").get_data(as_text=True)
+        assert 'id="donate"' not in client.get("/c/tw/london/donate").get_data(as_text=True)
     finally:
         app.extensions["twestival.live"].stop()
 

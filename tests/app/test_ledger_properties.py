@@ -19,7 +19,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, invariant, rule,
                                  run_state_machine_as_test)
 
 from tests.conftest import make_app
-from tests.helpers import post_donation
+from tests.helpers import post_donation, published
 from tests.imports_helpers import run_import
 from tests.payments import (STRIPE_CONFIG, checkout_event, dispute_event, post_stripe,
                             refund_event)
@@ -212,6 +212,7 @@ class Ledger(RuleBasedStateMachine):
 
     @invariant()
     def totals_match_the_model(self):
+        published(self.client.application)
         rows = {row["slug"]: row for row in
                 self.client.get("/api/v1/campaigns/tw/leaderboard").get_json()["cities"]}
         for city in CITIES:

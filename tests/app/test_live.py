@@ -68,6 +68,8 @@ def test_burst_is_coalesced_and_ends_on_the_last_state(client, live, api_token):
 
 
 def test_overtaken_city_is_in_the_update(client, live, api_token):
+    """ROW carries its rank, and the update carries the changed rows (DESIGN.md): a city
+    overtaken changed, though no money touched it."""
     watch(live)
     post_donation(client, api_token, city="london", amount="250.00")     # london 10%, rank 1
     wait_for(live, "leaderboard_update", lambda u: any(r["slug"] == "london" for r in u["cities"]))

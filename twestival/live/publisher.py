@@ -156,6 +156,9 @@ class Publisher:
                     self._last_point[campaign_id] = now
                 slug = campaign.slug
                 session.commit()
+            pages = self.app.extensions.get("twestival.pages")   # web/pagecache.py
+            if pages is not None:   # this process's pages show the new seq at once
+                pages.seen(slug, seq)
             totals = {
                 "total_raised_minor": total,
                 "total_provisional_minor": sum(r["provisional_reporting_minor"] for r in rows),

@@ -5,8 +5,8 @@ from flask import Flask, request
 
 from ..storage.database import reset_read_only, set_read_only
 from . import (account, api, apply, auth, coordinate, coordinate_admin, donate, errors, giving,
-               i18n, import_history, matches, money_desk, ops, organise, organise_desk, planning,
-               programme, public, rates, security, templating, tokens, webhooks)
+               i18n, import_history, matches, money_desk, ops, organise, organise_desk, pagecache,
+               planning, programme, public, rates, security, templating, tokens, webhooks)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         if token is not None:
             reset_read_only(token)
 
+    pagecache.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)

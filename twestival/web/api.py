@@ -13,6 +13,7 @@ from ..live.board import history, snapshot
 from ..live.publisher import words
 from ..streams import api as api_stream
 from ..streams.inbox.receive import receive
+from . import pagecache
 from .errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,14 +27,14 @@ def _public(response):
 
 
 @bp.get("/campaigns/<campaign>/leaderboard")
+@pagecache.public(localised=False)
 def leaderboard(campaign: str):
     camp = get_campaign(db.session, campaign)
-    response = jsonify(snapshot(db.session, camp, words(current_app)))
-    response.headers["Cache-Control"] = "no-store"
-    return _public(response)
+    return _public(jsonify(snapshot(db.session, camp, words(current_app))))
 
 
 @bp.get("/campaigns/<campaign>/history")
+@pagecache.public(localised=False)
 def progress_history(campaign: str):
     """Campaign total over time: [[unix ms, total minor], ...] in the reporting currency."""
     camp = get_campaign(db.session, campaign)
@@ -42,6 +43,7 @@ def progress_history(campaign: str):
 
 
 @bp.get("/campaigns/<campaign>/gifts")
+@pagecache.public(localised=False)
 def gifts(campaign: str):
     """The gift wall, newest first; ``before`` (a gift id) pages back, ``city`` narrows."""
     camp = get_campaign(db.session, campaign)
@@ -50,9 +52,7 @@ def gifts(campaign: str):
     place = get_city(db.session, camp, city_slug, approved_only=True) if city_slug else None
     found = gift_wall.latest(db.session, camp, words(current_app), city=place, limit=limit,
                              before=before)
-    response = jsonify(gifts=found)
-    response.headers["Cache-Control"] = "no-store"
-    return _public(response)
+    return _public(jsonify(gifts=found))
 
 
 def _bearer() -> str | None:

@@ -41,7 +41,7 @@ from ..giving.nearest import nearest_first
 from ..ledger.statement import csv_safe
 from ..money import Money, parse
 from ..streams.inbox import receive, registry
-from . import webhooks
+from . import pagecache, webhooks
 from .authz import require_coordinator
 from .donate import _donate_limit
 from .matches import matches_changed
@@ -88,12 +88,14 @@ def _qr(url: str) -> Response:
 
 
 @bp.get("/c/<campaign>/qr.svg")
+@pagecache.public(localised=False)
 def campaign_qr(campaign: str):
     camp = get_campaign(db.session, campaign)
     return _qr(url_for("giving.choose", campaign=camp.slug, _external=True))
 
 
 @bp.get("/c/<campaign>/<city>/qr.svg")
+@pagecache.public(localised=False)
 def city_qr(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city, approved_only=True)

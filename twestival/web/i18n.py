@@ -5,8 +5,8 @@ them to another device. Money and dates are formatted in the same locale (templa
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, request, session, url_for
-from flask_babel import Babel, get_locale, gettext
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask_babel import Babel, force_locale, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -27,6 +27,19 @@ def select_locale() -> str:
     if current_user.is_authenticated and current_user.locale in LANGUAGES:
         return current_user.locale
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+@bp.get("/language")
+def confirm():
+    """Where the switcher of a page shared by everyone leads (it holds no CSRF token): the
+    form that makes the choice, with its token, in the chosen language. A script sends it at
+    once; without scripts the visitor presses its button."""
+    code = request.args.get("locale", "")
+    back = local_path(request.args.get("next")) or url_for("public.index")
+    if code not in LANGUAGES:
+        return redirect(back)
+    with force_locale(code):
+        return render_template("language.html", code=code, label=LANGUAGES[code], back=back)
 
 
 @bp.post("/language")

@@ -5,8 +5,8 @@ record cash. Every view authorises first, then calls one domain function.
 """
 from __future__ import annotations
 
-from flask import (Blueprint, flash, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -29,6 +29,7 @@ from ..money import exponent
 from ..planning.timeline import checklist
 from ..streams import cash
 from ..streams.inbox.receive import receive
+from . import pagecache
 from .authz import require_city, roles
 from .forms import PageFields, currency_choices
 from .i18n import say
@@ -108,6 +109,7 @@ def edit_page(campaign: str, city: str):
             form.form_errors.append(say(exc))
         else:
             db.session.commit()
+            pagecache.changed(current_app, camp.slug)
             flash(_("The page is saved."))
             return redirect(url_for(".dashboard", campaign=camp.slug, city=place.slug))
     return _dashboard(camp, place, form, 422)
@@ -178,6 +180,7 @@ def moderate_gift(campaign: str, city: str, gift_id: int):
                  subject=f"gift #{gift_id}", campaign_id=camp.id, city_id=place.id,
                  details={"action": form.action.data})
     db.session.commit()
+    pagecache.changed(current_app, camp.slug)
     if form.action.data == "hide":
         push_hidden(socketio, camp.slug, place.slug, gift_id)
         flash(_("The gift's name and message are hidden everywhere."))

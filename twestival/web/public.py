@@ -19,6 +19,7 @@ from ..live.board import history, snapshot
 from ..live.publisher import words
 from ..money import Money, format_money
 from ..text import render_markdown
+from . import pagecache
 from .security import csp
 from .templating import locale
 
@@ -26,6 +27,7 @@ bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
+@pagecache.public()
 def index():
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.event_date.desc(),
                                                              Campaign.name)).all()
@@ -40,6 +42,7 @@ def _share_image(camp, city_slug: str | None) -> str | None:
 
 
 @bp.get("/c/<campaign>")
+@pagecache.public()
 def board(campaign: str):
     camp = get_campaign(db.session, campaign)
     live = snapshot(db.session, camp, words(current_app))
@@ -50,6 +53,7 @@ def board(campaign: str):
 
 
 @bp.get("/c/<campaign>/screen")
+@pagecache.public()
 def screen(campaign: str):
     camp = get_campaign(db.session, campaign)
     return render_template("public/screen.html", campaign=camp,
@@ -91,6 +95,7 @@ def ledger_chain(campaign: str):
 
 
 @bp.get("/c/<campaign>/<city>")
+@pagecache.public()
 def city(campaign: str, city: str):
     camp, place, board, row = _city_view(campaign, city)
     return render_template("public/city.html", campaign=camp, city=place, board=board, row=row,
@@ -107,6 +112,7 @@ def _city_view(campaign: str, city: str):
 
 
 @bp.get("/c/<campaign>/<city>/screen")
+@pagecache.public()
 def city_screen(campaign: str, city: str):
     camp, place, board, row = _city_view(campaign, city)
     return render_template("public/city_screen.html", campaign=camp, city=place, board=board,
@@ -115,6 +121,7 @@ def city_screen(campaign: str, city: str):
 
 @bp.get("/c/<campaign>/<city>/widget")
 @csp(frame_ancestors="*")
+@pagecache.public()
 def widget(campaign: str, city: str):
     """For an iframe on any site: the one page that may be framed anywhere."""
     camp, place, board, row = _city_view(campaign, city)
@@ -123,6 +130,7 @@ def widget(campaign: str, city: str):
 
 
 @bp.get("/c/<campaign>/<city>/card.png")
+@pagecache.public()
 def share_card(campaign: str, city: str):
     camp, place, board, row = _city_view(campaign, city)
     lang = locale()

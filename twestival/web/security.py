@@ -73,6 +73,15 @@ class SessionCookies(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(super().get_cookie_secure(app) or (has_request_context() and request.is_secure))
 
+    def save_session(self, app: Flask, session, response) -> None:
+        # No cookie came and none is made: the answer is the same for every visitor without a
+        # session, so it gets no "Vary: Cookie" and shared caches may keep it (web/pagecache.py).
+        # nginx passes requests carrying the cookie by its cache (docs/deploy/nginx.conf).
+        if (not session and not session.modified
+                and self.get_cookie_name(app) not in request.cookies):
+            return
+        super().save_session(app, session, response)
+
 
 def _signed_in(app: Flask) -> bool:
     # Looking into the session only when a cookie came keeps "Vary: Cookie" off public answers.

@@ -95,6 +95,9 @@ _ARCHIVE = insert(_payload).returning(_payload.c.id, sort_by_parameter_order=Tru
 _MARK = update(_payload).where(_payload.c.id == bindparam("p_id")).values(
     status=bindparam("p_status"), error=bindparam("p_error"),
     processed_at=bindparam("p_at", type_=_payload.c.processed_at.type))
+_MARK_MANY = update(_payload).where(_payload.c.id.in_(bindparam("ids", expanding=True))).values(
+    status=bindparam("p_status"), error=None,
+    processed_at=bindparam("p_at", type_=_payload.c.processed_at.type))
 
 
 def archive_many(session: Session, deliveries: Sequence[Delivery]) -> None:
@@ -131,9 +134,14 @@ def process_many(session: Session, deliveries: Sequence[Delivery]) -> list[Outco
         except DomainError:
             continue  # one by one, below, where each gets its own answer
         if taken:
+            by_status: dict[str, list[int]] = {}
+            for i, status in taken.items():
+                by_status.setdefault(status, []).append(group[i].payload_id)
             now = utcnow()
-            session.execute(_MARK, [{"p_id": group[i].payload_id, "p_status": status,
-                                     "p_error": None, "p_at": now} for i, status in taken.items()])
+            # One statement per status, not one per delivery: on PostgreSQL each is a round
+            # of parse, plan and execute in the server.
+            for status, ids in by_status.items():
+                session.execute(_MARK_MANY, {"ids": ids, "p_status": status, "p_at": now})
             outcomes.update((indexes[i], Outcome(status)) for i, status in taken.items())
     for index, item in enumerate(deliveries):
         if index not in outcomes:

@@ -19,7 +19,7 @@ from ...errors import DomainError
 from ...ledger.bulk import record_many
 from ...ledger.models import LedgerEntry
 from ...storage.database import utcnow
-from ...storage.sql import insert_ignoring_conflicts
+from ...storage.sql import fast_insert
 from ..inbox.archive import InboundPayload
 from ..inbox.delivery import Delivery
 from ..inbox.waiting import WaitingPayload
@@ -76,14 +76,15 @@ def new_paid_checkouts(session: Session, deliveries: Sequence[Delivery]) -> dict
     entry_ids = dict(session.execute(select(LedgerEntry.external_id, LedgerEntry.id).where(
         LedgerEntry.stream == stripe.STREAM, LedgerEntry.external_id.in_(external_ids))).all())
     now = utcnow()
-    session.execute(
-        insert_ignoring_conflicts(session, StripeCheckout.__table__, ["session_id"]),
+    fast_insert(
+        session, StripeCheckout.__table__,
         [dict(session_id=session_id, payment_intent_id=intent, campaign_id=campaign.id,
               city_id=city.id if city else None, amount_minor=amount.minor,
               currency=amount.currency, status="paid",
               entry_id=entry_ids[f"checkout:{session_id}"],
               payload_id=deliveries[i].payload_id, updated_at=now)
-         for i, (campaign, city, amount, session_id, intent, _m) in plain.items()])
+         for i, (campaign, city, amount, session_id, intent, _m) in plain.items()],
+        ["session_id"])
     return {i: "processed" for i in plain}
 
 
