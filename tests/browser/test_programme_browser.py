@@ -4,7 +4,6 @@ the logo once it is loaded again."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import zoneinfo
 
 import pytest
