@@ -31,6 +31,9 @@ WATCHERS = Gauge("twestival_live_watchers", "Socket.IO clients connected to /liv
 PUSHES = Counter("twestival_live_pushes", "leaderboard_update messages handed to Socket.IO")
 PUSH_FAILURES = Counter("twestival_live_push_failures",
                         "leaderboard_update pushes that failed and were kept for a retry")
+WINDOWS_WAITED = Counter("twestival_live_windows_waited",
+                         "Times a campaign's changes waited for an update window that another "
+                         "process holds (the shared LIVE_UPDATES_PER_SECOND cap)")
 
 
 @contextlib.contextmanager
