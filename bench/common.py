@@ -166,7 +166,9 @@ def wait_http_or_port(port: int, path: str | None = None, timeout: float = 60.0)
 class App:
     """One production-style app process: gunicorn, gevent worker, one worker."""
 
-    def __init__(self, env: dict, log: Path, target: str = "twestival.wsgi:app"):
+    def __init__(self, env: dict, log: Path, target: str = "twestival.wsgi:app",
+                 root: Path | None = None):
+        """``root``: the checkout to serve (another one's code for before/after runs)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("wb")
@@ -174,7 +176,7 @@ class App:
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--no-control-socket",
              "--worker-connections", "10000", "--backlog", "4096",
              "-b", f"127.0.0.1:{self.port}", target],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=root or ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         wait_http_or_port(self.port, "/healthz")
 
     def worker_pid(self) -> int:

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import common, imports, ingest, leaderboard, scaleout, screen
+from . import common, imports, ingest, latency, leaderboard, scaleout, screen
 
 TARGETS = {
     "ingest_events_per_s": 1000, "ingest_p99_ms": 100,
@@ -243,6 +243,8 @@ def report(results: dict, args) -> str:
                          f"{fmt(two['p99_ms'])} | {fmt(two['server_cpu_ms_per_message'], 3)} | "
                          f"{fmt(two['kb_per_watcher'])} |")
         lines.append("")
+    if "latency" in results:
+        lines += latency.report_lines(results["latency"])
     notes = Path(__file__).with_name("NOTES.md")
     if notes.exists():
         lines += [notes.read_text()]
@@ -257,7 +259,7 @@ def main() -> None:
     parser.add_argument("--screen-seconds", type=float, default=30)
     parser.add_argument("--watchers", default="1000,5000")
     parser.add_argument("--max-entries", type=int, default=10**7)
-    parser.add_argument("--only", default="ingest,screen,leaderboard,imports,scaleout")
+    parser.add_argument("--only", default="ingest,screen,leaderboard,imports,scaleout,latency")
     parser.add_argument("--output", default=str(common.ROOT / "BENCHMARKS.md"))
     parser.add_argument("--render", metavar="JSON",
                         help="only re-write the report from a results file (bench/results/*.json)")
@@ -284,6 +286,7 @@ def main() -> None:
             ("leaderboard", lambda: leaderboard.run(work, args.max_entries)),
             ("imports", lambda: imports.run(work, 200_000 if args.quick else 1_000_000)),
             ("scaleout", lambda: scaleout.run(work, args.ingest_seconds, sizes, args.screen_seconds)),
+            ("latency", lambda: latency.run(work, args.screen_seconds)),
         ]
         for name, step in steps:
             if name not in only:
