@@ -205,9 +205,10 @@ def app_env(database_url: str, redis_url: str | None = None, **extra) -> dict:
     return env
 
 
-def prepare_database(url: str, campaigns: int = 1) -> str:
+def prepare_database(url: str, campaigns: int = 1, root: Path | None = None) -> str:
     """Migrate, create campaigns bench, bench2, ... with CITIES; returns an API token for the
-    first campaign (tokens for all are in the returned JSON string's list, see tokens())."""
+    first campaign (tokens for all are in the returned JSON string's list, see tokens()).
+    ``root``: the checkout whose migrations and code to use (see App)."""
     code = f"""
 import json
 from flask_migrate import upgrade
@@ -232,7 +233,8 @@ with app.app_context():
     db.session.commit()
 print(json.dumps(tokens))
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=root or ROOT, capture_output=True,
+                         text=True)
     if out.returncode:
         raise RuntimeError(f"preparing {url} failed:\n{out.stderr}")
     return out.stdout.strip().splitlines()[-1]

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import common, screen
+from . import common, profile, screen
 
 WATCHERS = 5000
 LOADS = {   # gifts a second per campaign
@@ -46,6 +46,30 @@ def verdicts(load: str, result: dict) -> dict:
     return out
 
 
+def pushes(base: str) -> dict | None:
+    """The app's push durations (``twestival_live_push_seconds``): count, mean, and the
+    histogram's bucket bounds at the median and the 99th percentile."""
+    import urllib.request
+    with urllib.request.urlopen(base + "/metrics", timeout=30) as response:
+        text = response.read().decode()
+    buckets, total, count = [], 0.0, 0
+    for line in text.splitlines():
+        if line.startswith("twestival_live_push_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith("twestival_live_push_seconds_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("twestival_live_push_seconds_count"):
+            count = int(float(line.rsplit(" ", 1)[1]))
+    if not count:
+        return None   # a checkout without the histogram
+
+    def at(q):
+        return next(bound for bound, n in buckets if n >= q * count) * 1e3
+    return {"count": count, "mean_ms": total / count * 1e3, "p50_ms_at_most": at(0.5),
+            "p99_ms_at_most": at(0.99)}
+
+
 def fanout(watchers: int, rounds: int) -> dict:
     """``bench.fanout`` in a process of its own (it serves in-process, under gevent)."""
     out = subprocess.run([sys.executable, "-m", "bench.fanout", "--watchers", str(watchers),
@@ -63,14 +87,25 @@ def run(workdir: Path, seconds: float = 30, loads=tuple(LOADS), watchers: int = 
         per_campaign = LOADS[load]
         name = f"latency-{load}"
         url = f"sqlite:///{workdir / f'{name}.db'}"
-        tokens = common.tokens(common.prepare_database(url, campaigns=screen.CAMPAIGNS))
+        tokens = common.tokens(common.prepare_database(url, campaigns=screen.CAMPAIGNS,
+                                                       root=code))
         app = common.App(common.app_env(url, LIVE_UPDATES_PER_SECOND=4),
                          workdir / f"{name}.log", root=code)
+        spy = []
+
+        def profiled():   # the measured window only, and only this checkout's
+            if code is None:
+                spy.append(profile.record_later(app.worker_pid(), 0, seconds,
+                                                workdir / f"{name}.spy"))
         try:
             row = screen.run_one([app], tokens, watchers, per_campaign * screen.CAMPAIGNS,
-                                 seconds, lean=True)
+                                 seconds, lean=True, on_start=profiled)
+            row["push"] = pushes(app.base)
         finally:
             app.stop()
+        if spy and spy[0] is not None:
+            spy[0].join(timeout=60)
+            row["profile"] = profile.summary(workdir / f"{name}.spy")
         row["gifts_per_s_per_campaign"] = per_campaign
         row["targets"] = verdicts(load, row)
         results[load] = row

@@ -111,9 +111,10 @@ def _clients(apps, tokens, watchers: int, processes: int, lean: bool) -> list[su
 
 
 def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes: int = 4,
-            calibration=None, lean: bool = False) -> dict:
+            calibration=None, lean: bool = False, on_start=None) -> dict:
     """``calibration``: (campaign, token) nobody watches, for the CPU of donations alone.
-    ``lean``: most watchers are ``bench.drain`` websockets (see ``_clients``)."""
+    ``lean``: most watchers are ``bench.drain`` websockets (see ``_clients``).
+    ``on_start``: called as the measured window starts (say, to start a profiler)."""
     import psutil
     workers = [psutil.Process(a.worker_pid()) for a in apps]
     rss_before = sum(w.memory_info().rss for w in workers)
@@ -127,6 +128,8 @@ def run_one(apps, tokens, watchers: int, rate: float, seconds: float, processes:
         c.stdin.write("start\n")
         c.stdin.flush()
     watching = [psutil.Process(c.pid) for c in clients]
+    if on_start is not None:
+        on_start()
     cpu_before, clients_before = _cpu(workers), _cpu(watching)
     commits: dict = {}
     posted = asyncio.run(_donate(apps, tokens, rate, seconds, commits))

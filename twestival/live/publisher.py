@@ -131,6 +131,7 @@ class Publisher:
             self._push(campaign_id)
 
     def _push(self, campaign_id: int) -> None:
+        started = time.perf_counter()
         with self._lock:
             dirty = self._dirty.pop(campaign_id, set())
             self._last_sent[campaign_id] = self.clock()
@@ -178,6 +179,7 @@ class Publisher:
             self._last_rows[campaign_id] = {r["slug"]: r for r in rows}
             self.pushes_sent += 1
             metrics.PUSHES.inc()
+            metrics.PUSH_SECONDS.observe(time.perf_counter() - started)
         except Exception:  # the push must never take the process down; retry later
             log.exception("live push for campaign %s failed; will retry", campaign_id)
             metrics.PUSH_FAILURES.inc()
