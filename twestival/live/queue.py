@@ -22,7 +22,7 @@ class PushFailed(RuntimeError):
     pass
 
 
-def _lean(event, data, room, skip_sid, callback) -> bool:
+def _lean(data, room, skip_sid, callback) -> bool:
     """An emit ``transport.fan_out`` can send: one dict to a named room, no ack, nobody left out."""
     return callback is None and skip_sid is None and isinstance(room, str) \
         and isinstance(data, dict)
@@ -34,7 +34,7 @@ class LocalManager(socketio.Manager):
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
              **kwargs):
         room = to or room
-        if _lean(event, data, room, skip_sid, callback) \
+        if _lean(data, room, skip_sid, callback) \
                 and fan_out(self, event, data, namespace, room):
             return None
         return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
@@ -52,8 +52,8 @@ class StrictRedisManager(socketio.RedisManager):
         # as they arrive: this process's watchers get it through ``transport.fan_out``.
         data = message.get("data")
         if not message.get("binary") and isinstance(data, list) and len(data) == 1 \
-                and _lean(message.get("event"), data[0], message.get("room"),
-                          message.get("skip_sid"), message.get("callback")) \
+                and _lean(data[0], message.get("room"), message.get("skip_sid"),
+                          message.get("callback")) \
                 and fan_out(self, message["event"], data[0], message.get("namespace") or "/",
                             message["room"]):
             return
