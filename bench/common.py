@@ -172,7 +172,9 @@ def wait_http_or_port(port: int, path: str | None = None, timeout: float = 60.0)
 class App:
     """One production-style app process: gunicorn, gevent worker, one worker."""
 
-    def __init__(self, env: dict, log: Path, target: str = "twestival.wsgi:app"):
+    def __init__(self, env: dict, log: Path, target: str = "twestival.wsgi:app",
+                 root: Path | None = None):
+        """``root``: the checkout to serve (another one's code for before/after runs)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("wb")
@@ -180,7 +182,7 @@ class App:
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--no-control-socket",
              "--worker-connections", "10000", "--backlog", "4096",
              "-b", f"127.0.0.1:{self.port}", target],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=root or ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         wait_http_or_port(self.port, "/healthz")
 
     def worker_pid(self) -> int:
@@ -209,9 +211,10 @@ def app_env(database_url: str, redis_url: str | None = None, **extra) -> dict:
     return env
 
 
-def prepare_database(url: str, campaigns: int = 1) -> str:
+def prepare_database(url: str, campaigns: int = 1, root: Path | None = None) -> str:
     """Migrate, create campaigns bench, bench2, ... with CITIES; returns an API token for the
-    first campaign (tokens for all are in the returned JSON string's list, see tokens())."""
+    first campaign (tokens for all are in the returned JSON string's list, see tokens()).
+    ``root``: the checkout whose migrations and code to use (see App)."""
     code = f"""
 import json
 from flask_migrate import upgrade
@@ -236,7 +239,8 @@ with app.app_context():
     db.session.commit()
 print(json.dumps(tokens))
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=root or ROOT, capture_output=True,
+                         text=True)
     if out.returncode:
         raise RuntimeError(f"preparing {url} failed:\n{out.stderr}")
     return out.stdout.strip().splitlines()[-1]

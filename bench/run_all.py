@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cities, common, crowd, imports, ingest, leaderboard, scaleout, screen
+from . import cities, common, crowd, imports, ingest, latency, leaderboard, scaleout, screen
 
 TARGETS = {
     "ingest_events_per_s": 1000, "ingest_p99_ms": 100,
@@ -247,6 +247,8 @@ def report(results: dict, args) -> str:
         lines += crowd.report(results["crowd"])
     if "cities" in results:
         lines += cities.report(results["cities"])
+    if "latency" in results:
+        lines += latency.report_lines(results["latency"])
     notes = Path(__file__).with_name("NOTES.md")
     if notes.exists():
         lines += [notes.read_text()]
@@ -262,7 +264,7 @@ def main() -> None:
     parser.add_argument("--watchers", default="1000,5000")
     parser.add_argument("--max-entries", type=int, default=10**7)
     parser.add_argument("--only", default="ingest,screen,leaderboard,imports,scaleout,crowd,"
-                                          "cities")
+                                          "cities,latency")
     parser.add_argument("--crowd-seconds", type=float, default=20)
     parser.add_argument("--output", default=str(common.ROOT / "BENCHMARKS.md"))
     parser.add_argument("--render", metavar="JSON",
@@ -292,6 +294,7 @@ def main() -> None:
             ("scaleout", lambda: scaleout.run(work, args.ingest_seconds, sizes, args.screen_seconds)),
             ("crowd", lambda: crowd.run(work, args.crowd_seconds)),
             ("cities", lambda: cities.run(work)),
+            ("latency", lambda: latency.run(work, args.screen_seconds)),
         ]
         for name, step in steps:
             if name not in only:

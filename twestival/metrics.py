@@ -31,6 +31,13 @@ WATCHERS = Gauge("twestival_live_watchers", "Socket.IO clients connected to /liv
 PUSHES = Counter("twestival_live_pushes", "leaderboard_update messages handed to Socket.IO")
 PUSH_FAILURES = Counter("twestival_live_push_failures",
                         "leaderboard_update pushes that failed and were kept for a retry")
+PUSH_SECONDS = Histogram(
+    "twestival_live_push_seconds", "One live push: from taking a campaign's changes to the last "
+    "message handed to Socket.IO (the board read, the seq, the fan-out in this process)",
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+WINDOWS_WAITED = Counter("twestival_live_windows_waited",
+                         "Times a campaign's changes waited for an update window that another "
+                         "process holds (the shared LIVE_UPDATES_PER_SECOND cap)")
 
 
 @contextlib.contextmanager

@@ -2,8 +2,12 @@
 
 The ledger notes which (campaign, city) pairs a transaction touched; after the commit this
 publisher is told, and a background task sends at most ``rate`` updates a second per campaign,
-always ending with the latest state. A failed push (say the message queue is down) never
-affects the donation, which is already committed: the change stays dirty and is retried.
+always ending with the latest state. The window is a leading edge: a change that finds no
+update sent within the last interval goes out at once; only changes that arrive while a window
+is open wait for its end, and then go out together. With Redis the windows are shared by every
+process (``queue.SharedWindows``), so the cap holds per campaign, not per process. A failed
+push (say the message queue is down) never affects the donation, which is already committed:
+the change stays dirty and is retried.
 """
 from __future__ import annotations
 
@@ -33,10 +37,12 @@ PROGRESS_EVERY = 60.0   # seconds between stored points of the progress chart
 
 
 class Publisher:
-    def __init__(self, app: Flask, socketio, db, rate: float = 4.0, windows=None):
+    def __init__(self, app: Flask, socketio, db, rate: float = 4.0, windows=None,
+                 clock=time.monotonic):
         self.app, self.socketio, self.db = app, socketio, db
         self.interval = 1.0 / rate
         self.windows = windows   # queue.SharedWindows when several processes push
+        self.clock = clock       # when windows open and end (tests hold it still)
         self._dirty: dict[int, set[int | None]] = {}
         self._last_sent: dict[int, float] = {}
         self._last_rows: dict[int, dict[str, dict]] = {}
@@ -75,20 +81,24 @@ class Publisher:
                 self._task = self.socketio.start_background_task(self._run)
         self._wake.set()
 
+    def wake(self) -> None:
+        """Look at the windows again now (a change does this by itself)."""
+        self._wake.set()
+
     def _run(self) -> None:
         while not self._stopped:
-            self._wake.wait(timeout=1.0)
+            due, wait = self._take_due()
+            for campaign_id in due:
+                self._flush(campaign_id)
+            if due:   # pushing took time: look again before waiting
+                continue
+            # Waiting on the event, not sleeping: a change that arrives meanwhile is looked at
+            # at once (for another campaign it may be due now).
+            self._wake.wait(timeout=1.0 if wait is None else wait)
             self._wake.clear()
-            while not self._stopped:
-                due, wait = self._take_due()
-                for campaign_id in due:
-                    self._flush(campaign_id)
-                if wait is None:
-                    break
-                self.socketio.sleep(wait)
 
     def _take_due(self) -> tuple[list[int], float | None]:
-        now = time.monotonic()
+        now = self.clock()
         due, wait = [], None
         with self._lock:
             for campaign_id in list(self._dirty):
@@ -104,6 +114,7 @@ class Publisher:
                 if remaining <= 0:
                     granted.append(campaign_id)
                 else:
+                    metrics.WINDOWS_WAITED.inc()
                     wait = remaining if wait is None else min(wait, remaining)
             due = granted
         return due, wait
@@ -123,9 +134,10 @@ class Publisher:
             self._push(campaign_id)
 
     def _push(self, campaign_id: int) -> None:
+        started = time.perf_counter()
         with self._lock:
             dirty = self._dirty.pop(campaign_id, set())
-            self._last_sent[campaign_id] = time.monotonic()
+            self._last_sent[campaign_id] = self.clock()
         try:
             with self.app.app_context():
                 session = self.db.session
@@ -183,6 +195,7 @@ class Publisher:
             self._last_matches[campaign_id] = offers
             self.pushes_sent += 1
             metrics.PUSHES.inc()
+            metrics.PUSH_SECONDS.observe(time.perf_counter() - started)
         except Exception:  # the push must never take the process down; retry later
             log.exception("live push for campaign %s failed; will retry", campaign_id)
             metrics.PUSH_FAILURES.inc()

@@ -1,4 +1,5 @@
-"""The Socket.IO message queue on Redis, strict about failed pushes.
+"""Socket.IO client managers: in-process, and the message queue on Redis, strict about failed
+pushes. Both send room emits through ``transport.fan_out`` (encoded and framed once).
 
 python-socketio's RedisManager delivers an emit to this process's watchers, then publishes it
 for the other processes, and only logs when that fails. The publisher needs to know, so that
@@ -10,6 +11,8 @@ import time
 
 import socketio
 
+from .transport import fan_out
+
 # After an outage, wait this long at most for every process seen before it to re-subscribe;
 # a process that has not come back by then is taken to be gone.
 RECOVERY_WINDOW = 60.0
@@ -19,11 +22,42 @@ class PushFailed(RuntimeError):
     pass
 
 
+def _lean(data, room, skip_sid, callback) -> bool:
+    """An emit ``transport.fan_out`` can send: one dict to a named room, no ack, nobody left out."""
+    return callback is None and skip_sid is None and isinstance(room, str) \
+        and isinstance(data, dict)
+
+
+class LocalManager(socketio.Manager):
+    """python-socketio's in-process manager, with room emits sent by ``transport.fan_out``."""
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
+             **kwargs):
+        room = to or room
+        if _lean(data, room, skip_sid, callback) \
+                and fan_out(self, event, data, namespace, room):
+            return None
+        return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                            callback=callback, **kwargs)
+
+
 class StrictRedisManager(socketio.RedisManager):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._receivers = 0
         self._failed_at: float | None = None
+
+    def _handle_emit(self, message):
+        # Every emit passes here, this process's own before it is published and the others'
+        # as they arrive: this process's watchers get it through ``transport.fan_out``.
+        data = message.get("data")
+        if not message.get("binary") and isinstance(data, list) and len(data) == 1 \
+                and _lean(data[0], message.get("room"), message.get("skip_sid"),
+                          message.get("callback")) \
+                and fan_out(self, message["event"], data[0], message.get("namespace") or "/",
+                            message["room"]):
+            return
+        super()._handle_emit(message)
 
     def _publish(self, data):
         receivers = super()._publish(data)
@@ -81,4 +115,5 @@ def socketio_options(url: str | None) -> dict:
     Always names the manager: the shared SocketIO object would otherwise keep the previous
     app's queue (Flask-SocketIO merges init_app options into what it had).
     """
-    return {"client_manager": StrictRedisManager(url, channel="flask-socketio") if url else None}
+    return {"client_manager": StrictRedisManager(url, channel="flask-socketio") if url
+            else LocalManager()}

@@ -22,6 +22,7 @@ from collections import OrderedDict
 import gevent
 import gevent.queue
 from engineio import exceptions, packet
+from socketio import packet as sio_packet
 from wsproto.frame_protocol import FrameProtocol
 
 FRAMES_KEPT = 16   # texts in flight at once: a few updates, pings, snapshots
@@ -95,6 +96,7 @@ def websocket_class(base, direct: bool):
             if not direct or socket is None or not hasattr(socket, "queue"):
                 return super().__call__(environ, start_response)
             socket.send = self._sender(socket)
+            socket.websocket = self   # fan-out writes to it directly (``fan_out``)
             closes = socket.close
 
             def close(*args, **kwargs):
@@ -210,7 +212,8 @@ def websocket_class(base, direct: bool):
         def _sender(self, socket):
             queued = socket.send   # engine.io's own: check the ping, put on the queue
 
-            def send(pkt):
+            def send(pkt, data=None):
+                """``data``: the packet's frame when the caller has it already (``fan_out``)."""
                 # Only text messages: the rest (open, pings, noop, close) and anything behind
                 # queued packets keep engine.io's path through the queue, in order.
                 ws = getattr(self, "ws", None)
@@ -224,7 +227,8 @@ def websocket_class(base, direct: bool):
                     return
                 if not socket.check_ping_timeout():  # closed it: the packet goes nowhere
                     return
-                data = frame(pkt.encode())
+                if data is None:
+                    data = frame(pkt.encode())
                 try:
                     sent = ws.sock.send(data, 0, 0.0)   # gevent's timeout 0: never wait here
                 except OSError:   # buffer full (or broken): the flusher waits for it
@@ -262,6 +266,34 @@ def websocket_class(base, direct: bool):
 
     FramedWebSocket.__name__ = f"Framed{base.__name__}"
     return FramedWebSocket
+
+
+def fan_out(manager, event: str, data, namespace: str, room: str) -> bool:
+    """Send one event to the watchers of ``room`` in this process, encoded and framed once.
+
+    python-socketio's emit encodes once too, then hands each watcher's copy through four calls
+    (its participant generator, the server, engine.io's session look-up, the socket) before the
+    transport frames it (a cache look-up per watcher). Here the frame is built once and each
+    watcher costs a dictionary look-up and the transport's write. False when the message has
+    binary attachments: the caller then uses python-socketio's own emit."""
+    participants = manager.rooms.get(namespace, {}).get(room)
+    if not participants:
+        return True
+    text = manager.server.packet_class(sio_packet.EVENT, namespace=namespace,
+                                       data=[event, data]).encode()
+    if not isinstance(text, str):
+        return False
+    pkt = packet.Packet(packet.MESSAGE, text)
+    framed = frame(pkt.encode())
+    sockets, send = manager.server.eio.sockets, manager.server._send_eio_packet
+    for eio_sid in list(participants.values()):
+        socket = sockets.get(eio_sid)
+        if socket is not None and not socket.closed \
+                and getattr(socket, "websocket", None) is not None:
+            socket.send(pkt, framed)
+        else:   # long-polling, threads, gone or unknown sessions: python-socketio's path
+            send(eio_sid, pkt)
+    return True
 
 
 def _timer_pings(eio) -> None:
