@@ -136,7 +136,11 @@ class Publisher:
     def _push(self, campaign_id: int) -> None:
         started = time.perf_counter()
         with self._lock:
-            dirty = self._dirty.pop(campaign_id, set())
+            dirty = self._dirty.pop(campaign_id, None)
+            if dirty is None:
+                # Another thread pushed it between our decision and now (``drain`` and the
+                # background task both flush): an empty push would only move seq.
+                return
             self._last_sent[campaign_id] = self.clock()
         try:
             with self.app.app_context():
