@@ -29,13 +29,14 @@ DONOR_LANG = "twestival.donor_lang"
 
 _entry = LedgerEntry.__table__.c
 # What matching and receipts read of an entry, as plain rows: this runs after every payment,
-# and loading ORM objects cost more than the rest of it.
+# and loading ORM objects cost more than the rest of it. Only the payload ids are asked in
+# SQL: given stream and kind as well, SQLite (no statistics) reads a group's entries through
+# the (stream, external_id) key, that is every Stripe entry, instead of the payload_id index.
 _RECORDED = (select(_entry.id, _entry.campaign_id, _entry.city_id, _entry.stream, _entry.kind,
                     _entry.amount_minor, _entry.currency, _entry.reporting_minor,
                     _entry.occurred_at, _entry.reverses_id, _entry.meta, InboundPayload.body)
              .join(InboundPayload, InboundPayload.id == _entry.payload_id)
-             .where(_entry.payload_id.in_(bindparam("ids", expanding=True)),
-                    _entry.stream.in_(STREAMS), _entry.kind.in_(KINDS))
+             .where(_entry.payload_id.in_(bindparam("ids", expanding=True)))
              .order_by(_entry.id))
 
 
@@ -45,7 +46,8 @@ def settle(session: Session, payloads: Iterable[tuple[int | None, str]]) -> None
            if payload_id is not None and stream in STREAMS]
     if not ids:
         return   # the API, cash, imports: nothing to match or thank for here
-    rows = session.execute(_RECORDED, {"ids": ids}).all()
+    rows = [row for row in session.execute(_RECORDED, {"ids": ids})
+            if row.stream in STREAMS and row.kind in KINDS]
     counted_before = _counted_before(
         session, [payload_id for payload_id, stream in payloads
                   if payload_id is not None and stream == paypal.STREAM],

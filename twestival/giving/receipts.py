@@ -143,8 +143,9 @@ def _receipt(entry: LedgerEntry, campaign: Campaign, city: City | None, email: s
 
 
 def _refund_notice(session: Session, entry: LedgerEntry) -> int:
-    original = session.scalar(select(GiftReceipt).where(
-        GiftReceipt.entry_id == entry.reverses_id, GiftReceipt.kind == "receipt"))
+    original = session.scalar(select(GiftReceipt).where(   # the (campaign, entry) key
+        GiftReceipt.campaign_id == entry.campaign_id, GiftReceipt.entry_id == entry.reverses_id,
+        GiftReceipt.kind == "receipt"))
     if original is None or mail.checked(original.email) is None:   # none, or its donor erased
         return 0
     row = _claim(session, entry, "refund", original.email, original.lang)
