@@ -91,7 +91,21 @@ def load(app: Flask, overrides: dict | None) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     app.config["SCHEDULER"] = str(app.config["SCHEDULER"]).lower()
     app.config["METRICS_NETWORKS"] = networks(app.config["METRICS_ALLOW"])
+    app.config["LIVE_UPDATES_PER_SECOND"] = updates_per_second(
+        app.config["LIVE_UPDATES_PER_SECOND"])
     configure_sandbox(app)
+
+
+def updates_per_second(value) -> float:
+    """TWESTIVAL_LIVE_UPDATES_PER_SECOND: a number above 0 (fractions allowed)."""
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = 0.0
+    if not 0 < rate < float("inf"):   # NaN fails this too
+        raise SettingsError("TWESTIVAL_LIVE_UPDATES_PER_SECOND must be a number above 0, "
+                            f"not {value!r}")
+    return rate
 
 
 def networks(spec: str | list | tuple) -> tuple:
