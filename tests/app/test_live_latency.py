@@ -4,15 +4,8 @@ cap holds per campaign across processes. The publisher's clock is held still her
 can only end when the test moves it: no assertion depends on how fast the machine is."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 
-from tests import services
-from tests.app.test_scaleout import Watcher, http_json, processes, seed_campaign  # noqa: F401
 from tests.helpers import post_donation, wait_for
 
 
@@ -110,67 +103,3 @@ def test_a_city_watcher_gets_its_updates_at_the_leading_edge_and_coalesced(
     finally:
         board.disconnect(namespace="/live")
         screen.disconnect(namespace="/live")
-
-
-@pytest.mark.services
-def test_across_processes_the_first_change_goes_out_at_once_and_the_window_is_shared(
-        tmp_path, processes):
-    """Two app processes on one Redis (a private one: no other test's windows). The window
-    is 100 s, so an update that arrives within the test came from a leading edge; ending the
-    window is deleting its key, which is what its expiry does."""
-    import redis as redis_client
-    from twestival.live.queue import SharedWindows
-    redis = services.RedisServer(tmp_path)
-    redis.start()
-    try:
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-        env = {"TWESTIVAL_DATABASE_URL": url, "TWESTIVAL_REDIS_URL": redis.url,
-               "TWESTIVAL_SECRET_KEY": "s", "TWESTIVAL_LIVE_UPDATES_PER_SECOND": "0.01"}
-        subprocess.run([sys.executable, "-c", "from twestival.cli import main; main()", "db",
-                        "upgrade"], check=True, env={**os.environ, **env}, cwd=services.ROOT,
-                       capture_output=True, timeout=120)
-        token = seed_campaign(url)   # campaign tw, id 1
-        first = processes({**env, "TWESTIVAL_SCHEDULER": "off"})
-        second = processes({**env, "TWESTIVAL_SCHEDULER": "off"})
-        watchers = [Watcher(first.base, "tw"), Watcher(second.base, "tw")]
-
-        def give(process, n):
-            assert http_json(process.base + "/api/v1/campaigns/tw/cities/london/donations",
-                             "POST", {"amount": "1.00", "currency": "GBP"},
-                             {"Authorization": f"Bearer {token}",
-                              "Idempotency-Key": f"edge-{n}"})[0] == 201
-        def waited(process):
-            """Until the process has been refused the window (its /metrics counts it)."""
-            import urllib.request
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                with urllib.request.urlopen(process.base + "/metrics", timeout=10) as response:
-                    text = response.read().decode()
-                counts = [float(line.split()[1]) for line in text.splitlines()
-                          if line.startswith("twestival_live_windows_waited_total ")]
-                if counts and counts[0] >= 1:
-                    return
-                time.sleep(0.05)
-            raise AssertionError(f"the second process never waited for the window: {counts}")
-
-        try:
-            start = watchers[0].snapshots[0]["seq"]
-            give(first, 1)
-            for w in watchers:   # the leading edge, to both processes' watchers
-                w.wait(lambda w=w: w.updates)
-            window = f"{SharedWindows.PREFIX}1"
-            assert redis_client.Redis.from_url(redis.url).pttl(window) > 0
-            give(second, 2)   # inside the first process's window: held, not sent
-            waited(second)
-            redis_client.Redis.from_url(redis.url).delete(window)   # the window ends
-            give(second, 3)   # wakes the second process, which now takes the window
-            for w in watchers:
-                w.wait(lambda w=w: w.updates[-1]["total_raised_minor"] == 300)
-        finally:
-            for w in watchers:
-                w.close()
-        for w in watchers:   # two updates for three gifts from two processes; no gaps
-            assert [u["seq"] for u in w.updates] == [start + 1, start + 2]
-            assert [len(u["gifts"]) for u in w.updates] == [1, 2]
-    finally:
-        redis.stop()

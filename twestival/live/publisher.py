@@ -87,15 +87,15 @@ class Publisher:
 
     def _run(self) -> None:
         while not self._stopped:
-            due, wait = self._take_due()
-            for campaign_id in due:
-                self._flush(campaign_id)
-            if due:   # pushing took time: look again before waiting
-                continue
-            # Waiting on the event, not sleeping: a change that arrives meanwhile is looked at
-            # at once (for another campaign it may be due now).
-            self._wake.wait(timeout=1.0 if wait is None else wait)
+            self._wake.wait(timeout=1.0)
             self._wake.clear()
+            while not self._stopped:
+                due, wait = self._take_due()
+                for campaign_id in due:
+                    self._flush(campaign_id)
+                if wait is None:
+                    break
+                self.socketio.sleep(wait)
 
     def _take_due(self) -> tuple[list[int], float | None]:
         now = self.clock()

@@ -36,6 +36,7 @@ from ..campaigns.models import Campaign, City
 from ..campaigns.service import approved_cities, check_timezone, get_campaign, get_city
 from ..errors import InvalidInput
 from ..extensions import db, limiter
+from ..storage.database import reset_read_only, set_read_only
 from ..giving import donors, giftaid, matching, sandbox
 from ..giving.nearest import nearest_first
 from ..ledger.statement import csv_safe
@@ -129,11 +130,19 @@ def donor_export(campaign: str):
     except InvalidInput:
         return jsonify(error=_("Enter the donor's email address, like name@example.org.")), 422
     salt = os.urandom(16).hex()
-    # The log keeps who looked and when, and a salted digest of the address, never the address.
-    audit.record(db.session, user.id, "donor.exported", subject="a donor", campaign_id=camp.id,
-                 details={"salt": salt, "digest": donors.email_digest(held.email, salt)})
     document = donors.export(db.session, held)
-    db.session.commit()
+    user_id, campaign_id, digest = user.id, camp.id, donors.email_digest(held.email, salt)
+    # A GET reads in a read-only transaction; the audit entry is a write, begun as one (on
+    # SQLite a read that turns into a write fails at once if anyone wrote meanwhile).
+    db.session.rollback()
+    token = set_read_only(False)
+    try:
+        # The log keeps who looked and when, and a salted digest of the address, never it.
+        audit.record(db.session, user_id, "donor.exported", subject="a donor",
+                     campaign_id=campaign_id, details={"salt": salt, "digest": digest})
+        db.session.commit()
+    finally:
+        reset_read_only(token)
     return Response(json.dumps(document, indent=2, ensure_ascii=False),
                     mimetype="application/json", headers={
                         "Content-Disposition": f'attachment; filename="{camp.slug}-donor.json"',
