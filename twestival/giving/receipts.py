@@ -10,13 +10,15 @@ receipt only and never shown publicly. No Flask here.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Sequence
 
 from babel.dates import format_date
-from sqlalchemy import ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .. import mail
@@ -48,7 +50,7 @@ class GiftReceipt(Base):
         return receipt_number(campaign, self.id)
 
 
-def receipt_number(campaign: Campaign, receipt_id: int) -> str:
+def receipt_number(campaign: Campaign | _Place, receipt_id: int) -> str:
     """Unique per campaign (row ids are unique everywhere), and says whose it is."""
     return f"{campaign.slug.upper()}-{receipt_id:06d}"
 
@@ -103,21 +105,54 @@ def _receipts(session: Session, gifts: Sequence[LedgerEntry],
         [{"campaign_id": gift.campaign_id, "entry_id": gift.id, "kind": "receipt",
           "email": mailable[gift.id], "lang": thanked[gift.id][1], "created_at": now}
          for gift in gifts]).all())
-    places: dict = {}   # held here: the session's identity map would let them go between gifts
-    messages = []
-    for gift in gifts:
-        if gift.id in claimed:
-            if (gift.campaign_id, gift.city_id) not in places:
-                places[gift.campaign_id, gift.city_id] = (
-                    session.get(Campaign, gift.campaign_id),
-                    session.get(City, gift.city_id) if gift.city_id else None)
-            messages.append(_receipt(gift, *places[gift.campaign_id, gift.city_id],
-                                     mailable[gift.id], thanked[gift.id][1], claimed[gift.id]))
+    places = _places(session, {(gift.campaign_id, gift.city_id) for gift in gifts
+                               if gift.id in claimed})
+    messages = [_receipt(gift, *places[gift.campaign_id, gift.city_id], mailable[gift.id],
+                         thanked[gift.id][1], claimed[gift.id])
+                for gift in gifts if gift.id in claimed]
     mail.queue_many(session, messages)
     return len(messages)
 
 
-def _receipt(entry: LedgerEntry, campaign: Campaign, city: City | None, email: str, lang: str,
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Place:
+    """What a receipt says of its campaign or city."""
+    slug: str = ""
+    name: str = ""
+    charity: str | None = None
+
+
+_campaign_cols, _city_cols = Campaign.__table__.c, City.__table__.c
+_CAMPAIGN_PLACES = select(_campaign_cols.id, _campaign_cols.slug, _campaign_cols.name,
+                          _campaign_cols.charity).where(
+    _campaign_cols.id.in_(bindparam("ids", expanding=True)))
+_CITY_PLACES = select(_city_cols.id, _city_cols.name).where(
+    _city_cols.id.in_(bindparam("ids", expanding=True)))
+
+
+def _places(session: Session, keys: set[tuple[int, int | None]]
+            ) -> dict[tuple[int, int | None], tuple[_Place, _Place | None]]:
+    """Each (campaign, city)'s names, in one read: a group's gifts go to many cities, and
+    loading each campaign and city as an object cost a fifth of the webhook's write."""
+    if not keys:
+        return {}
+    campaign_ids = {campaign_id for campaign_id, _city in keys}
+    city_ids = {city_id for _campaign, city_id in keys if city_id is not None}
+    campaigns = {row.id: _Place(row.slug, row.name, row.charity) for row in session.execute(
+        _CAMPAIGN_PLACES, {"ids": list(campaign_ids)})}
+    cities = {row.id: _Place(name=row.name) for row in session.execute(
+        _CITY_PLACES, {"ids": list(city_ids)})} if city_ids else {}
+    return {(campaign_id, city_id): (campaigns[campaign_id],
+                                     cities[city_id] if city_id is not None else None)
+            for campaign_id, city_id in keys}
+
+
+@functools.lru_cache(maxsize=1024)
+def _long_date(day: dt.date, lang: str) -> str:
+    return format_date(day, "long", locale=lang)   # Babel's is slow; a night has few days
+
+
+def _receipt(entry: LedgerEntry, campaign: _Place, city: _Place | None, email: str, lang: str,
              receipt_id: int) -> tuple[str, str, str]:
     _ = translator(lang).gettext
     paid = Money(entry.amount_minor, entry.currency)
@@ -125,7 +160,7 @@ def _receipt(entry: LedgerEntry, campaign: Campaign, city: City | None, email: s
     number = receipt_number(campaign, receipt_id)
     lines = [_("Thank you for your gift to %(where)s!") % {"where": where}, "",
              _("Receipt number: %(number)s") % {"number": number},
-             _("Date: %(date)s") % {"date": format_date(entry.occurred_at, "long", locale=lang)},
+             _("Date: %(date)s") % {"date": _long_date(entry.occurred_at.date(), lang)},
              _("Amount: %(amount)s") % {"amount": format_money(paid, lang)}]
     covered = (entry.meta or {}).get("fee_covered_minor")
     if covered:

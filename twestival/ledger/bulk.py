@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -22,7 +23,7 @@ from ..errors import InvalidInput, NotFound
 from ..money import convert
 from ..storage.database import utcnow
 from ..storage.sql import fast_insert, prepared_insert_ignore
-from . import chain, limits, totals
+from . import chain, fx, limits, totals
 from .models import CityTotal, EntryKind, LedgerEntry, UnassignedTotal
 from .record import NewEntry, _check, _rates, place
 
@@ -88,6 +89,9 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
     if len(rates) > 10_000:
         rates.clear()
     ceilings: dict[tuple[str, object], int] = {}
+    # Each campaign's fixed rate day, read once a batch: on a busy night one read per gift
+    # cost more than the rates themselves.
+    fixed: dict[int, dt.date | None] = {}
     for index, new in enumerate(news):
         key = (new.stream, new.external_id)
         if key in first:
@@ -97,18 +101,21 @@ def record_many(session: Session, news: list[NewEntry]) -> list[Outcome]:
         places[(new.campaign_id, new.city_id)] = (campaign, city)
         occurred = new.occurred_at or now
         day = occurred.date()
+        if campaign.id not in fixed:
+            fixed[campaign.id] = fx.fixed_day(session, campaign.id)
+        rate_day = fixed[campaign.id] or day
         original = None
         if new.reverses_id is not None:
             original = originals.get(new.reverses_id)
             if original is None or original.campaign_id != campaign.id:
                 raise NotFound("the entry to reverse does not exist in this campaign")
             undone[key] = original.kind
-            reporting_rate, city_rate = _rates(session, new, campaign, city, original, day)
+            reporting_rate, city_rate = _rates(session, new, campaign, city, original, rate_day)
             reporting_text, city_text = _texts(reporting_rate, city_rate)
         else:
-            rate_key = (new.amount.currency, new.campaign_id, new.city_id, day)
+            rate_key = (new.amount.currency, new.campaign_id, new.city_id, rate_day)
             if rate_key not in rates:
-                found = _rates(session, new, campaign, city, None, day)
+                found = _rates(session, new, campaign, city, None, rate_day)
                 rates[rate_key] = (*found, *_texts(*found))
             reporting_rate, city_rate, reporting_text, city_text = rates[rate_key]
         if new.kind is EntryKind.reversal and (

@@ -73,7 +73,7 @@ def _check(new: NewEntry) -> None:
 
 def _rates(session: Session, new: NewEntry, campaign: CampaignRef, city: CityRef | None,
            original: LedgerEntry | None, on: dt.date) -> tuple[Rate, Rate | None]:
-    on = fx.rate_day(session, campaign.id, on)
+    """The entry's rates; ``on``: the day whose rates apply (``fx.rate_day``)."""
     # Undoing money uses the rates it came in at, so a full reversal nets to exactly zero.
     reuse = original is not None and original.currency == new.amount.currency
     if reuse:
@@ -122,7 +122,8 @@ def record(session: Session, new: NewEntry) -> Recorded:
     occurred = new.occurred_at or now
     limits.check_gift(session, new.amount, occurred.date(),
                       original.amount_minor if original is not None else None)
-    reporting_rate, city_rate = _rates(session, new, campaign, city, original, occurred.date())
+    reporting_rate, city_rate = _rates(session, new, campaign, city, original,
+                                       fx.rate_day(session, campaign.id, occurred.date()))
     reporting = convert(new.amount, reporting_rate)
     city_amount = convert(new.amount, city_rate) if city_rate else None
     limits.check_converted(reporting.minor, city_amount.minor if city_amount else None)

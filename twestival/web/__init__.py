@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
             reset_read_only(token)
 
     pagecache.init_app(app)
+    webhooks.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)

@@ -53,10 +53,6 @@ def csp(**directives: str):
     return decorate
 
 
-def content_security_policy() -> str:
-    return _policy(request.is_secure, request.host, tuple(sorted(g.get("csp", {}).items())))
-
-
 @functools.lru_cache(maxsize=64)
 def _policy(secure: bool, host: str, overrides: tuple) -> str:
     policy = dict(CSP, **dict(overrides))
@@ -65,6 +61,18 @@ def _policy(secure: bool, host: str, overrides: tuple) -> str:
         # (The Host header is the client's word: anything but a plain host[:port] stays out.)
         policy["connect-src"] = f"'self' {'wss' if secure else 'ws'}://{host}"
     return "; ".join(f"{name} {value}" for name, value in policy.items())
+
+
+def baseline_headers(secure: bool, host: str, overrides: tuple = ()) -> list[tuple[str, str]]:
+    """The headers every response carries (``overrides``: a view's CSP directives)."""
+    headers = [("X-Content-Type-Options", "nosniff"),
+               ("Referrer-Policy", "strict-origin-when-cross-origin"),
+               ("Content-Security-Policy", _policy(secure, host, overrides))]
+    if dict(overrides).get("frame-ancestors", "'self'") == "'self'":
+        headers.append(("X-Frame-Options", "SAMEORIGIN"))
+    if secure:
+        headers.append(("Strict-Transport-Security", HSTS))
+    return headers
 
 
 class SessionCookies(SecureCookieSessionInterface):
@@ -100,13 +108,9 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("Content-Security-Policy", content_security_policy())
-        if g.get("csp", {}).get("frame-ancestors", "'self'") == "'self'":
-            headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", HSTS)
+        for name, value in baseline_headers(request.is_secure, request.host,
+                                            tuple(sorted(g.get("csp", {}).items()))):
+            headers.setdefault(name, value)
         if request.path.startswith(PRIVATE_PREFIXES) or _signed_in(app):
             headers["Cache-Control"] = "no-store"
         return response
