@@ -73,8 +73,7 @@ def new_paid_checkouts(session: Session, deliveries: Sequence[Delivery]) -> dict
                         deliveries[i].payload_id)
         for i, (campaign, city, amount, session_id, intent, metadata) in plain.items()])
     external_ids = [f"checkout:{facts[3]}" for facts in plain.values()]
-    entry_ids = dict(session.execute(select(LedgerEntry.external_id, LedgerEntry.id).where(
-        LedgerEntry.stream == stripe.STREAM, LedgerEntry.external_id.in_(external_ids))).all())
+    entry_ids = dict(session.execute(_ENTRY_IDS, {"ids": external_ids}).all())
     now = utcnow()
     fast_insert(
         session, StripeCheckout.__table__,
@@ -86,6 +85,11 @@ def new_paid_checkouts(session: Session, deliveries: Sequence[Delivery]) -> dict
          for i, (campaign, city, amount, session_id, intent, _m) in plain.items()],
         ["session_id"])
     return {i: "processed" for i in plain}
+
+
+_ENTRY_IDS = select(LedgerEntry.external_id, LedgerEntry.id).where(
+    LedgerEntry.stream == stripe.STREAM,
+    LedgerEntry.external_id.in_(bindparam("ids", expanding=True)))
 
 
 # Everything the database may already know of a group, in one statement built once (each
