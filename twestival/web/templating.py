@@ -13,6 +13,7 @@ from flask_babel import get_locale
 from ..campaigns.pages import check_url
 from ..errors import InvalidInput
 from ..money import Money, format_money
+from .boardjson import compact
 
 
 def locale() -> str:
@@ -24,6 +25,10 @@ def init_app(app: Flask) -> None:
     @app.template_filter("money")
     def _money(minor: int, currency: str) -> str:
         return format_money(Money(int(minor), currency), locale())
+
+    @app.template_filter("board_json")
+    def _board_json(board: dict) -> dict:
+        return compact(board, locale())
 
     @app.template_filter("percent")
     def _percent(value, places: int = 1) -> str:
