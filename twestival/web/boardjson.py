@@ -6,6 +6,7 @@ here (Babel and the browser's Intl differ: "HUF1,234" and "HUF 1,234.00", say)."
 from __future__ import annotations
 
 import functools
+from operator import itemgetter
 
 from babel import Locale
 from babel.numbers import get_currency_precision, get_decimal_symbol, get_group_symbol
@@ -39,7 +40,8 @@ def compact(board: dict, locale: str) -> dict:
     columns = list(rows[0]) if rows else []
     out = {key: value for key, value in board.items() if key != "cities"}
     out["city_columns"] = columns
-    out["city_rows"] = [[row.get(c) for c in columns] for row in rows]
+    values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    out["city_rows"] = [values(row) for row in rows]
     currencies = {board.get("currency")} | {row["currency"] for row in rows}
     currencies |= {g["currency"] for g in board.get("gifts") or []}
     currencies |= {m["currency"] for m in board.get("matches") or []}
