@@ -66,9 +66,13 @@
     if (text !== undefined && text !== null) n.textContent = text;
     return n;
   }
-  function flash(node) {
-    if (reducedMotion) return;
-    node.classList.remove("flash-row"); void node.offsetWidth; node.classList.add("flash-row");
+  // Restarts the flash animation; one forced layout for all the nodes (one each took seconds
+  // when a gift moved most rows of a 1,000-city board).
+  function flash(nodes) {
+    if (reducedMotion || !nodes.length) return;
+    for (const node of nodes) node.classList.remove("flash-row");
+    void root.offsetWidth;
+    for (const node of nodes) node.classList.add("flash-row");
   }
   const ranked = () => [...state.rows.values()].sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
 
@@ -168,7 +172,7 @@
       const shown = state.gifts.slice(0, limit);
       list.replaceChildren(...shown.map((g) => {
         const node = giftNode(g, list.dataset.compact !== undefined);
-        if (fresh.has(g.id)) { node.classList.add("new"); flash(node); }
+        if (fresh.has(g.id)) { node.classList.add("new"); flash([node]); }
         return node;
       }));
       const empty = list.parentElement.querySelector(".gifts-empty");
@@ -266,6 +270,7 @@
     const now = Date.now();
     const shown = new Map([...body.querySelectorAll("tr[data-city]")].map((tr) => [tr.dataset.city, tr]));
     let at = 0;
+    const flashing = [];
     for (const r of ranked()) {
       const tr = shown.get(r.slug) || newRow(r, body);
       setText(tr, "rank", String(r.rank));
@@ -281,8 +286,9 @@
       tr.querySelector(".bar > div").style.width = Math.min(100, r.share_bp / 100) + "%";
       if (body.children[at] !== tr) body.insertBefore(tr, body.children[at] || null);  // rank order
       at++;
-      if (changed.has(r.slug)) flash(tr);
+      if (changed.has(r.slug)) flashing.push(tr);
     }
+    flash(flashing);
     const more = q(root, "more");
     if (more) more.hidden = true;   // every row is here now
     renderNight(now);
@@ -326,11 +332,9 @@
     screenPage = screenPage % pages.length;
     const page = pages[screenPage], now = Date.now();
     setText(root, "page-label", page.label + (pages.length > 1 ? " · " + (screenPage + 1) + "/" + pages.length : ""));
-    q(root, "rows").replaceChildren(...page.rows.map((r) => {
-      const li = screenRow(r, now);
-      if (changed.has(r.slug)) flash(li);
-      return li;
-    }));
+    const rows = page.rows.map((r) => screenRow(r, now));
+    q(root, "rows").replaceChildren(...rows);
+    flash(rows.filter((li) => changed.has(li.dataset.city)));
     renderNight(now);
   }
 
@@ -346,7 +350,7 @@
       setText(box, "rank", String(r.rank));
       setText(box, "donations", String(r.donations));
       setText(box, "share", pct(r, 0));
-      if (changed.has(citySlug)) flash(box);
+      if (changed.has(citySlug)) flash([box]);
     }
     for (const bar of qa("bar")) bar.style.width = Math.min(100, r.share_bp / 100) + "%";
     const now = Date.now();
@@ -483,7 +487,7 @@
   // them overtook drops a place without being sent. So ranks are worked out here, as the
   // server does (ledger/leaderboard.rank_rows): share of target, then money raised, then name;
   // equal shares share a rank. Shares compare exactly, as cross products (BigInt).
-  function rerank(changed) {
+  function rerank() {
     const ahead = (a, b) => BigInt(a.raised_minor) * BigInt(b.target_minor) -
                             BigInt(b.raised_minor) * BigInt(a.target_minor);
     const rows = [...state.rows.values()].sort((a, b) => {
@@ -495,7 +499,7 @@
     let rank = 0;
     rows.forEach((r, i) => {
       if (i === 0 || ahead(rows[i - 1], r) !== 0n) rank = i + 1;
-      if (r.rank !== rank) { state.rows.set(r.slug, { ...r, rank }); changed.add(r.slug); }
+      if (r.rank !== rank) state.rows.set(r.slug, { ...r, rank });
     });
   }
 
@@ -513,9 +517,10 @@
     for (const r of u.cities) {
       const old = state.rows.get(r.slug);
       if (old) milestone(old, r);
-      state.rows.set(r.slug, r); changed.add(r.slug);
+      state.rows.set(r.slug, r);
+      if (!old || old.raised_minor !== r.raised_minor) changed.add(r.slug);   // flashes
     }
-    if (!watchCity) rerank(changed);
+    if (!watchCity) rerank();
     render(changed, addGifts(u.gifts));
   });
   socket.on("gift_hidden", (h) => {
