@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tests.helpers import post_donation, published
 from twestival.extensions import db
-
-from tests.helpers import post_donation
 
 MORE = 64
 TOTAL = MORE + 3
@@ -35,6 +34,7 @@ def add_cities(app, client, api_token, gifts: int = 24) -> list[str]:
         currency, _target, amount = KINDS[i % len(KINDS)]
         response = post_donation(client, api_token, city=slug, amount=amount, currency=currency)
         assert response.status_code == 201, response.get_data(as_text=True)
+    published(app)
     return slugs
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from twestival.web.public import BOARD_ROWS
-
 from tests.many_cities import TOTAL, add_cities
+from twestival.web.public import BOARD_ROWS
 
 
 def _rows(html: str) -> list[str]:
@@ -17,7 +16,7 @@ def _rows(html: str) -> list[str]:
 
 def _data(html: str) -> dict:
     return json.loads(re.search(r'<script id="board-data" type="application/json">(.*?)</script>',
-                                html, re.S).group(1))
+                                html, re.DOTALL).group(1))
 
 
 def test_a_long_board_renders_the_top_rows_and_links_to_all_of_them(app, client, api_token):

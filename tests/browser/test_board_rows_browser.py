@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from twestival.web.public import BOARD_ROWS
-
 from tests.helpers import post_donation
 from tests.many_cities import TOTAL, add_cities, big_gift
+from twestival.web.public import BOARD_ROWS
+
 from .test_live_night_a11y import serious
 from .test_live_night_browser import LIVE, chromium, serve_on  # noqa: F401 (fixture)
 
@@ -30,9 +30,9 @@ ROWS = """() => [...document.querySelectorAll('tbody[data-field=rows] tr')].map(
 }))"""
 ALL_BUILT = f"() => document.querySelectorAll('tbody[data-field=rows] tr').length === {TOTAL}"
 # What a phone shows before each figure: the cell's label, drawn by CSS from data-label.
-PHONE_LABELS = """() => [...document.querySelectorAll('tbody[data-field=rows] tr')].slice(%d)
+PHONE_LABELS = f"""() => [...document.querySelectorAll('tbody[data-field=rows] tr')].slice({BOARD_ROWS})
   .flatMap((tr) => [...tr.querySelectorAll('td.num, td.bar-col')])
-  .map((td) => getComputedStyle(td, '::before').content)""" % BOARD_ROWS
+  .map((td) => getComputedStyle(td, '::before').content)"""
 
 
 @pytest.fixture
@@ -41,8 +41,8 @@ def board(app, client, api_token):
     return app
 
 
-def _server_rows(chromium, base, size):
-    context = chromium.new_context(java_script_enabled=False,
+def _server_rows(browser, base, size):
+    context = browser.new_context(java_script_enabled=False,
                                    viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     page.goto(base + "/c/tw?all=1")
