@@ -11,17 +11,17 @@ from operator import itemgetter
 from babel import Locale
 from babel.numbers import get_currency_precision, get_decimal_symbol, get_group_symbol
 
-from ..money import _formatted, exponent
+from ..money import Money, exponent, format_money
 
 
 @functools.lru_cache(maxsize=1024)
 def money_format(currency: str, locale: str) -> list:
     """[before the number, after it, fewest digits after the point, most]. Fewest: CLDR's,
     for display; most: the stored minor unit's, so no digit is rounded away
-    (money._formatted: "HUF1,234" and "HUF1,234.56")."""
+    (money.format_money: "HUF1,234" and "HUF1,234.56")."""
     most = exponent(currency)
     fewest = min(get_currency_precision(currency), most)
-    one = _formatted(10 ** most, currency, locale)
+    one = format_money(Money(10 ** most, currency), locale)
     number = "1" + (get_decimal_symbol(locale) + "0" * fewest if fewest else "")
     at = one.index(number)
     return [one[:at], one[at + len(number):], fewest, most]
@@ -40,7 +40,7 @@ def compact(board: dict, locale: str) -> dict:
     columns = list(rows[0]) if rows else []
     out = {key: value for key, value in board.items() if key != "cities"}
     out["city_columns"] = columns
-    values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    values = itemgetter(*columns) if rows else None   # every row has the same keys
     out["city_rows"] = [values(row) for row in rows]
     currencies = {board.get("currency")} | {row["currency"] for row in rows}
     currencies |= {g["currency"] for g in board.get("gifts") or []}
