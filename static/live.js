@@ -13,6 +13,10 @@
   const watchCity = ["city", "city-screen", "widget", "desk"].includes(view) ? citySlug : null;
   const lang = document.documentElement.lang || "en";
   const initial = JSON.parse(document.getElementById("board-data").textContent);
+  // The page sends its rows once, as values under one list of column names (web/boardjson.py).
+  initial.cities = (initial.city_rows || []).map((values) =>
+    Object.fromEntries(initial.city_columns.map((c, i) => [c, values[i]])));
+  const F = initial.formats || { money: {}, decimal: ".", group: ",", percent: ["", "%"] };
   const T = JSON.parse((document.getElementById("live-text") || {}).textContent || "{}");
   const t = (key, values) => (T[key] || key).replace(/\{(\w+)\}/g, (_, k) => (values || {})[k]);
   const reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -25,16 +29,34 @@
                   history: JSON.parse((document.getElementById("history-data") || {}).textContent || "[]") };
   const formats = new Map();
 
+  // Amounts as the server writes them (Babel), from the page's own formats: the browser's Intl
+  // spaces and pads some currencies differently ("HUF 1,234.00" for the server's "HUF1,234").
+  // Whole numbers only, so no amount is ever a float.
+  function grouped(digits) { return digits.replace(/\B(?=(\d{3})+(?!\d))/g, F.group); }
   function fmt(minor, currency) {
+    const money = F.money[currency];
+    if (!money) return intl(minor, currency);
+    const [before, after, fewest, most] = money;
+    const digits = String(Math.abs(minor)).padStart(most + 1, "0");
+    let fraction = digits.slice(digits.length - most);
+    while (fraction.length > fewest && fraction.endsWith("0")) fraction = fraction.slice(0, -1);
+    return (minor < 0 ? "-" : "") + before + grouped(digits.slice(0, digits.length - most)) +
+      (fraction ? F.decimal + fraction : "") + after;
+  }
+  function intl(minor, currency) {   // a currency the page did not know (a city added since)
     let f = formats.get(currency);
     if (!f) { f = new Intl.NumberFormat(lang, { style: "currency", currency }); formats.set(currency, f); }
     const digits = f.resolvedOptions().maximumFractionDigits;
     return f.format(minor / Math.pow(10, digits));
   }
-  // The page's language writes percentages as Babel does on the server ("4.0%", "4,0 %").
-  const pct = (r, places) => new Intl.NumberFormat(lang, {
-    style: "percent", minimumFractionDigits: places, maximumFractionDigits: places,
-  }).format(r.share_bp / 10000);
+  // Share of target as the server's `percent` filter writes share_bp / 100: rounded half to
+  // even, no grouping, the language's percent sign ("4.0%", "4,0 %").
+  function pct(r, places) {
+    const unit = places ? 10 : 100, whole = Math.floor(r.share_bp / unit), left = r.share_bp - whole * unit;
+    const n = left * 2 > unit || (left * 2 === unit && whole % 2) ? whole + 1 : whole;
+    const text = places ? Math.floor(n / 10) + F.decimal + (n % 10) : String(n);
+    return F.percent[0] + text + F.percent[1];
+  }
   const q = (el, field) => el.querySelector('[data-field="' + field + '"]');
   const qa = (field) => root.querySelectorAll('[data-field="' + field + '"]');
   function setText(el, field, text) { const n = q(el, field); if (n && n.textContent !== text) n.textContent = text; }
@@ -44,9 +66,13 @@
     if (text !== undefined && text !== null) n.textContent = text;
     return n;
   }
-  function flash(node) {
-    if (reducedMotion) return;
-    node.classList.remove("flash-row"); void node.offsetWidth; node.classList.add("flash-row");
+  // Restarts the flash animation; one forced layout for all the nodes (one each took seconds
+  // when a gift moved most rows of a 1,000-city board).
+  function flash(nodes) {
+    if (reducedMotion || !nodes.length) return;
+    for (const node of nodes) node.classList.remove("flash-row");
+    void root.offsetWidth;
+    for (const node of nodes) node.classList.add("flash-row");
   }
   const ranked = () => [...state.rows.values()].sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
 
@@ -146,7 +172,7 @@
       const shown = state.gifts.slice(0, limit);
       list.replaceChildren(...shown.map((g) => {
         const node = giftNode(g, list.dataset.compact !== undefined);
-        if (fresh.has(g.id)) { node.classList.add("new"); flash(node); }
+        if (fresh.has(g.id)) { node.classList.add("new"); flash([node]); }
         return node;
       }));
       const empty = list.parentElement.querySelector(".gifts-empty");
@@ -196,7 +222,9 @@
   }
 
   // --- views ------------------------------------------------------------------------------
-  function newRow(r) {
+  // A row as the server renders it (templates/public/board.html), mobile labels included: the
+  // page renders the first rows and this builds the rest, and cities approved since.
+  function newRow(r, body) {
     const tr = document.createElement("tr");
     tr.dataset.city = r.slug;
     tr.innerHTML = '<td data-field="rank"></td><td class="city-cell"><a></a> <span class="phase small" data-field="phase"></span></td>' +
@@ -204,14 +232,14 @@
       '<td class="num" data-field="reporting"></td><td class="num" data-field="target"></td>' +
       '<td class="num" data-field="togo"></td><td class="bar-col"><div class="bar"><div></div></div>' +
       '<span class="small" data-field="share"></span></td><td class="num" data-field="donations"></td>';
-    const head = root.querySelectorAll("thead th");
-    tr.querySelectorAll("td").forEach((td, i) => { if (head[i]) td.dataset.label = head[i].textContent; });
+    tr.querySelectorAll("td").forEach((td, i) => { if (labels[i] !== undefined) td.dataset.label = labels[i]; });
     const link = tr.querySelector("a");
-    link.href = "/c/" + encodeURIComponent(slug) + "/" + encodeURIComponent(r.slug);
+    link.href = (body.dataset.cityHref || "/c/" + encodeURIComponent(slug) + "/CITY-SLUG")
+      .replace("CITY-SLUG", encodeURIComponent(r.slug));
     link.textContent = r.name;
-    tr.dataset.search = (r.name + " " + r.country + " " + countryName(r.country)).toLowerCase();
     return tr;
   }
+  const labels = [...root.querySelectorAll("thead th")].map((th) => th.textContent);
   let regionNames = null;
   function countryName(code) {
     try { regionNames = regionNames || new Intl.DisplayNames([lang], { type: "region" }); return regionNames.of(code) || code; }
@@ -240,9 +268,11 @@
     const body = q(root, "rows");
     const provisionalText = body.dataset.provisionalTemplate || "{amount}";
     const now = Date.now();
+    const shown = new Map([...body.querySelectorAll("tr[data-city]")].map((tr) => [tr.dataset.city, tr]));
+    let at = 0;
+    const flashing = [];
     for (const r of ranked()) {
-      let tr = body.querySelector('tr[data-city="' + CSS.escape(r.slug) + '"]');
-      if (!tr) tr = newRow(r);  // a city approved while the board is open
+      const tr = shown.get(r.slug) || newRow(r, body);
       setText(tr, "rank", String(r.rank));
       setText(tr, "raised", fmt(r.raised_minor, r.currency));
       setText(tr, "provisional", r.provisional_minor ? provisionalText.replace("{amount}", fmt(r.provisional_minor, r.currency)) : "");
@@ -254,9 +284,13 @@
       const p = phase(r, now), label = q(tr, "phase");
       if (label) { label.textContent = phaseText(r, now); label.dataset.phase = p || ""; }
       tr.querySelector(".bar > div").style.width = Math.min(100, r.share_bp / 100) + "%";
-      body.appendChild(tr);  // re-append in rank order
-      if (changed.has(r.slug)) flash(tr);
+      if (body.children[at] !== tr) body.insertBefore(tr, body.children[at] || null);  // rank order
+      at++;
+      if (changed.has(r.slug)) flashing.push(tr);
     }
+    flash(flashing);
+    const more = q(root, "more");
+    if (more) more.hidden = true;   // every row is here now
     renderNight(now);
     applyFilter();
     drawChart();
@@ -298,11 +332,9 @@
     screenPage = screenPage % pages.length;
     const page = pages[screenPage], now = Date.now();
     setText(root, "page-label", page.label + (pages.length > 1 ? " · " + (screenPage + 1) + "/" + pages.length : ""));
-    q(root, "rows").replaceChildren(...page.rows.map((r) => {
-      const li = screenRow(r, now);
-      if (changed.has(r.slug)) flash(li);
-      return li;
-    }));
+    const rows = page.rows.map((r) => screenRow(r, now));
+    q(root, "rows").replaceChildren(...rows);
+    flash(rows.filter((li) => changed.has(li.dataset.city)));
     renderNight(now);
   }
 
@@ -318,7 +350,7 @@
       setText(box, "rank", String(r.rank));
       setText(box, "donations", String(r.donations));
       setText(box, "share", pct(r, 0));
-      if (changed.has(citySlug)) flash(box);
+      if (changed.has(citySlug)) flash([box]);
     }
     for (const bar of qa("bar")) bar.style.width = Math.min(100, r.share_bp / 100) + "%";
     const now = Date.now();
@@ -455,7 +487,7 @@
   // them overtook drops a place without being sent. So ranks are worked out here, as the
   // server does (ledger/leaderboard.rank_rows): share of target, then money raised, then name;
   // equal shares share a rank. Shares compare exactly, as cross products (BigInt).
-  function rerank(changed) {
+  function rerank() {
     const ahead = (a, b) => BigInt(a.raised_minor) * BigInt(b.target_minor) -
                             BigInt(b.raised_minor) * BigInt(a.target_minor);
     const rows = [...state.rows.values()].sort((a, b) => {
@@ -467,7 +499,7 @@
     let rank = 0;
     rows.forEach((r, i) => {
       if (i === 0 || ahead(rows[i - 1], r) !== 0n) rank = i + 1;
-      if (r.rank !== rank) { state.rows.set(r.slug, { ...r, rank }); changed.add(r.slug); }
+      if (r.rank !== rank) state.rows.set(r.slug, { ...r, rank });
     });
   }
 
@@ -485,9 +517,10 @@
     for (const r of u.cities) {
       const old = state.rows.get(r.slug);
       if (old) milestone(old, r);
-      state.rows.set(r.slug, r); changed.add(r.slug);
+      state.rows.set(r.slug, r);
+      if (!old || old.raised_minor !== r.raised_minor) changed.add(r.slug);   // flashes
     }
-    if (!watchCity) rerank(changed);
+    if (!watchCity) rerank();
     render(changed, addGifts(u.gifts));
   });
   socket.on("gift_hidden", (h) => {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import (Blueprint, Response, current_app, jsonify, render_template,
+from flask import (Blueprint, Response, current_app, jsonify, render_template, request,
                    stream_with_context, url_for)
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -41,13 +41,19 @@ def _share_image(camp, city_slug: str | None) -> str | None:
     return url_for("public.share_card", campaign=camp.slug, city=city_slug, _external=True)
 
 
+# Rows the board page renders; live.js builds the rest from the page's JSON, and `?all=1`
+# renders them all for a reader without JavaScript (bench/cities.py: a 1,000-city board).
+BOARD_ROWS = 50
+
+
 @bp.get("/c/<campaign>")
 @pagecache.public()
 def board(campaign: str):
     camp = get_campaign(db.session, campaign)
     live = snapshot(db.session, camp, words(current_app))
     leader = live["cities"][0]["slug"] if live["cities"] else None
-    return render_template("public/board.html", campaign=camp, board=live,
+    shown = live["cities"] if request.args.get("all") == "1" else live["cities"][:BOARD_ROWS]
+    return render_template("public/board.html", campaign=camp, board=live, rows=shown,
                            history=history(db.session, camp),
                            share_image=_share_image(camp, leader))
 
