@@ -68,5 +68,5 @@ def option(*args, **kwargs):
 
 
 def say(exc) -> str:
-    """A domain error in the environment's language."""
+    """A domain error or a kept phrase in the environment's language."""
     return exc.translated(translator(cli_language()).gettext)
