@@ -46,8 +46,10 @@ class MalformedFile(InvalidInput):
         if not self.errors:
             return head
         shown = "; ".join(error.translated(gettext) for error in self.errors)
-        return f"{head}: {shown}" + (" " + gettext("(and %(n)s more)") % {"n": self.more}
-                                     if self.more > 0 else "")
+        if self.more > 0:
+            shown += " " + gettext("(and %(n)s more)") % {"n": self.more}
+        return Phrase(N_("%(refusal)s: %(errors)s"), {"refusal": head, "errors": shown}) \
+            .translated(gettext)
 
     def stored(self) -> dict:
         """JSON-ready, for the imports history to say it again in its reader's language."""
