@@ -51,6 +51,10 @@ class MalformedFile(InvalidInput):
         return Phrase(N_("%(refusal)s: %(errors)s"), {"refusal": head, "errors": shown}) \
             .translated(gettext)
 
+    def head(self) -> Phrase:
+        """The refusal's own sentence, without the rows' errors (a page lists them apart)."""
+        return Phrase.of(self)
+
     def stored(self) -> dict:
         """JSON-ready, for the imports history to say it again in its reader's language."""
         return {**Phrase.of(self).stored(), "errors": [e.stored() for e in self.errors],
