@@ -30,12 +30,12 @@ GERMAN, FRENCH = {"LANG": "de_DE.UTF-8"}, {"LANG": "fr_FR.UTF-8"}
 REFUSED = {
     "de": ["<p>Nichts wurde importiert: die Datei wurde abgelehnt, nichts wurde verbucht</p>",
            "<li>Zeile 3: der Betrag &#39;twenty&#39; ist keine Zahl</li>",
-           "<li>Zeile 5: Bestelldatum &#39;not a date&#39; ist kein Datum, wie Eventbrite es "
-           "schreibt</li>"],
+           ("<li>Zeile 5: Bestelldatum &#39;not a date&#39; ist kein Datum, wie Eventbrite es "
+            "schreibt</li>")],
     "fr": [f"<p>Rien n’a été importé{NB}: le fichier a été refusé, rien n’a été enregistré</p>",
            f"<li>ligne 3{NB}: le montant &#39;twenty&#39; n’est pas un nombre</li>",
-           f"<li>ligne 5{NB}: la date de commande &#39;not a date&#39; n’est pas une date telle "
-           "qu’Eventbrite l’écrit</li>"],
+           (f"<li>ligne 5{NB}: la date de commande &#39;not a date&#39; n’est pas une date "
+            "telle qu’Eventbrite l’écrit</li>")],
 }
 NOTE = {"de": "Hinweis: 1 kostenlose Bestellung(en) ohne Betrag, nichts zu zählen",
         "fr": f"remarque{NB}: 1 commande(s) gratuite(s), rien à compter"}

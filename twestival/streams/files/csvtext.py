@@ -11,8 +11,8 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ...money import Money, MoneyError, exponent, parse
 from ...languages import N_
+from ...money import Money, MoneyError, exponent, parse
 from .rows import Context, MalformedFile, RowError
 
 NOT_UTF8 = N_("the file is not UTF-8 text; export it again as CSV UTF-8")

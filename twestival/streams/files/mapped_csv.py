@@ -7,8 +7,8 @@ import hashlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ...money import Money, MoneyError, check_currency
 from ...languages import N_
+from ...money import Money, MoneyError, check_currency
 from .csvtext import localise, minor_units, read_csv, to_money
 from .mappings import ImportMapping
 from .rows import Context, Item, MalformedFile, RowError, collect
