@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.hub_support import csrf_token, email_of, login, person
-from tests.imports_helpers import FIXTURES
+from tests.imports_helpers import FIXTURES, run_import
 from twestival.accounts.models import Role
 from twestival.cli import click_texts
 from twestival.extensions import db
@@ -87,6 +87,14 @@ def test_a_reports_note_is_said_on_the_result_page_and_in_the_history(app, clien
     assert NOTE[lang] in reopened.text
     english = client.get(f"{HISTORY}/{newest(app).id}", headers={"Accept-Language": "en"})
     assert "note: 1 free order(s) with nothing to count" in english.text
+
+
+def test_a_bank_lines_review_reason_is_said_in_the_coordinators_language(app, client, seed):
+    run_import(app, FIXTURES / "bank/camt053/camt_parser/camt054_valid_example.xml", "camt053")
+    login(client, email_of(app, person(app, "boss@example.org", Role.coordinator)))
+    page = client.get("/coordinate/tw/unassigned", headers={"Accept-Language": "de"})
+    assert "keine gezählte Gutschrift dieses Betrags auf diesem Konto gefunden" in page.text
+    assert "no counted credit" not in page.text
 
 
 def test_a_report_stored_as_plain_text_before_still_reads(app, client, organiser):
