@@ -83,7 +83,7 @@ def record(session: Session, payload: InboundPayload, *, status: str,
     """Add the history row of one run of ``payload`` to the caller's transaction; ``error``
     is a refusal (kept to be said in each reader's language) or a crash's text."""
     if isinstance(error, DomainError):
-        error = json.dumps(refusal(error), default=str)
+        error = json.dumps(_kept(error), default=str)
     meta = payload.meta or {}
     via = via or meta.get("via") or "web"
     city_id = None
@@ -107,7 +107,8 @@ def record(session: Session, payload: InboundPayload, *, status: str,
     return row
 
 
-def refusal(error: DomainError) -> dict:
+def _kept(error: DomainError) -> dict:
+    """A refusal as the history keeps it (any domain error is kept the way a file's is)."""
     if isinstance(error, MalformedFile):
         return error.stored()
     return MalformedFile(error.template, **error.values).stored()
