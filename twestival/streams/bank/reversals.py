@@ -167,15 +167,15 @@ def link(session: Session, campaign_id: int, row_id: int, entry_id: int, *,
     found = session.execute(_open_rows(session, campaign_id)
                             .where(ImportRow.id == row_id)).first()
     if found is None:
-        raise NotFound("no bank line waiting for review with that id in this campaign")
+        raise NotFound(N_("no bank line waiting for review with that id in this campaign"))
     row = found[0]
     meta = row.meta or {}
     choices = _candidates(session, campaign_id, meta.get("account") or "unknown",
                           -_amount(meta), _booked(meta))
     credit = next((entry for entry in choices if entry.id == entry_id), None)
     if credit is None:
-        raise Conflict("that entry is not a counted credit this reversal could undo (same "
-                       "account, currency and amount, booked before it, not reversed yet)")
+        raise Conflict(N_("that entry is not a counted credit this reversal could undo (same "
+                          "account, currency and amount, booked before it, not reversed yet)"))
     return undo(session, credit, external_id=row.external_id, amount=_amount(meta),
                 occurred_at=_booked(meta), payload_id=row.payload_id, created_by_id=by_user_id,
                 note=meta.get("reference") or None,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ...campaigns.models import Campaign, City
 from ...errors import DomainError, NotFound
+from ...languages import N_
 from ...phrases import Phrase
 from ...storage.database import Base, UTCDateTime, utcnow
 from ..inbox.archive import InboundPayload
@@ -130,5 +131,5 @@ def get(session: Session, campaign: Campaign, record_id: int,
     found = session.get(ImportRecord, record_id)
     if found is None or found.campaign_id != campaign.id or (
             city is not None and found.city_id != city.id):
-        raise NotFound("no such import")
+        raise NotFound(N_("no such import"))
     return found
