@@ -64,9 +64,9 @@ def test_overlapping_references_leave_the_line_unassigned_naming_both(app, sessi
         ("TW42 and k-9", "D", "13.00"))                # two cities named in different places
     assert found == [("unassigned", None), ("unassigned", None), ("imported", "london"),
                      ("unassigned", None)]
-    assert [note.split(":")[0] for note in report.notes] == ["line 2", "line 3", "line 5"]
-    for note, cities in zip(report.notes, (("london", "berlin"), ("london", "berlin"),
-                                           ("london", "tokyo"))):
+    assert [str(note).split(":")[0] for note in report.notes] == ["line 2", "line 3", "line 5"]
+    for note, cities in zip(map(str, report.notes), (("london", "berlin"), ("london", "berlin"),
+                                                     ("london", "tokyo"))):
         assert "names several cities" in note and all(city in note for city in cities)
 
 
@@ -118,4 +118,4 @@ def test_references_of_other_shapes(app, session, bank_csv):
     assert found == [("imported", "london"), ("imported", "london"), ("unassigned", None),
                      ("imported", "berlin"), ("unassigned", None), ("imported", "tokyo"),
                      ("unassigned", None), ("unassigned", None)]
-    assert [note.split(":")[0] for note in report.notes] == ["line 9"]
+    assert [str(note).split(":")[0] for note in report.notes] == ["line 9"]

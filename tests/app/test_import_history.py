@@ -73,7 +73,7 @@ def test_a_refused_file_is_listed_with_its_reason_and_no_money(client, session, 
     assert response.status_code == 422
     [record] = records(session)
     assert record.status == "rejected" and record.imported == 0 and record.error
-    assert record.error in session.get(InboundPayload, record.payload_id).error
+    assert str(record.refusal()) == session.get(InboundPayload, record.payload_id).error
     one = client.get(f"{CITY_LIST}/{record.id}")
     assert one.status_code == 200 and "Nothing was imported" in one.text
 

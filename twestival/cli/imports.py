@@ -15,7 +15,7 @@ from ..extensions import db
 from ..streams.files import mappings, run
 from ..streams.inbox.replay import replay
 from . import domain_errors
-from .language import _, _l, cli_language, option, translator
+from .language import _, _l, cli_language, option, say, translator
 
 
 def _estimate_rows(handle) -> int:
@@ -101,7 +101,7 @@ def replay_command(campaign, stream, since):
         click.echo(_("erased with their donor, skipped: %(n)s", n=counts.erased))
     click.echo(_("new ledger entries: %(n)s", n=counts.new_entries))
     for failure in counts.failures:
-        click.echo(failure, err=True)
+        click.echo(say(failure), err=True)
     if counts.failed:
         raise SystemExit(1)
 

@@ -8,15 +8,23 @@ JSON, secrets, ids, the columns of ``fx list`` and ``mapping list``) stays as it
 """
 from __future__ import annotations
 
+import gettext
 import os
 from collections.abc import Mapping
 
 import click
 from babel.support import LazyProxy
 
+from .. import ROOT
 from ..languages import DEFAULT, LANGUAGES, translator
 
 VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+# Click says its own texts ("Usage:", "Error:", "Missing argument", ...) through the standard
+# library's gettext in its default domain, "messages", which reads the same variables at every
+# call: pointed at our catalogues (named "messages" too), they follow the command line's
+# language. The msgids are listed in click_texts, for extraction.
+gettext.bindtextdomain("messages", str(ROOT / "translations"))
 
 
 def cli_language(environ: Mapping[str, str] | None = None) -> str:
@@ -68,5 +76,5 @@ def option(*args, **kwargs):
 
 
 def say(exc) -> str:
-    """A domain error in the environment's language."""
+    """A domain error or a kept phrase in the environment's language."""
     return exc.translated(translator(cli_language()).gettext)

@@ -15,9 +15,11 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
+from ..languages import N_
 from ..ledger import EntryKind, LedgerEntry, NewEntry
 from ..ledger.bulk import record_many
 from ..money import Money, MoneyError, check_currency
+from ..phrases import Phrase
 from .files.csvtext import column, localise, minor_units, read_csv
 from .files.rows import Context, Item, MalformedFile, RowError, archive_rows, collect
 
@@ -64,7 +66,7 @@ def _read_eventbrite_date(text: str, ctx: Context) -> dt.datetime:
             return localise(dt.datetime.strptime(text, fmt), ctx)
         except ValueError:
             continue
-    raise RowError(f"order date {text[:40]!r} is not a date Eventbrite writes")
+    raise RowError(N_("order date %(date)r is not a date Eventbrite writes"), date=text[:40])
 
 
 class _Order:
@@ -99,18 +101,18 @@ def parse_eventbrite(source: BinaryIO, ctx: Context) -> Iterator[Item]:
     missing = [EVENTBRITE_COLUMNS[key][0] for key in ("order", "date", "currency", "gross")
                if cols[key] is None]
     if missing:
-        raise MalformedFile("this is not an Eventbrite order/attendee export: no "
-                            + ", ".join(repr(m) for m in missing) + " column")
+        raise MalformedFile(N_("this is not an Eventbrite order/attendee export: no %(columns)s "
+                               "column"), columns=", ".join(repr(m) for m in missing))
     try:
         first = next(rows)
     except StopIteration:
-        raise MalformedFile("the export has a header but no orders") from None
+        raise MalformedFile(N_("the export has a header but no orders")) from None
     # Eventbrite writes the attendee rows of one order together; an order whose rows come
     # apart would be counted twice, so it is refused rather than guessed at (the staged rows
     # of the whole file are checked for a repeated order).
-    ctx.repeat_error = lambda external_id: (
-        f"order {external_id.removeprefix('eventbrite:')} appears again after other orders; "
-        "export the report sorted by order")
+    ctx.repeat_error = lambda external_id: Phrase(
+        N_("order %(order)s appears again after other orders; export the report sorted by "
+           "order"), {"order": external_id.removeprefix("eventbrite:")})
     return collect(_eventbrite_builders(ctx, cols, first, rows))
 
 
@@ -127,7 +129,7 @@ def _eventbrite_builders(ctx, cols, first, rows):
         def build() -> Item | None:
             order_id = (row[order_col] or "").strip()
             if not order_id:
-                raise RowError("no order number")
+                raise RowError(N_("no order number"))
             current = state["order"]
             finished = None
             if current is None or current.order_id != order_id:
@@ -139,7 +141,7 @@ def _eventbrite_builders(ctx, cols, first, rows):
                 try:
                     currency = check_currency((row[currency_col] or "").strip())
                 except MoneyError as exc:
-                    raise RowError(exc.message) from None
+                    raise RowError.of(exc) from None
                 current = _Order(order_id, line, _eventbrite_date(row[date_col], ctx, dates),
                                  currency, buyer)
                 state["order"] = current
@@ -162,7 +164,8 @@ def _eventbrite_builders(ctx, cols, first, rows):
         if skipped_free[0]:
             ctx.report.rows += skipped_free[0]
             ctx.report.skipped += skipped_free[0]
-            ctx.report.notes.append(f"{skipped_free[0]} free order(s) with nothing to count")
+            ctx.report.notes.append(Phrase(N_("%(n)s free order(s) with nothing to count"),
+                                           {"n": skipped_free[0]}))
         return item
     yield 0, last
 
@@ -176,7 +179,8 @@ def _attendees(cols: dict[str, int | None]):
         attendee = (row[attendee_col].strip() if attendee_col is not None else "") \
             or f"line{line}"
         if attendee in order.attendees:
-            raise RowError(f"attendee {attendee} of order {order.order_id} is listed twice")
+            raise RowError(N_("attendee %(attendee)s of order %(order)s is listed twice"),
+                           attendee=attendee, order=order.order_id)
         order.attendees.add(attendee)
         order.raw.append(raw)
         paid = minor_units(row[gross_col] or "0", order.currency)

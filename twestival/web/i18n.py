@@ -58,9 +58,15 @@ def say(exc: DomainError) -> str:
     return exc.translated(gettext)
 
 
+def said(kept) -> str:
+    """A kept phrase or refusal (an import's notes and errors) in the reader's language."""
+    return kept.translated(gettext)
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(ROOT / "translations"))
+    app.add_template_filter(said)
 
     @app.context_processor
     def _languages():

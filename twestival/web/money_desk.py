@@ -99,7 +99,7 @@ def _run_import(camp, form, place):
             created_by_id=current_user.id, currency=form.currency.data or None)
     except DomainError as exc:
         db.session.rollback()
-        return None, say(exc)
+        return None, exc
     return report, None
 
 
@@ -109,32 +109,32 @@ def city_imports(campaign: str, city: str):
     place = get_city(db.session, camp, city)
     require_city(camp, place)
     form = _import_form(camp, ("eventbrite", "csv"), [(place.slug, place.name)])
-    report = error = None
+    report = error = refusal = None
     if form.validate_on_submit():
-        report, error = _run_import(camp, form, place)
+        report, refusal = _run_import(camp, form, place)
     elif request.method == "POST":
         error = "; ".join(e for errors in form.errors.values() for e in errors)
-    status = 422 if error else 200
+    status = 422 if error or refusal else 200
     return render_template("money_desk/imports.html", camp=camp, place=place, form=form,
-                           report=report, error=error), status
+                           report=report, error=error, refusal=refusal), status
 
 
 @bp.route("/coordinate/<campaign>/imports", methods=["GET", "POST"])
 def campaign_imports(campaign: str):
     camp = get_campaign(db.session, campaign)
     require_coordinator(camp)
-    cities = [("", "— matched by bank reference / unassigned —")] + [
+    cities = [("", f'— {_("matched by bank reference / unassigned")} —')] + [
         (c.slug, c.name) for c in approved_cities(db.session, camp)]
     form = _import_form(camp, run.FORMATS, cities)
-    report = error = None
+    report = error = refusal = None
     if form.validate_on_submit():
         place = get_city(db.session, camp, form.city.data) if form.city.data else None
-        report, error = _run_import(camp, form, place)
+        report, refusal = _run_import(camp, form, place)
     elif request.method == "POST":
         error = "; ".join(e for errors in form.errors.values() for e in errors)
-    status = 422 if error else 200
+    status = 422 if error or refusal else 200
     return render_template("money_desk/imports.html", camp=camp, place=None, form=form,
-                           report=report, error=error), status
+                           report=report, error=error, refusal=refusal), status
 
 
 @bp.get("/coordinate/<campaign>/unassigned")

@@ -30,7 +30,9 @@ from sqlalchemy import select
 from ...ledger import EntryConfirmation, EntryKind, LedgerEntry, NewEntry, confirm
 from ...ledger.bulk import record_many
 from ...campaigns.models import City
-from ..files.rows import Context, Item, archive_rows
+from ...languages import N_
+from ...phrases import Phrase
+from ..files.rows import Context, Item, archive_rows, at_line
 from . import camt053, matching, mt940, ofx, reversals
 from .lines import items
 
@@ -144,9 +146,9 @@ class BankRecorder:
             return self.default_city_id
         if len(named) == 1:
             return matcher.ids[named[0]]
-        self.ctx.report.notes.append(f"line {item.line}: the reference names several cities ("
-                                     + ", ".join(matcher.known[n].slug for n in named)
-                                     + "); left unassigned")
+        self.ctx.report.notes.append(at_line(item.line, Phrase(
+            N_("the reference names several cities (%(cities)s); left unassigned"),
+            {"cities": ", ".join(matcher.known[n].slug for n in named)})))
         return None
 
     def record(self, batch: list[Item]) -> None:
@@ -202,9 +204,9 @@ def _counted_before(ctx: Context, item: Item) -> None:
     earlier = ctx.session.scalar(select(LedgerEntry.id).where(
         LedgerEntry.stream == STREAM, LedgerEntry.external_id == item.external_id))
     if earlier is not None:
-        ctx.report.notes.append(f"line {item.line}: interest paid by the bank, but an earlier "
-                                f"import counted it as a gift (entry {earlier}), which still "
-                                "counts")
+        ctx.report.notes.append(at_line(item.line, Phrase(
+            N_("interest paid by the bank, but an earlier import counted it as a gift (entry "
+               "%(entry)s), which still counts"), {"entry": earlier})))
 
 
 def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
@@ -217,7 +219,7 @@ def _undo(ctx: Context, item: Item) -> tuple[Item, str]:
     credit, why = reversals.find_credit(ctx.session, ctx.campaign.id, item)
     if credit is None:
         item.meta = reversals.review_meta(item, why)
-        ctx.report.notes.append(f"line {item.line}: {why}")
+        ctx.report.notes.append(at_line(item.line, why))
         ctx.report.count("review")
         return item, "review"
     entry = reversals.undo(ctx.session, credit, external_id=item.external_id,

@@ -20,7 +20,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from ...languages import N_
 from ...money import MoneyError, from_decimal
+from ...phrases import Phrase
 from ..files.rows import MalformedFile, RowError
 from . import codes
 from .lines import BankLine
@@ -49,24 +51,26 @@ def _date(node: Element, tag: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value[:10])
     except ValueError:
-        raise RowError(f"{tag} {value!r} is not a date") from None
+        raise RowError(N_("%(tag)s %(value)r is not a date"), tag=tag, value=value) from None
 
 
-def _amount(node: Element | None, what: str):
+def _amount(node: Element | None, what: Phrase):
     if node is None or not (node.text or "").strip():
-        raise RowError(f"{what} has no amount")
+        raise RowError(N_("%(what)s has no amount"), what=what)
     currency = node.get("Ccy")
     try:
         from decimal import Decimal, InvalidOperation
         value = Decimal(node.text.strip())
     except InvalidOperation:
-        raise RowError(f"{what} amount {node.text.strip()[:30]!r} is not a number") from None
+        raise RowError(N_("%(what)s amount %(amount)r is not a number"), what=what,
+                       amount=node.text.strip()[:30]) from None
     if value <= 0:
-        raise RowError(f"{what} amount must be positive (the sign is in CdtDbtInd)")
+        raise RowError(N_("%(what)s amount must be positive (the sign is in CdtDbtInd)"),
+                       what=what)
     try:
         return from_decimal(value, currency or "")
     except MoneyError as exc:
-        raise RowError(f"{what}: {exc.message}") from None
+        raise RowError(N_("%(what)s: %(error)s"), what=what, error=Phrase.of(exc)) from None
 
 
 def _party_name(tx: Element, role: str) -> str | None:
@@ -85,23 +89,25 @@ def _remittance(node: Element) -> list[str]:
 
 def parse(body: bytes) -> Iterator[BankLine]:
     if len(body) > MAX_BYTES:
-        raise MalformedFile("the statement is too large")
+        raise MalformedFile(N_("the statement is too large"))
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
-        raise MalformedFile("the XML declares a DTD or entities, which a bank statement never "
-                            "needs; refused for safety") from None
+        raise MalformedFile(N_("the XML declares a DTD or entities, which a bank statement "
+                               "never needs; refused for safety")) from None
     except ParseError as exc:
         line, column = getattr(exc, "position", (0, 0))
-        raise MalformedFile(f"not well-formed XML (line {line}, column {column})") from None
+        raise MalformedFile(N_("not well-formed XML (line %(line)s, column %(column)s)"),
+                            line=line, column=column) from None
     match = NAMESPACE_RE.fullmatch(root.tag)
     if match is None:
-        raise MalformedFile("not a CAMT.053/054 document (its root is "
-                            f"{root.tag.split('}')[-1]!r} in another namespace)")
+        raise MalformedFile(N_("not a CAMT.053/054 document (its root is %(root)r in another "
+                               "namespace)"), root=root.tag.split("}")[-1])
     kind = "Stmt" if match.group(1) == "3" else "Ntfctn"
     statements = root.findall(f"./{{*}}*/{{*}}{kind}")
     if not statements:
-        raise MalformedFile(f"the document holds no statement (no {kind} element)")
+        raise MalformedFile(N_("the document holds no statement (no %(kind)s element)"),
+                            kind=kind)
     for number, statement in enumerate(statements, 1):
         _check_balances(statement, number)
     return _lines(statements)
@@ -111,11 +117,12 @@ OPENING_BALANCES = ("OPBD", "PRCD")   # opening booked; previous closing booked
 CLOSING_BALANCE = "CLBD"              # closing booked
 
 
-def _signed(node: Element, what: str) -> Decimal:
+def _signed(node: Element, what: Phrase) -> Decimal:
     try:
         value = Decimal((_text(node, "{*}Amt") or "").replace(" ", ""))
     except InvalidOperation:
-        raise MalformedFile(f"{what} has no readable amount; the file is damaged") from None
+        raise MalformedFile(N_("%(what)s has no readable amount; the file is damaged"),
+                            what=what) from None
     return -value if _text(node, "{*}CdtDbtInd") == "DBIT" else value
 
 
@@ -126,19 +133,23 @@ def _check_balances(statement: Element, number: int) -> None:
     for balance in statement.iterfind("{*}Bal"):
         kind = (_text(balance, "{*}Tp/{*}CdOrPrtry/{*}Cd") or "").upper()
         if kind in (*OPENING_BALANCES, CLOSING_BALANCE) and kind not in balances:
-            balances[kind] = _signed(balance, f"statement {number}: the {kind} balance")
+            balances[kind] = _signed(balance, Phrase(
+                N_("statement %(number)s: the %(kind)s balance"), {"number": number, "kind": kind}))
     opening = next((balances[kind] for kind in OPENING_BALANCES if kind in balances), None)
     closing = balances.get(CLOSING_BALANCE)
     if opening is None or closing is None:
         return
-    booked = sum((_signed(entry, f"statement {number}: an entry")
+    an_entry = Phrase(N_("statement %(number)s: an entry"), {"number": number})
+    booked = sum((_signed(entry, an_entry)
                   for entry in statement.iterfind("{*}Ntry")
                   if (_text(entry, "{*}Sts") or _text(entry, "{*}Sts/{*}Cd") or "BOOK")
                   .upper() == "BOOK"), Decimal(0))
     if opening + booked != closing:
-        raise MalformedFile(f"statement {number} does not add up: opening balance {opening} "
-                            f"plus its booked entries is {opening + booked}, but its closing "
-                            f"balance (CLBD) is {closing}; the file is damaged")
+        raise MalformedFile(N_("statement %(number)s does not add up: opening balance "
+                               "%(opening)s plus its booked entries is %(sum)s, but its closing "
+                               "balance (CLBD) is %(closing)s; the file is damaged"),
+                            number=number, opening=str(opening), sum=str(opening + booked),
+                            closing=str(closing))
 
 
 def _lines(statements: list[Element]) -> Iterator[BankLine]:
@@ -155,15 +166,16 @@ def _entry(account: str, entry: Element, index: int) -> Iterator[BankLine]:
     from xml.etree.ElementTree import tostring
     raw = tostring(entry, encoding="unicode")
     try:
-        amount = _amount(entry.find("{*}Amt"), f"entry {index}")
+        amount = _amount(entry.find("{*}Amt"), Phrase(N_("entry %(n)s"), {"n": index}))
         sign = _text(entry, "{*}CdtDbtInd")
         if sign not in ("CRDT", "DBIT"):
-            raise RowError(f"entry {index}: CdtDbtInd must be CRDT or DBIT, not {sign!r}")
+            raise RowError(N_("entry %(n)s: CdtDbtInd must be CRDT or DBIT, not %(sign)r"),
+                           n=index, sign=sign)
         booked = _date(entry, "BookgDt") or _date(entry, "ValDt")
         if booked is None:
-            raise RowError(f"entry {index}: no booking or value date")
+            raise RowError(N_("entry %(n)s: no booking or value date"), n=index)
     except RowError as exc:
-        yield BankLine.error(index, str(exc), raw)
+        yield BankLine.error(index, exc.phrase, raw)
         return
     status = _text(entry, "{*}Sts") or _text(entry, "{*}Sts/{*}Cd")
     gvc = codes.gvc_from_proprietary(_text(entry, ".//{*}BkTxCd/{*}Prtry/{*}Cd"))
@@ -212,6 +224,6 @@ def _tx_amount(tx: Element):
     if node is None:
         return None
     try:
-        return _amount(node, "transaction")
+        return _amount(node, Phrase(N_("transaction")))
     except RowError:
         return None

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 
 from ...money import Money
+from ...phrases import Phrase
 from ..files.rows import Item, RowError, collect
 
 
@@ -23,10 +24,10 @@ class BankLine:
     status: str | None = None
     reversal: bool = False
     interest: str | None = None  # the code that says the bank pays it (interest, a dividend)
-    problem: str | None = None
+    problem: Phrase | None = None
 
     @classmethod
-    def error(cls, line: int, problem: str, raw: str = "") -> BankLine:
+    def error(cls, line: int, problem: Phrase, raw: str = "") -> BankLine:
         return cls(line=line, account="", booked=None, amount=None, text="", raw=raw,
                    problem=problem)
 
@@ -43,7 +44,7 @@ def items(lines: Iterable[BankLine]) -> Iterator[Item]:
     def build(bank_line: BankLine):
         def make() -> Item:
             if bank_line.problem:
-                raise RowError(bank_line.problem)
+                raise RowError.of(bank_line.problem)
             if bank_line.bank_ref and bank_line.bank_ref.upper() not in ("NONREF", "NOTPROVIDED"):
                 # Some banks reuse a reference (across days, even within one day for
                 # different bookings): the date, amount and repeat number keep it apart.

@@ -31,7 +31,9 @@ from decimal import Decimal
 import mt940
 
 from ...errors import InvalidInput
+from ...languages import N_
 from ...money import MoneyError, from_decimal
+from ...phrases import Phrase
 from ..files.rows import MalformedFile
 from . import codes
 from .lines import BankLine
@@ -73,8 +75,9 @@ def _decimal(text: str) -> Decimal:
 def _balance(number: int, tag: str, value: str) -> tuple[int, Decimal]:
     match = BALANCE_RE.fullmatch(value.strip())
     if match is None:
-        raise MalformedFile(f"line {number}: the balance :{tag}: {value.strip()[:40]!r} cannot "
-                            "be read; the file is damaged or cut short")
+        raise MalformedFile(N_("line %(line)s: the balance :%(tag)s: %(value)r cannot be read; "
+                               "the file is damaged or cut short"), line=number, tag=tag,
+                            value=value.strip()[:40])
     amount = _decimal(match.group(4))
     return number, -amount if match.group(1) == "D" else amount
 
@@ -85,7 +88,7 @@ def _decode(body: bytes) -> str:
             return body.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise MalformedFile("the statement is not text")  # pragma: no cover - latin-1 decodes all
+    raise MalformedFile(N_("the statement is not text"))  # pragma: no cover - latin-1 decodes all
 
 
 def _scan(text: str) -> tuple[list[tuple[int, str, str]], set[str], list[_Statement]]:
@@ -114,8 +117,8 @@ def _scan(text: str) -> tuple[list[tuple[int, str, str]], set[str], list[_Statem
         tag, value = match.groups()
         current = None
         if tag in HEADER_TAGS and in_transactions:
-            raise MalformedFile(f"line {number}: :{tag}: inside the transactions of a "
-                                "statement; the file is damaged")
+            raise MalformedFile(N_("line %(line)s: :%(tag)s: inside the transactions of a "
+                                   "statement; the file is damaged"), line=number, tag=tag)
         if tag in CLOSING_TAGS:
             in_transactions = False
         if tag in BALANCE_TAGS and (named := BALANCE_CURRENCY_RE.match(value.strip())):
@@ -136,8 +139,9 @@ def _scan(text: str) -> tuple[list[tuple[int, str, str]], set[str], list[_Statem
         elif tag in ("90D", "90C"):
             total = SUM_RE.fullmatch(value.strip())
             if total is None:
-                raise MalformedFile(f"line {number}: the sum :{tag}: {value.strip()[:40]!r} "
-                                    "cannot be read; the file is damaged or cut short")
+                raise MalformedFile(N_("line %(line)s: the sum :%(tag)s: %(value)r cannot be read; "
+                                       "the file is damaged or cut short"), line=number,
+                                    tag=tag, value=value.strip()[:40])
             statement(number).sums[tag] = (number, int(total.group(1)), _decimal(total.group(3)))
         elif tag == "61":
             in_transactions = True
@@ -148,10 +152,10 @@ def _scan(text: str) -> tuple[list[tuple[int, str, str]], set[str], list[_Statem
             current = found[-1][2]
             current.append(line)
     if tags == 0:
-        raise MalformedFile("not an MT940 statement: no :tag: lines found")
+        raise MalformedFile(N_("not an MT940 statement: no :tag: lines found"))
     if not statements:
-        raise MalformedFile("the file holds no statement: no opening balance (:60F:), lines "
-                            "(:61:) or closing balance (:62F:)")
+        raise MalformedFile(N_("the file holds no statement: no opening balance (:60F:), lines "
+                               "(:61:) or closing balance (:62F:)"))
     return ([(number, account, "\n".join(block)) for number, account, block in found],
             currencies, statements)
 
@@ -164,35 +168,40 @@ def _check_whole(statements: list[_Statement], amounts: list[Decimal]) -> None:
             _check_sums(statement, lines)
             continue
         if statement.closing is None:
-            raise MalformedFile(f"the statement from line {statement.line} ends "
-                                "without its closing balance (:62F:): the file is cut short; "
-                                "export it again from the bank")
+            raise MalformedFile(N_("the statement from line %(line)s ends without its closing "
+                                   "balance (:62F:): the file is cut short; export it again "
+                                   "from the bank"), line=statement.line)
         if statement.opening is None:
-            raise MalformedFile(f"the statement that closes on line {statement.closing[0]} has "
-                                "no opening balance (:60F:): the file is incomplete; export it "
-                                "again from the bank")
+            raise MalformedFile(N_("the statement that closes on line %(line)s has no opening "
+                                   "balance (:60F:): the file is incomplete; export it again "
+                                   "from the bank"), line=statement.closing[0])
         opening, closing = statement.opening[1], statement.closing[1]
         if opening + sum(lines, Decimal(0)) != closing:
             raise MalformedFile(
-                f"the statement from line {statement.line} does not add up: opening "
-                f"balance {opening} plus its {len(lines)} line(s) is "
-                f"{opening + sum(lines, Decimal(0))}, but its closing balance (line "
-                f"{statement.closing[0]}) is {closing}; the file is damaged")
+                N_("the statement from line %(line)s does not add up: opening balance "
+                   "%(opening)s plus its %(count)s line(s) is %(sum)s, but its closing balance "
+                   "(line %(closing_line)s) is %(closing)s; the file is damaged"),
+                line=statement.line, opening=str(opening), count=len(lines),
+                sum=str(opening + sum(lines, Decimal(0))), closing_line=statement.closing[0],
+                closing=str(closing))
 
 
 def _check_sums(statement: _Statement, lines: list[Decimal]) -> None:
-    for tag, side, name in (("90D", [a for a in lines if a < 0], "debits"),
-                            ("90C", [a for a in lines if a > 0], "credits")):
+    for tag, side, name in (("90D", [a for a in lines if a < 0], Phrase(N_("debits"))),
+                            ("90C", [a for a in lines if a > 0], Phrase(N_("credits")))):
         if tag not in statement.sums:
-            raise MalformedFile(f"the interim report (MT942) from line "
-                                f"{statement.line} ends without its sum of {name} (:{tag}:): "
-                                "the file is cut short; export it again from the bank")
+            raise MalformedFile(N_("the interim report (MT942) from line %(line)s ends without "
+                                   "its sum of %(name)s (:%(tag)s:): the file is cut short; "
+                                   "export it again from the bank"), line=statement.line,
+                                name=name, tag=tag)
         number, count, total = statement.sums[tag]
         if (count, total) != (len(side), abs(sum(side, Decimal(0)))):
             raise MalformedFile(
-                f"line {number}: the interim report (MT942) gives {count} {name} of {total} "
-                f"(:{tag}:), but holds {len(side)} of {abs(sum(side, Decimal(0)))}; the file "
-                "is damaged or cut short")
+                N_("line %(line)s: the interim report (MT942) gives %(count)s %(name)s of "
+                   "%(total)s (:%(tag)s:), but holds %(held)s of %(held_total)s; the file is "
+                   "damaged or cut short"), line=number, count=count, name=name,
+                total=str(total), tag=tag, held=len(side),
+                held_total=str(abs(sum(side, Decimal(0)))))
 
 
 def parse(body: bytes, currency: str | None = None) -> Iterator[BankLine]:
@@ -206,21 +215,22 @@ def parse(body: bytes, currency: str | None = None) -> Iterator[BankLine]:
                                 options=OPTIONS)
     except Exception as exc:  # the package raises plain ValueError/RuntimeError/KeyError
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        raise MalformedFile(f"not a readable MT940 statement ({type(exc).__name__}: "
-                            f"{first})") from None
+        raise MalformedFile(N_("not a readable MT940 statement (%(error)s)"),
+                            error=f"{type(exc).__name__}: {first}") from None
     finally:
         quiet.setLevel(level)
     transactions = statement.transactions
     if len(transactions) != len(blocks):
-        raise MalformedFile(f"the file has {len(blocks)} :61: lines but only "
-                            f"{len(transactions)} could be read")
+        raise MalformedFile(N_("the file has %(lines)s :61: lines but only %(read)s could be "
+                               "read"), lines=len(blocks), read=len(transactions))
     _check_whole(statements, [t.data["amount"].amount if t.data.get("amount") is not None
                               else Decimal(0) for t in transactions])
     named |= {t.data["amount"].currency for t in transactions
               if t.data.get("amount") is not None and t.data["amount"].currency}
     if currency and named - {currency}:
-        raise InvalidInput(f"the statement is in {', '.join(sorted(named))}, not {currency}: "
-                           "leave the currency out (it is only for files that name none)")
+        raise InvalidInput(N_("the statement is in %(named)s, not %(currency)s: leave the "
+                              "currency out (it is only for files that name none)"),
+                           named=", ".join(sorted(named)), currency=currency)
     return _lines(transactions, blocks, currency)
 
 
@@ -230,17 +240,18 @@ def _lines(transactions, blocks, fallback: str | None) -> Iterator[BankLine]:
         amount = data.get("amount")
         booked = data.get("entry_date") or data.get("date")
         if amount is None or booked is None:
-            yield BankLine.error(number, "the :61: line has no amount or date", raw)
+            yield BankLine.error(number, Phrase(N_("the :61: line has no amount or date")), raw)
             continue
         currency = amount.currency or fallback
         if not currency:
-            yield BankLine.error(number, "no currency: the statement has no opening balance "
-                                 "(:60F:) to take it from; give one (--currency)", raw)
+            yield BankLine.error(number, Phrase(N_(
+                "no currency: the statement has no opening balance (:60F:) to take it from; "
+                "give one (--currency)")), raw)
             continue
         try:
             money = from_decimal(amount.amount, currency)
         except MoneyError as exc:
-            yield BankLine.error(number, exc.message, raw)
+            yield BankLine.error(number, Phrase.of(exc), raw)
             continue
         text = " ".join(str(v) for v in (
             data.get("transaction_details"), data.get("extra_details"),

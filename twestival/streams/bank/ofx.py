@@ -41,7 +41,9 @@ from ofxparse import OfxParser
 from ofxparse.ofxparse import OfxParserException
 
 from ...errors import InvalidInput
+from ...languages import N_
 from ...money import MoneyError, check_currency, from_decimal
+from ...phrases import Phrase
 from ..files.rows import MalformedFile
 from . import codes
 from .lines import BankLine
@@ -65,17 +67,18 @@ END_RE = re.compile(rb"</OFX>[\s\x00\x1a]*\Z", re.IGNORECASE)
 def _check_whole(body: bytes) -> None:
     """Refuse a file that does not end as OFX requires (see the module's docstring)."""
     if END_RE.search(body) is None:
-        raise MalformedFile("the file does not end with </OFX>: it is cut short; export it "
-                            "again from the bank")
+        raise MalformedFile(N_("the file does not end with </OFX>: it is cut short; export it "
+                               "again from the bank"))
     for tag in AGGREGATES:
         opened = len(re.findall(rb"<%s>" % tag.encode(), body, re.IGNORECASE))
         closed = len(re.findall(rb"</%s>" % tag.encode(), body, re.IGNORECASE))
         if opened != closed:
-            raise MalformedFile(f"the file opens {opened} <{tag}> but closes {closed}: it is "
-                                "damaged or cut short; export it again from the bank")
+            raise MalformedFile(N_("the file opens %(opened)s <%(tag)s> but closes %(closed)s: it "
+                                   "is damaged or cut short; export it again from the bank"),
+                                opened=opened, tag=tag, closed=closed)
 
 
-def _without_empty_elements(body: bytes, notes: list[str]) -> bytes:
+def _without_empty_elements(body: bytes, notes: list[Phrase]) -> bytes:
     """Empty elements read as absent (see the module's docstring)."""
     if EMPTY_ELEMENT_RE.search(body) is None:
         return body
@@ -83,14 +86,16 @@ def _without_empty_elements(body: bytes, notes: list[str]) -> bytes:
         dated = DATED_RE.search(balance.group(2))
         if dated and EMPTY_AMOUNT_RE.search(balance.group(2)):
             kind = balance.group(1).decode("ascii").upper()
-            raise MalformedFile(f"the statement gives its balance ({kind}) as of "
-                                f"{dated.group(1).decode('ascii')} without an amount: the "
-                                "export is incomplete; export it again from the bank")
+            raise MalformedFile(N_("the statement gives its balance (%(kind)s) as of %(date)s "
+                                   "without an amount: the export is incomplete; export it "
+                                   "again from the bank"), kind=kind,
+                                date=dated.group(1).decode("ascii"))
     emptied: list[str] = []
     while (found := EMPTY_ELEMENT_RE.findall(body)):  # an aggregate may be empty once emptied
         emptied += [tag.decode("ascii").upper() for tag in found]
         body = EMPTY_ELEMENT_RE.sub(b"", body)
-    notes.append("empty elements read as absent: " + ", ".join(dict.fromkeys(emptied)))
+    notes.append(Phrase(N_("empty elements read as absent: %(elements)s"),
+                        {"elements": ", ".join(dict.fromkeys(emptied))}))
     body = STATEMENT_RE.sub(lambda m: m.group(1) + _currency_from_transactions(m.group(2), notes)
                             + m.group(2) + m.group(3), body)
     return TRANSACTION_RE.sub(lambda m: m.group(1) + (
@@ -98,7 +103,7 @@ def _without_empty_elements(body: bytes, notes: list[str]) -> bytes:
         + m.group(2) + m.group(3), body)
 
 
-def _currency_from_transactions(statement: bytes, notes: list[str]) -> bytes:
+def _currency_from_transactions(statement: bytes, notes: list[Phrase]) -> bytes:
     """A CURDEF for a statement that has none, when every transaction names the same currency
     at a rate of 1; else nothing."""
     if b"<CURDEF>" in statement.upper():
@@ -115,14 +120,14 @@ def _currency_from_transactions(statement: bytes, notes: list[str]) -> bytes:
     if len(named) != 1 or None in named or rates != {Decimal(1)}:
         return b""
     currency = named.pop()
-    notes.append(f"no statement currency (CURDEF): {currency.decode()}, which each of its "
-                 "transactions names at a rate of 1")
+    notes.append(Phrase(N_("no statement currency (CURDEF): %(currency)s, which each of its "
+                           "transactions names at a rate of 1"), {"currency": currency.decode()}))
     return b"<CURDEF>" + currency + b"</CURDEF>"
 
 
-def parse(body: bytes, notes: list[str], currency: str | None = None) -> Iterator[BankLine]:
+def parse(body: bytes, notes: list[Phrase], currency: str | None = None) -> Iterator[BankLine]:
     if b"OFX" not in body[:4096].upper():
-        raise MalformedFile("not an OFX file (no OFX header)")
+        raise MalformedFile(N_("not an OFX file (no OFX header)"))
     _check_whole(body)
     body = _without_empty_elements(body, notes)
     with warnings.catch_warnings():
@@ -130,22 +135,24 @@ def parse(body: bytes, notes: list[str], currency: str | None = None) -> Iterato
         try:
             ofx = OfxParser.parse(io.BytesIO(body))
         except OfxParserException as exc:
-            raise MalformedFile(f"not a readable OFX statement: {str(exc).strip()[:200]}") from None
+            raise MalformedFile(N_("not a readable OFX statement: %(error)s"),
+                                error=str(exc).strip()[:200]) from None
         except Exception as exc:  # ofxparse raises bare IndexError/AttributeError on junk
-            raise MalformedFile("not a readable OFX statement: "
-                                + (_problems(body) or type(exc).__name__)) from None
+            raise MalformedFile(N_("not a readable OFX statement: %(error)s"),
+                                error=_problems(body) or type(exc).__name__) from None
     signon = getattr(ofx, "signon", None)
     if signon is not None and str(getattr(signon, "code", "0") or "0") not in ("0", ""):
-        raise MalformedFile(f"the bank refused the sign-on (code {signon.code}: "
-                            f"{getattr(signon, 'message', '') or 'no message'})")
+        raise MalformedFile(N_("the bank refused the sign-on (code %(code)s: %(reason)s)"),
+                            code=str(signon.code),
+                            reason=getattr(signon, "message", "") or Phrase(N_("no message")))
     if currency:
         named = {(getattr(account.statement, "currency", "") or "").upper()
                  for account in getattr(ofx, "accounts", []) or []
                  if getattr(account, "statement", None) is not None} - {""}
         if named - {currency}:
-            raise InvalidInput(f"the statement is in {', '.join(sorted(named))}, not "
-                               f"{currency}: leave the currency out (it is only for files "
-                               "that name none)")
+            raise InvalidInput(N_("the statement is in %(named)s, not %(currency)s: leave the "
+                                  "currency out (it is only for files that name none)"),
+                               named=", ".join(sorted(named)), currency=currency)
     return _lines(ofx, notes, currency or "")
 
 
@@ -166,7 +173,7 @@ def _problems(body: bytes) -> str | None:
     return "; ".join(dict.fromkeys(f for f in found if f))[:300] or None
 
 
-def _lines(ofx, notes: list[str], default_currency: str) -> Iterator[BankLine]:
+def _lines(ofx, notes: list[Phrase], default_currency: str) -> Iterator[BankLine]:
     index = 0
     for account in getattr(ofx, "accounts", []) or []:
         statement = getattr(account, "statement", None)
@@ -174,8 +181,9 @@ def _lines(ofx, notes: list[str], default_currency: str) -> Iterator[BankLine]:
             continue
         account_id = (getattr(account, "account_id", None) or "unknown").strip()
         if type(statement).__name__ == "InvestmentStatement":
-            notes.append(f"account {account_id} is an investment account; its "
-                         f"{len(statement.transactions)} line(s) were ignored")
+            notes.append(Phrase(N_("account %(account)s is an investment account; its "
+                                    "%(count)s line(s) were ignored"),
+                                 {"account": account_id, "count": len(statement.transactions)}))
             continue
         currency = (getattr(statement, "currency", "") or default_currency or "").upper()
         for tx in statement.transactions:
@@ -184,7 +192,8 @@ def _lines(ofx, notes: list[str], default_currency: str) -> Iterator[BankLine]:
             try:
                 money = from_decimal(tx.amount, check_currency(currency))
             except MoneyError as exc:
-                yield BankLine.error(index, f"transaction {tx.id}: {exc.message}", raw)
+                yield BankLine.error(index, Phrase(N_("transaction %(id)s: %(error)s"),
+                                                     {"id": tx.id, "error": Phrase.of(exc)}), raw)
                 continue
             text = " ".join(str(v) for v in (tx.payee, tx.memo, getattr(tx, "checknum", ""))
                             if v)

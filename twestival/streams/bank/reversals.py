@@ -19,8 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...errors import Conflict, NotFound
+from ...languages import N_
 from ...ledger import EntryKind, LedgerEntry, NewEntry, Recorded, record
 from ...money import Money
+from ...phrases import Phrase
 from ..inbox.archive import InboundPayload
 from ..files.rows import ImportRow, Item
 
@@ -74,22 +76,27 @@ def _candidates(session: Session, campaign_id: int, account: str, amount: Money,
 
 
 def find_credit(session: Session, campaign_id: int,
-                item: Item) -> tuple[LedgerEntry | None, str | None]:
+                item: Item) -> tuple[LedgerEntry | None, Phrase | None]:
     """(the counted credit ``item`` reverses, None) or (None, why it cannot be told)."""
     account = (item.meta or {}).get("account") or "unknown"
     amount = Money(-item.amount.minor, item.amount.currency)
     candidates = _candidates(session, campaign_id, account, amount, item.occurred_at)
     if not candidates:
-        return None, (f"a reversal of {amount} on account {account}, but no counted credit of "
-                      "that amount on that account was found (import the statement that holds "
-                      "it, then this one again)")
+        return None, Phrase(N_("a reversal of %(amount)s on account %(account)s, but no "
+                               "counted credit of that amount on that account was found "
+                               "(import the statement that holds it, then this one again)"),
+                            {"amount": str(amount), "account": account})
     if len(candidates) > 1:
         references = _tokens(item.reference, (item.meta or {}).get("bank_ref"))
         named = [entry for entry in candidates if references & _credit_tokens(entry, account)]
         if len(named) != 1:
-            return None, (f"a reversal of {amount} on account {account}: {len(candidates)} "
-                          "counted credits of that amount could be the one, and its references "
-                          f"name {'several' if named else 'none'} of them")
+            return None, Phrase(
+                N_("a reversal of %(amount)s on account %(account)s: %(count)s counted credits "
+                   "of that amount could be the one, and its references name several of them")
+                if named else
+                N_("a reversal of %(amount)s on account %(account)s: %(count)s counted credits "
+                   "of that amount could be the one, and its references name none of them"),
+                {"amount": str(amount), "account": account, "count": len(candidates)})
         candidates = named
     return candidates[0], None
 
@@ -109,9 +116,9 @@ def undo(session: Session, credit: LedgerEntry, *, external_id: str, amount: Mon
 
 # --- the review list ---------------------------------------------------------------------------
 
-def review_meta(item: Item, why: str) -> dict:
+def review_meta(item: Item, why: Phrase) -> dict:
     """What the review list shows and ``link`` needs, kept with the archived row."""
-    return {**(item.meta or {}), "review": why, "amount_minor": item.amount.minor,
+    return {**(item.meta or {}), "review": why.stored(), "amount_minor": item.amount.minor,
             "currency": item.amount.currency, "booked": item.occurred_at.date().isoformat(),
             "reference": (item.reference or "")[:500]}
 
@@ -146,7 +153,8 @@ def waiting(session: Session, campaign_id: int) -> list[dict]:
         meta = row.meta or {}
         seen[row.external_id] = {
             "id": row.id, "line": row.line, "file": (payload_meta or {}).get("filename"),
-            "booked": meta.get("booked"), "amount": _amount(meta), "reason": meta.get("review"),
+            "booked": meta.get("booked"), "amount": _amount(meta),
+            "reason": Phrase.load(meta.get("review") or ""),
             "account": meta.get("account"), "reference": meta.get("reference"),
             "candidates": _candidates(session, campaign_id, meta.get("account") or "unknown",
                                       -_amount(meta), _booked(meta))}
@@ -159,15 +167,15 @@ def link(session: Session, campaign_id: int, row_id: int, entry_id: int, *,
     found = session.execute(_open_rows(session, campaign_id)
                             .where(ImportRow.id == row_id)).first()
     if found is None:
-        raise NotFound("no bank line waiting for review with that id in this campaign")
+        raise NotFound(N_("no bank line waiting for review with that id in this campaign"))
     row = found[0]
     meta = row.meta or {}
     choices = _candidates(session, campaign_id, meta.get("account") or "unknown",
                           -_amount(meta), _booked(meta))
     credit = next((entry for entry in choices if entry.id == entry_id), None)
     if credit is None:
-        raise Conflict("that entry is not a counted credit this reversal could undo (same "
-                       "account, currency and amount, booked before it, not reversed yet)")
+        raise Conflict(N_("that entry is not a counted credit this reversal could undo (same "
+                          "account, currency and amount, booked before it, not reversed yet)"))
     return undo(session, credit, external_id=row.external_id, amount=_amount(meta),
                 occurred_at=_booked(meta), payload_id=row.payload_id, created_by_id=by_user_id,
                 note=meta.get("reference") or None,

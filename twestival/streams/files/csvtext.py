@@ -11,10 +11,11 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from ...languages import N_
 from ...money import Money, MoneyError, exponent, parse
 from .rows import Context, MalformedFile, RowError
 
-NOT_UTF8 = "the file is not UTF-8 text; export it again as CSV UTF-8"
+NOT_UTF8 = N_("the file is not UTF-8 text; export it again as CSV UTF-8")
 
 
 def read_csv(source: BinaryIO, delimiter: str = ","
@@ -40,14 +41,14 @@ def read_csv(source: BinaryIO, delimiter: str = ","
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise MalformedFile("the file has no header row") from None
+        raise MalformedFile(N_("the file has no header row")) from None
     except csv.Error as exc:
-        raise MalformedFile(f"line 1: {exc}") from None
+        raise MalformedFile(N_("line %(line)s: %(error)s"), line=1, error=str(exc)) from None
     except UnicodeDecodeError:
         raise MalformedFile(NOT_UTF8) from None
     pop()
     if len(set(header)) != len(header):
-        raise MalformedFile("the header row names a column twice")
+        raise MalformedFile(N_("the header row names a column twice"))
     width = len(header)
 
     def rows():
@@ -59,15 +60,16 @@ def read_csv(source: BinaryIO, delimiter: str = ","
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise MalformedFile(f"line {start}: {exc}") from None
+                raise MalformedFile(N_("line %(line)s: %(error)s"), line=start, error=str(exc)) from None
             except UnicodeDecodeError:
-                raise MalformedFile(f"line {start}: {NOT_UTF8}") from None
+                raise MalformedFile(N_("line %(line)s: the file is not UTF-8 text; export it again as "
+                                    "CSV UTF-8"), line=start) from None
             raw = pop()
             if not "".join(row).strip():   # blank cells only
                 continue
             if len(row) != width:
-                raise MalformedFile(f"line {start}: {len(row)} fields where the header has "
-                                    f"{width}")
+                raise MalformedFile(N_("line %(line)s: %(fields)s fields where the header has "
+                                       "%(width)s"), line=start, fields=len(row), width=width)
             yield start, row, raw
     return header, rows()
 
@@ -96,12 +98,12 @@ def to_money(text: str, currency: str, decimal_separator: str = ".", *,
              allow_negative: bool = False, allow_zero: bool = False) -> Money:
     normalised = amount_text(text, decimal_separator)
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", normalised):
-        raise RowError(f"amount {(text or '').strip()[:40]!r} is not a number")
+        raise RowError(N_("amount %(amount)r is not a number"), amount=(text or "").strip()[:40])
     try:
         return parse(normalised, currency,
                      allow_negative=allow_negative, allow_zero=allow_zero)
     except MoneyError as exc:
-        raise RowError(exc.message) from None
+        raise RowError.of(exc) from None
 
 
 PLAIN_AMOUNT_RE = re.compile(r"(-?)(\d{1,15})(?:[.,](\d{1,3}))?")

@@ -6,17 +6,20 @@ the history never shows an import whose money is not there, nor misses one whose
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import json
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ...campaigns.models import Campaign, City
-from ...errors import NotFound
+from ...errors import DomainError, NotFound
+from ...languages import N_
+from ...phrases import Phrase
 from ...storage.database import Base, UTCDateTime, utcnow
 from ..inbox.archive import InboundPayload
 from .report import Report
+from .rows import MalformedFile
 
 # How the import was started: the money desk in a browser, ``twestival import``, or a replay
 # of the archived file (``twestival replay``).
@@ -47,13 +50,25 @@ class ImportRecord(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     unmatched: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict | None] = mapped_column(JSON)
+    # Why nothing was imported: a refusal's JSON (``MalformedFile.stored``: its msgid, values
+    # and the rows' errors, to say it in each reader's language), or plain text (a crash, or
+    # a refusal recorded before refusals were kept that way).
     error: Mapped[str | None] = mapped_column(Text)
 
     def as_report(self) -> Report:
-        fields = {f.name for f in dataclasses.fields(Report)}
-        return Report(**{k: v for k, v in (self.report or {}).items() if k in fields}) \
-            if self.report else Report(format=self.format, filename=self.filename,
-                                       payload_id=self.payload_id)
+        return Report.load(self.report) if self.report else Report(
+            format=self.format, filename=self.filename, payload_id=self.payload_id)
+
+    def refusal(self) -> MalformedFile | Phrase | None:
+        """Why nothing was imported, to be said with ``translated(gettext)``."""
+        if not self.error:
+            return None
+        if self.error.startswith("{"):
+            try:
+                return MalformedFile.load(json.loads(self.error))
+            except (ValueError, KeyError, TypeError):
+                pass
+        return Phrase.load(self.error)
 
 
 def _actor(session: Session, meta: dict, via: str) -> str:
@@ -64,9 +79,12 @@ def _actor(session: Session, meta: dict, via: str) -> str:
 
 
 def record(session: Session, payload: InboundPayload, *, status: str,
-           report: Report | None = None, error: str | None = None,
+           report: Report | None = None, error: str | DomainError | None = None,
            via: str | None = None) -> ImportRecord:
-    """Add the history row of one run of ``payload`` to the caller's transaction."""
+    """Add the history row of one run of ``payload`` to the caller's transaction; ``error``
+    is a refusal (kept to be said in each reader's language) or a crash's text."""
+    if isinstance(error, DomainError):
+        error = json.dumps(_kept(error), default=str)
     meta = payload.meta or {}
     via = via or meta.get("via") or "web"
     city_id = None
@@ -83,11 +101,18 @@ def record(session: Session, payload: InboundPayload, *, status: str,
         rows=report.rows if report else 0, imported=report.imported if report else 0,
         duplicates=report.duplicates if report else 0,
         unmatched=report.unmatched if report else 0,
-        report=dataclasses.asdict(report) if report else None,
+        report=report.stored() if report else None,
         error=error)
     session.add(row)
     session.flush()
     return row
+
+
+def _kept(error: DomainError) -> dict:
+    """A refusal as the history keeps it (any domain error is kept the way a file's is)."""
+    if isinstance(error, MalformedFile):
+        return error.stored()
+    return MalformedFile(error.template, **error.values).stored()
 
 
 def listing(session: Session, campaign: Campaign, city: City | None = None,
@@ -106,5 +131,5 @@ def get(session: Session, campaign: Campaign, record_id: int,
     found = session.get(ImportRecord, record_id)
     if found is None or found.campaign_id != campaign.id or (
             city is not None and found.city_id != city.id):
-        raise NotFound("no such import")
+        raise NotFound(N_("no such import"))
     return found

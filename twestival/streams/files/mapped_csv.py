@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from ...languages import N_
 from ...money import Money, MoneyError, check_currency
 from .csvtext import localise, minor_units, read_csv, to_money
 from .mappings import ImportMapping
@@ -27,13 +28,13 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
             cols[key] = None
             continue
         if name.strip().lower() not in header:
-            raise MalformedFile(f"mapping {mapping.name!r} expects a column {name!r}, "
-                                f"which the file does not have")
+            raise MalformedFile(N_("mapping %(mapping)r expects a column %(column)r, which the "
+                                   "file does not have"), mapping=mapping.name, column=name)
         cols[key] = header[name.strip().lower()]
     try:
         first = next(rows)
     except StopIteration:
-        raise MalformedFile("the file has a header but no rows") from None
+        raise MalformedFile(N_("the file has a header but no rows")) from None
     # The mapping's settings, read once (attributes of a mapped object cost on every row).
     default_currency, separator = mapping.default_currency, mapping.decimal_separator
     date_format, id_column = mapping.date_format, mapping.external_id_column
@@ -56,7 +57,7 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
                 try:
                     checked = check_currency(currency)
                 except MoneyError as exc:
-                    raise RowError(exc.message) from None
+                    raise RowError.of(exc) from None
                 minor = minor_units(text, checked, separator, allow_negative=True)
                 if minor == 0:
                     to_money(text, checked, separator)   # says why zero is refused
@@ -71,7 +72,8 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
                 try:
                     when = localise(dt.datetime.strptime(text, date_format), ctx)
                 except ValueError:
-                    raise RowError(f"date {text[:40]!r} does not match {date_format}") from None
+                    raise RowError(N_("date %(date)r does not match %(format)s"), date=text[:40],
+                                   format=date_format) from None
                 if len(dates) > 10_000:
                     dates.clear()
                 dates[text] = when
@@ -84,7 +86,7 @@ def parse_mapped_csv(source: BinaryIO, ctx: Context) -> Iterator[Item]:
             if id_col is not None:
                 own = (row[id_col] or "").strip()
                 if not own:
-                    raise RowError(f"no value in the id column {id_column!r}")
+                    raise RowError(N_("no value in the id column %(column)r"), column=id_column)
                 key = own
             else:
                 # No id of their own: the row's content, and which repeat of it this is.

@@ -5,6 +5,7 @@ import dataclasses
 
 from ...languages import N_
 from ...money import Money, format_money
+from ...phrases import Phrase
 
 
 @dataclasses.dataclass
@@ -25,8 +26,10 @@ class Report:
     reversals: int = 0                 # bank reversals linked to the credit they undo
     review: int = 0                    # bank lines left for a coordinator (not counted)
     refunds: int = 0
-    errors: list[str] = dataclasses.field(default_factory=list)
-    notes: list[str] = dataclasses.field(default_factory=list)
+    # Said in the reader's language wherever the report is shown (a result page, the history,
+    # the command line): kept as phrases, stored as their JSON (``stored``).
+    errors: list[Phrase] = dataclasses.field(default_factory=list)
+    notes: list[Phrase] = dataclasses.field(default_factory=list)
     imported_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
     reversed_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
     returned_by_currency: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -52,13 +55,27 @@ class Report:
         if sums is not None and currency is not None:
             sums[currency] = sums.get(currency, 0) + minor
 
-    def lines(self, gettext=lambda text: text, locale: str = "en") -> list[str]:
-        """The report as text (the command line): English unless given a catalogue's gettext."""
-        return [gettext(text) % values for text, values in self.messages(locale)]
+    def stored(self) -> dict:
+        """JSON-ready, for the imports history."""
+        return {**dataclasses.asdict(self), "errors": [e.stored() for e in self.errors],
+                "notes": [n.stored() for n in self.notes]}
 
-    def messages(self, locale: str = "en") -> list[tuple[str, dict]]:
-        """The report as (catalogue msgid, values), for a page to say in its reader's language;
-        amounts are formatted for ``locale``."""
+    @classmethod
+    def load(cls, stored: dict) -> Report:
+        """A stored report; notes and errors stored as plain English text (before they were
+        phrases) read as they were written."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        report = cls(**{k: v for k, v in stored.items() if k in fields})
+        report.errors = [Phrase.load(e) for e in report.errors]
+        report.notes = [Phrase.load(n) for n in report.notes]
+        return report
+
+    def lines(self, gettext=lambda text: text, locale: str = "en") -> list[str]:
+        """The report as text, in the language of ``gettext`` (English without one); amounts
+        are formatted for ``locale``."""
+        return [phrase.translated(gettext) for phrase in self.phrases(locale)]
+
+    def phrases(self, locale: str = "en") -> list[Phrase]:
         def money(currency, minor):
             return format_money(Money(minor, currency), locale)
         out = [(N_("rows: %(n)s"), {"n": self.rows}),
@@ -97,4 +114,4 @@ class Report:
                         {"amount": money(currency, minor)}))
         out.extend((N_("note: %(text)s"), {"text": note}) for note in self.notes)
         out.extend((N_("error: %(text)s"), {"text": error}) for error in self.errors)
-        return out
+        return [Phrase(text, values) for text, values in out]

@@ -11,9 +11,10 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ...campaigns.models import Campaign, City
-from ...errors import InvalidInput
+from ...errors import DomainError, InvalidInput
 from ...languages import N_
 from ...money import Money
+from ...phrases import Phrase
 from ...storage.database import Base
 from ...storage.sql import fast_insert
 from ..inbox.archive import InboundPayload
@@ -24,30 +25,46 @@ MAX_ERRORS_SHOWN = 20
 
 
 class MalformedFile(InvalidInput):
-    """The file cannot be read as the format it claims; nothing was recorded."""
+    """The file cannot be read as the format it claims; nothing was recorded.
 
-    def __init__(self, message: str, errors: list[str] | None = None, **values):
-        self.errors = errors or []
+    ``errors`` are the rows' own errors (phrases, said in the reader's language too), of which
+    the first ``MAX_ERRORS_SHOWN`` are shown and kept; ``more`` is how many follow them."""
+
+    def __init__(self, message: str, errors: list[Phrase] | None = None, *, more: int = 0,
+                 **values):
+        errors = errors or []
+        self.errors = errors[:MAX_ERRORS_SHOWN]
+        self.more = more + len(errors) - len(self.errors)
         super().__init__(message, **values)
         self.message = self._listing(self.message)
         self.args = (self.message,)
 
     def translated(self, gettext) -> str:
-        # The rows' own errors stay as the parsers wrote them; the sentence around them is said.
-        head = gettext(self.template)
-        try:
-            head = head % self.values if self.values else head
-        except (KeyError, ValueError, TypeError):
-            return self.message
-        return self._listing(head, gettext)
+        return self._listing(Phrase.of(self).translated(gettext), gettext)
 
     def _listing(self, head: str, gettext=lambda text: text) -> str:
         if not self.errors:
             return head
-        shown = "; ".join(self.errors[:MAX_ERRORS_SHOWN])
-        more = len(self.errors) - MAX_ERRORS_SHOWN
-        return f"{head}: {shown}" + (" " + gettext("(and %(n)s more)") % {"n": more}
-                                     if more > 0 else "")
+        shown = "; ".join(error.translated(gettext) for error in self.errors)
+        if self.more > 0:
+            shown += " " + gettext("(and %(n)s more)") % {"n": self.more}
+        return Phrase(N_("%(refusal)s: %(errors)s"), {"refusal": head, "errors": shown}) \
+            .translated(gettext)
+
+    def head(self) -> Phrase:
+        """The refusal's own sentence, without the rows' errors (a page lists them apart)."""
+        return Phrase.of(self)
+
+    def stored(self) -> dict:
+        """JSON-ready, for the imports history to say it again in its reader's language."""
+        return {**Phrase.of(self).stored(), "errors": [e.stored() for e in self.errors],
+                "more": self.more}
+
+    @classmethod
+    def load(cls, stored: dict) -> MalformedFile:
+        head = Phrase.load(stored)
+        return cls(head.msgid, [Phrase.load(e) for e in stored.get("errors") or []],
+                   more=stored.get("more") or 0, **head.values)
 
 
 class PartlyRecorded(Exception):
@@ -56,7 +73,23 @@ class PartlyRecorded(Exception):
 
 
 class RowError(Exception):
-    """One row cannot be read; collected with its line number, then the file is refused."""
+    """One row cannot be read; collected with its line number, then the file is refused.
+
+    Like a DomainError, the English text is the msgid and values go in by name."""
+
+    def __init__(self, message: str, **values):
+        self.phrase = Phrase(message, values)
+        super().__init__(str(self.phrase))
+
+    @classmethod
+    def of(cls, error: DomainError | Phrase) -> RowError:
+        """A row refused for a domain error (an amount that is no money) or a kept phrase."""
+        phrase = error if isinstance(error, Phrase) else Phrase.of(error)
+        return cls(phrase.msgid, **phrase.values)
+
+
+def at_line(line: int, error: Phrase) -> Phrase:
+    return Phrase(N_("line %(line)s: %(error)s"), {"line": line, "error": error})
 
 
 class ImportRow(Base):
@@ -106,7 +139,7 @@ class Context:
     mapping: ImportMapping | None = None
     currency: str | None = None        # bank statements: for files that name no currency
     # Set by a parser whose ids must not repeat within a file: says why a repeat refuses it.
-    repeat_error: Callable[[str], str] | None = None
+    repeat_error: Callable[[str], Phrase] | None = None
 
 
 Parser = Callable[[BinaryIO, Context], Iterator[Item]]
@@ -114,12 +147,12 @@ Parser = Callable[[BinaryIO, Context], Iterator[Item]]
 
 def collect(rows: Iterable[tuple[int, Callable[[], Item | None]]]) -> Iterator[Item]:
     """Run row builders, gathering every row's error before refusing the file."""
-    errors: list[str] = []
+    errors: list[Phrase] = []
     for line, build in rows:
         try:
             item = build()
         except RowError as exc:
-            errors.append(f"line {line}: {exc}")
+            errors.append(at_line(line, exc.phrase))
             continue
         if item is not None and not errors:
             yield item

@@ -136,7 +136,8 @@ def import_file(session: Session, campaign: Campaign, source: bytes | BinaryIO, 
             mark(payload, "rejected", exc.message)
         else:
             mark(payload, "failed", f"{type(exc).__name__}: {exc}"[:2000])
-        history.record(session, payload, status=payload.status, error=payload.error)
+        history.record(session, payload, status=payload.status,
+                       error=exc if isinstance(exc, DomainError) else payload.error)
         session.commit()
         raise
     return report

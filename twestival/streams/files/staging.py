@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy.orm import Session
 
+from ...languages import N_
 from ...ledger.totals import CHANGES_KEY
 from ...money import Money
 from ...storage import writelock
-from .rows import Context, Item, MalformedFile
+from .rows import Context, Item, MalformedFile, at_line
 
 STAGE_BATCH = 5_000
 
@@ -106,8 +107,8 @@ class Staging:
             "SELECT line, external_id FROM item WHERE seq NOT IN "
             "(SELECT min(seq) FROM item GROUP BY external_id) ORDER BY line").fetchall()
         if repeats:
-            raise MalformedFile("the file was refused, nothing was recorded",
-                                [f"line {line}: {ctx.repeat_error(external_id)}"
+            raise MalformedFile(N_("the file was refused, nothing was recorded"),
+                                [at_line(line, ctx.repeat_error(external_id))
                                  for line, external_id in repeats])
 
     def ranges(self, session: Session, size: int,

@@ -26,6 +26,7 @@ from sqlalchemy import ForeignKey, LargeBinary, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from ...errors import DomainError, InvalidInput
+from ...languages import N_
 from ...storage import writelock
 from ...storage.database import Base, utcnow
 from .archive import RECEIVING, InboundPayload
@@ -68,7 +69,7 @@ def archive_file(session: Session, stream: str, source: BinaryIO, *, campaign_id
     size = source.tell()
     source.seek(0)
     if size == 0:
-        raise InvalidInput("the file is empty")
+        raise InvalidInput(N_("the file is empty"))
     packer = (zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)   # gzip framing
               if size >= COMPRESS_FROM else None)
     payload_id = session.execute(insert(_payloads).returning(_payloads.c.id), dict(

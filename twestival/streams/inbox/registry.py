@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ...errors import InvalidInput, NotFound
+from ...languages import N_
 from .archive import InboundPayload
 from .delivery import Delivery
 
@@ -57,8 +58,8 @@ def get(name: str) -> Stream:
     try:
         return _streams[name]
     except KeyError:
-        raise InvalidInput(f"no processor for stream {name!r}; known: "
-                           f"{', '.join(sorted(_streams))}") from None
+        raise InvalidInput(N_("no processor for stream %(name)r; known: %(known)s"), name=name,
+                           known=", ".join(sorted(_streams))) from None
 
 
 def known() -> list[str]:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from ...campaigns.models import Campaign
 from ...errors import DomainError, InvalidInput
+from ...languages import N_
+from ...phrases import Phrase
 from . import registry
 from .archive import CLAIMED_CAMPAIGN, ERASED, RECEIVING, InboundPayload, mark
 from .receive import process_archived, processor
@@ -30,7 +32,7 @@ class ReplayCounts:
     entries_before: int = 0
     entries_after: int = 0
     by_stream: dict[str, int] = dataclasses.field(default_factory=dict)
-    failures: list[str] = dataclasses.field(default_factory=list)
+    failures: list[Phrase] = dataclasses.field(default_factory=list)   # said by the caller
 
     @property
     def new_entries(self) -> int:
@@ -51,7 +53,7 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
     if stream is not None:
         registry.get(stream)   # refuses an unknown name, listing the known ones
     if since is not None and since.tzinfo is None:
-        raise InvalidInput("--since needs a UTC offset, e.g. 2026-02-12T20:00:00+00:00")
+        raise InvalidInput(N_("--since needs a UTC offset, e.g. 2026-02-12T20:00:00+00:00"))
     query = select(InboundPayload.id).where(or_(
         InboundPayload.campaign_id == campaign.id,
         # came before the campaign existed (or named it wrongly, since fixed)
@@ -71,9 +73,10 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
             # Its bytes are not all there (or are still arriving): processing part of a file
             # would count part of it, and marking it would hide that it is incomplete.
             counts.incomplete += 1
-            counts.failures.append(f"payload {payload.id} ({payload.stream}) skipped: its file "
-                                   "was not archived whole (still arriving, or the upload "
-                                   "stopped part-way); import the file again")
+            counts.failures.append(Phrase(
+                N_("payload %(id)s (%(stream)s) skipped: its file was not archived whole (still "
+                   "arriving, or the upload stopped part-way); import the file again"),
+                {"id": payload.id, "stream": payload.stream}))
             session.commit()
             continue
         if payload.status == ERASED:
@@ -83,22 +86,25 @@ def replay(session: Session, campaign: Campaign, *, stream: str | None = None,
             continue
         counts.payloads += 1
         if payload.stream not in known:
-            counts.failures.append(f"payload {payload.id}: no processor for {payload.stream!r}")
+            counts.failures.append(Phrase(N_("payload %(id)s: no processor for %(stream)r"),
+                                          {"id": payload.id, "stream": payload.stream}))
             counts.failed += 1
             continue
         try:
             process_archived(session, payload, processor(session, payload.stream))
         except DomainError as exc:
             counts.refused += 1
-            counts.failures.append(f"payload {payload.id} ({payload.stream}) refused: "
-                                   f"{exc.message}")
+            counts.failures.append(Phrase(N_("payload %(id)s (%(stream)s) refused: %(error)s"),
+                                          {"id": payload.id, "stream": payload.stream,
+                                           "error": exc}))
         except Exception as exc:  # one broken payload must not stop the others
             session.rollback()
             payload = session.get(InboundPayload, payload_id)
             mark(payload, "failed", f"{type(exc).__name__}: {exc}"[:2000])
             counts.failed += 1
-            counts.failures.append(f"payload {payload.id} ({payload.stream}) failed: "
-                                   f"{type(exc).__name__}: {exc}")
+            counts.failures.append(Phrase(N_("payload %(id)s (%(stream)s) failed: %(error)s"),
+                                          {"id": payload.id, "stream": payload.stream,
+                                           "error": f"{type(exc).__name__}: {exc}"}))
             session.commit()
         else:
             counts.processed += 1
