@@ -125,6 +125,8 @@ class Publisher:
                         due.append(campaign_id)
                     else:
                         wait = remaining if wait is None else min(wait, remaining)
+                # Pushes run one after another: the campaign whose slot started first goes first.
+                due.sort(key=self._slots.__getitem__)
         return due, wait
 
     def _watched(self, slug: str, cities) -> list[str]:
