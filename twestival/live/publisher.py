@@ -64,7 +64,8 @@ class Publisher:
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Push what is pending now; for processes that do not serve (CLI commands) and exit
-        right after their commit. True when nothing is left pending."""
+        right after their commit. True when nothing is left pending. It waits for the
+        campaign's slot like any push (at most an interval), so the cap holds here too."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._flushing, self._lock:  # a push in progress has taken its changes already
