@@ -4,6 +4,7 @@ across processes (``SharedWindows`` on a real Redis, on Redis's own clock). Noth
 depends on how fast the machine is: a slot's start is decided where it is reserved."""
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 
@@ -61,7 +62,7 @@ def test_two_processes_hammering_one_campaign_never_get_slots_closer_than_the_in
             thread.join()
         starts.sort()
         assert len(starts) == 320
-        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert min(gaps) >= interval_ms, [g for g in gaps if g < interval_ms]
     finally:
         processes[0].redis.delete(f"{SharedWindows.PREFIX}{campaign}")
