@@ -36,8 +36,8 @@ PUSH_SECONDS = Histogram(
     "message handed to Socket.IO (the board read, the seq, the fan-out in this process)",
     buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 WINDOWS_WAITED = Counter("twestival_live_windows_waited",
-                         "Times a campaign's changes waited for an update window that another "
-                         "process holds (the shared LIVE_UPDATES_PER_SECOND cap)")
+                         "Times a campaign's changes waited for its next update slot (the "
+                         "LIVE_UPDATES_PER_SECOND cap, shared by every process with Redis)")
 
 
 @contextlib.contextmanager

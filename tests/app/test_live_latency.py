@@ -1,6 +1,6 @@
 """Update timing (issue #17): the first change after a quiet spell goes out at once; changes
-that arrive while a window is open wait for its end and go out together, with no seq gaps; the
-cap holds per campaign across processes. The publisher's clock is held still here, so a window
+that arrive while a window is open wait for its end and go out together, with no seq gaps (the
+cap across processes: tests/core/test_live_windows.py and test_scaleout). The publisher's clock is held still here, so a window
 can only end when the test moves it: no assertion depends on how fast the machine is."""
 from __future__ import annotations
 

@@ -190,10 +190,11 @@ def test_the_update_rate_is_per_campaign_not_per_process(tmp_path, processes):
         elapsed = time.monotonic() - started
     finally:
         watcher.close()
-    # Two windows a second for the whole campaign, plus the one open when the posts began and
-    # one of slack (a fresh-clone CI run once saw 9 in 3.57 s); per process it is about twice
-    # this (15 in 3.6 s before the window was shared).
-    assert len(watcher.updates) <= 2 * elapsed + 2, (len(watcher.updates), elapsed)
+    # Two slots a second for the whole campaign, back to back, plus the first one: every slot
+    # was reserved after the posts began and before the last update arrived, on one Redis, so
+    # this is exact, not a slack (the slots themselves: tests/core/test_live_windows.py).
+    # Per process it is about twice this (15 in 3.6 s before the window was shared).
+    assert len(watcher.updates) <= 2 * elapsed + 1, (len(watcher.updates), elapsed)
     seqs = [u["seq"] for u in watcher.updates]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 

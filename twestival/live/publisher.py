@@ -2,10 +2,11 @@
 
 The ledger notes which (campaign, city) pairs a transaction touched; after the commit this
 publisher is told, and a background task sends at most ``rate`` updates a second per campaign,
-always ending with the latest state. The window is a leading edge: a change that finds no
-update sent within the last interval goes out at once; only changes that arrive while a window
-is open wait for its end, and then go out together. With Redis the windows are shared by every
-process (``queue.SharedWindows``), so the cap holds per campaign, not per process. A failed
+always ending with the latest state. Pending changes reserve the campaign's next slot, each at
+least an interval after the one before (``queue.LocalWindows``; with Redis
+``queue.SharedWindows``, so the cap holds per campaign across processes). After a quiet
+interval the slot is now: the leading edge. While changes keep coming, the slot is the end of
+the current window, and the process that reserved it pushes then without asking again. A failed
 push (say the message queue is down) never affects the donation, which is already committed:
 the change stays dirty and is retried.
 """
@@ -29,7 +30,7 @@ from .board import (add_progress_point, city_room, for_city, match_cities, match
                     neighbours, next_seq, record_sent, room)
 from .celebrate import largest_ids
 from .gifts import moderation_words, since
-from .queue import SharedWindows
+from .queue import LocalWindows, SharedWindows
 
 log = logging.getLogger(__name__)
 EXTENSION = "twestival.live"
@@ -41,15 +42,17 @@ class Publisher:
                  clock=time.monotonic):
         self.app, self.socketio, self.db = app, socketio, db
         self.interval = 1.0 / rate
-        self.windows = windows   # queue.SharedWindows when several processes push
-        self.clock = clock       # when windows open and end (tests hold it still)
+        self.clock = clock       # when slots start (tests hold it still)
+        # queue.SharedWindows when several processes push
+        self.windows = windows or LocalWindows(lambda: self.clock())
         self._dirty: dict[int, set[int | None]] = {}
-        self._last_sent: dict[int, float] = {}
+        self._slots: dict[int, float] = {}   # campaign -> when its reserved slot starts
         self._last_rows: dict[int, dict[str, dict]] = {}
         self._last_matches: dict[int, list[dict]] = {}
         self._last_point: dict[int, float] = {}
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # held for a whole push, so drain() can wait for one
+        self._claiming = threading.Lock()   # drain() and the loop: one reservation at a time
         self._wake = threading.Event()
         self._task = None
         self._stopped = False
@@ -61,15 +64,18 @@ class Publisher:
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Push what is pending now; for processes that do not serve (CLI commands) and exit
-        right after their commit. True when nothing is left pending."""
+        right after their commit. True when nothing is left pending. It waits for the
+        campaign's slot like any push (at most an interval), so the cap holds here too."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._flushing, self._lock:  # a push in progress has taken its changes already
-                pending = list(self._dirty)
-            if not pending:
-                return True
-            for campaign_id in pending:
+                if not self._dirty:
+                    return True
+            due, wait = self._take_due()   # the cap holds for a command's last push too
+            for campaign_id in due:
                 self._flush(campaign_id)
+            if not due:
+                time.sleep(min(wait or 0.05, max(0.0, deadline - time.monotonic())))
         with self._lock:
             return not self._dirty
 
@@ -87,36 +93,41 @@ class Publisher:
 
     def _run(self) -> None:
         while not self._stopped:
-            self._wake.wait(timeout=1.0)
+            # Cleared before looking, so a change that arrives meanwhile sets it again and the
+            # wait below returns at once; it waits on the event, never sleeps through a window.
             self._wake.clear()
-            while not self._stopped:
-                due, wait = self._take_due()
-                for campaign_id in due:
-                    self._flush(campaign_id)
-                if wait is None:
-                    break
-                self.socketio.sleep(wait)
+            due, wait = self._take_due()
+            for campaign_id in due:
+                self._flush(campaign_id)
+            if not due:
+                self._wake.wait(timeout=1.0 if wait is None else wait)
 
     def _take_due(self) -> tuple[list[int], float | None]:
-        now = self.clock()
-        due, wait = [], None
-        with self._lock:
-            for campaign_id in list(self._dirty):
-                remaining = self._last_sent.get(campaign_id, 0.0) + self.interval - now
-                if remaining <= 0:
-                    due.append(campaign_id)
-                else:
-                    wait = remaining if wait is None else min(wait, remaining)
-        if self.windows is not None:   # outside the lock: this asks Redis
-            granted = []
-            for campaign_id in due:
-                remaining = self.windows.claim(campaign_id, self.interval)
-                if remaining <= 0:
-                    granted.append(campaign_id)
-                else:
+        """The campaigns whose slot has started; else the seconds until the first one does.
+        A pending campaign without a slot reserves one here (at most one each: one push)."""
+        with self._claiming:
+            with self._lock:
+                unslotted = [c for c in self._dirty if c not in self._slots]
+            for campaign_id in unslotted:   # outside the lock: this may ask Redis
+                delay = self.windows.claim(campaign_id, self.interval)
+                if delay > 0:
                     metrics.WINDOWS_WAITED.inc()
-                    wait = remaining if wait is None else min(wait, remaining)
-            due = granted
+                at = self.clock() + delay
+                with self._lock:
+                    self._slots[campaign_id] = at
+            now = self.clock()
+            due, wait = [], None
+            with self._lock:
+                for campaign_id in self._dirty:
+                    if campaign_id not in self._slots:
+                        continue   # changed just now: the wake it set makes the loop look again
+                    remaining = self._slots[campaign_id] - now
+                    if remaining <= 0:
+                        due.append(campaign_id)
+                    else:
+                        wait = remaining if wait is None else min(wait, remaining)
+                # Pushes run one after another: the campaign whose slot started first goes first.
+                due.sort(key=self._slots.__getitem__)
         return due, wait
 
     def _watched(self, slug: str, cities) -> list[str]:
@@ -141,7 +152,7 @@ class Publisher:
                 # Another thread pushed it between our decision and now (``drain`` and the
                 # background task both flush): an empty push would only move seq.
                 return
-            self._last_sent[campaign_id] = self.clock()
+            self._slots.pop(campaign_id, None)   # this push spends the slot
         try:
             with self.app.app_context():
                 session = self.db.session

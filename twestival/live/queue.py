@@ -7,6 +7,7 @@ the change stays pending and is pushed again once Redis is back (see live/publis
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import socketio
@@ -79,34 +80,72 @@ class StrictRedisManager(socketio.RedisManager):
         return receivers
 
 
+class LocalWindows:
+    """Update windows per campaign in this process: ``claim`` hands out slots, each at least
+    ``interval`` after the one before, so at most one push per interval (the same contract as
+    ``SharedWindows``, which holds it across processes)."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self._free: dict[int, float] = {}   # when each campaign's next slot may start
+        self._lock = threading.Lock()
+
+    def claim(self, campaign_id: int, interval: float) -> float:
+        """Reserves the campaign's next slot for one push: the seconds until it starts (0:
+        push now, the leading edge). Every call reserves a slot of its own."""
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._free.get(campaign_id, now))
+            self._free[campaign_id] = start + interval
+            return start - now
+
+
 class SharedWindows:
     """Update windows per campaign shared by every process on one Redis, so that "at most
     LIVE_UPDATES_PER_SECOND a second per campaign" holds for the campaign, not per process
     (each process pushes its own commits; a push reads the whole board, so whichever process
-    holds the window sends everyone's changes)."""
+    holds a slot sends everyone's changes).
+
+    A claim reserves a slot in one atomic step on Redis's clock. The earlier SET NX / PTTL
+    pair was two steps: at the millisecond a window ended SET NX could still fail while PTTL
+    already answered 0 and then -2, and the claim fell through to "push now" although another
+    process took the new window a moment later (two pushes ~5 ms apart; test_scaleout saw
+    10-12 updates in 3.7 s at 2/s). A reservation also ends the race at each window's end: the
+    process whose changes wait already owns the next slot and pushes when it starts."""
 
     PREFIX = "twestival:live:window:"
+    # KEYS[1] holds the Redis time (ms) at which the campaign's next slot may start; it expires
+    # then, so an absent key is a quiet campaign. Returns {delay ms, slot start ms}.
+    SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or now))
+redis.call('SET', KEYS[1], start + interval, 'PX', start + interval - now)
+return {start - now, start}
+"""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, clock=time.monotonic):
         import redis
         self.redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._script = self.redis.register_script(self.SCRIPT)
+        # Redis unreachable: each process keeps the cap on its own until it answers again
+        # (its pushes fail meanwhile and are retried; waiting on nothing would only delay them).
+        self.fallback = LocalWindows(clock)
 
     def claim(self, campaign_id: int, interval: float) -> float:
-        """0 when this process may push now (the window is then its own), otherwise the
-        seconds until the current window ends. Redis down: 0 (the push fails and is retried
-        as always; waiting on a window nobody can read would only delay it)."""
+        """Like ``LocalWindows.claim``, for every process sharing this Redis."""
         import redis
-        key, ms = f"{self.PREFIX}{campaign_id}", max(1, round(interval * 1000))
         try:
-            for _ in range(2):   # the window may end between the two calls: then try again
-                if self.redis.set(key, b"1", nx=True, px=ms):
-                    return 0.0
-                left = self.redis.pttl(key)
-                if left > 0:
-                    return left / 1000
+            return self.reserve(campaign_id, interval)[0]
         except redis.RedisError:
-            pass
-        return 0.0
+            return self.fallback.claim(campaign_id, interval)
+
+    def reserve(self, campaign_id: int, interval: float) -> tuple[float, int]:
+        """The seconds until the reserved slot starts, and its start on Redis's clock (ms)."""
+        delay, start = self._script(keys=[f"{self.PREFIX}{campaign_id}"],
+                                    args=[max(1, round(interval * 1000))])
+        return delay / 1000, int(start)
 
 
 def socketio_options(url: str | None) -> dict:
