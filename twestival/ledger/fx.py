@@ -170,7 +170,8 @@ def rate_for(session: Session, base: str, quote: str, on: dt.date) -> Rate:
     return rate
 
 
-_FIXED_ON = select(Campaign.__table__.c.fx_fixed_on).where(Campaign.__table__.c.id == bindparam("id"))
+_campaign = Campaign.__table__.c
+_FIXED_ON = select(_campaign.fx_fixed_on).where(_campaign.id == bindparam("id"))
 
 
 def fixed_day(session: Session, campaign_id: int) -> dt.date | None:

@@ -30,7 +30,7 @@ from ..storage.database import reset_read_only, set_read_only
 from ..streams.inbox import receive, registry
 from ..streams.inbox.delivery import delivery
 from ..streams.paypal.client import ProviderUnavailable
-from .errors import PLAIN, error_response
+from .errors import error_response
 from .security import baseline_headers
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def deliver(provider: str):
 
 
 TOO_LARGE = "request body is too large"
+FAILED = "something went wrong on our side; please retry"   # providers retry a 500
 
 
 def _answer(stream: registry.Stream, body: bytes, headers,
@@ -115,8 +116,10 @@ class Deliveries:
                 with observe_webhook(provider):
                     status, answer, extra = self._answer(provider, environ, int(length))
             except Exception:   # as Flask would: logged, a plain 500, the session rolled back
+                if self._propagate():
+                    raise
                 log.exception("webhook %s failed", provider)
-                status, answer, extra = 500, {"error": str(PLAIN[500])}, {}
+                status, answer, extra = 500, {"error": FAILED}, {}
             finally:
                 reset_read_only(token)
         body = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
@@ -125,6 +128,11 @@ class Deliveries:
                    *extra.items()]
         start_response(f"{status} {HTTP_STATUS_CODES[status]}", headers)
         return [body]
+
+    def _propagate(self) -> bool:
+        # Flask's own rule: tests and debugging see the error itself.
+        setting = self.app.config.get("PROPAGATE_EXCEPTIONS")
+        return setting if setting is not None else (self.app.testing or self.app.debug)
 
     def _answer(self, provider: str, environ, length: int) -> tuple[int, dict, dict[str, str]]:
         if length > self.app.config["WEBHOOK_MAX_BODY"]:
