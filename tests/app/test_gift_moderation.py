@@ -4,13 +4,14 @@ import pytest
 
 from twestival.accounts.models import Role
 
-from tests.helpers import post_donation, wait_for
+from tests.helpers import post_donation, published, wait_for
 from tests.hub_support import csrf_token, login, person
 
 SCRIPTY = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&'
 
 
 def gifts(client, **query):
+    published(client.application)   # the public JSON shows the campaign as of its last update
     return client.get("/api/v1/campaigns/tw/gifts", query_string=query).get_json()["gifts"]
 
 
