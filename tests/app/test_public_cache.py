@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import request_started
 
 from twestival.accounts.models import Role
 
@@ -127,6 +128,26 @@ def test_a_repeat_gets_the_same_headers_and_nothing_of_another_scheme_or_host(cl
     other = client.get("/c/tw", base_url="http://other.example")
     assert "ws://other.example" in other.headers["Content-Security-Policy"]
     assert "http://other.example/" in other.get_data(as_text=True)
+
+
+def test_a_repeat_of_a_current_page_is_answered_without_flask(app, client, seed):
+    """The crowd's repeats skip Flask's routing and hooks (web/pagecache.FastPath); each try
+    is a load through Flask, which reads the seq afresh, then a repeat at once, which the fast
+    path answers while that seq is trusted (250 ms: a few tries, for a slow machine)."""
+    started = []
+
+    def count(sender, **extra):
+        started.append(1)
+    with request_started.connected_to(count, app):
+        for _ in range(5):
+            first = client.get("/c/tw/london?try=" + str(len(started)))
+            before = len(started)
+            repeat = client.get(first.request.full_path)
+            if len(started) == before:
+                break
+    assert len(started) == before, "every repeat went through Flask"
+    assert repeat.get_data() == first.get_data()
+    assert repeat.headers["ETag"] == first.headers["ETag"]
 
 
 def test_what_a_signed_in_organiser_changes_shows_on_the_shared_page_at_once(app, client, seed):

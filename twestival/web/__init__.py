@@ -6,7 +6,7 @@ from flask import Flask, request
 from ..storage.database import reset_read_only, set_read_only
 from . import (account, api, apply, auth, coordinate, coordinate_admin, donate, errors, giving,
                i18n, import_history, matches, money_desk, ops, organise, organise_desk, pagecache,
-               planning, programme, public, rates, security, templating, tokens, webhooks)
+               planning, programme, public, rates, security, templating, tokens, turns, webhooks)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -33,3 +33,4 @@ def init_app(app: Flask) -> None:
                    i18n, planning, webhooks, donate, giving, matches, money_desk, rates, tokens,
                    programme, import_history, organise_desk):
         app.register_blueprint(module.bp)
+    turns.init_app(app)

@@ -131,7 +131,10 @@ class Pages:
                 self._answers.popitem(last=False)
 
 
-MARK = "twestival.page"   # set on the WSGI environ of a request answered from the cache
+# On the WSGI environ: a list the view appends to when its answer came from the cache. A list,
+# not the value itself, because middleware below the fast path (Flask-SocketIO's) hands Flask
+# a copy of the environ, and only a shared object carries the mark back up.
+MARK = "twestival.page"
 
 # Headers of a view's answer that belong to this request, not to the page.
 PER_REQUEST = {"set-cookie", "content-length", "date", "etag", "vary"}
@@ -178,8 +181,9 @@ def public(localised: bool = True):
                 answer, current = pages.render(key, lambda: _made(view(**kwargs)))
                 if not isinstance(answer, Answer):   # an error page, a stream: as it is
                     return answer
-            if current:
-                request.environ[MARK] = (slug, seq, pages.generation(slug), answer.made)
+            marks = request.environ.get(MARK)
+            if current and marks is not None:
+                marks.append((slug, seq, pages.generation(slug), answer.made))
             response = current_app.response_class(answer.body, headers=list(answer.headers))
             response.set_etag(answer.etag)
             response.headers.setdefault(
@@ -218,14 +222,14 @@ class FastPath:
                 return [b""]
             start_response(status, headers)
             return [body]
-        captured = []
+        captured, marks = [], []
+        environ[MARK] = marks
 
         def capture(status, headers, exc_info=None):
             captured[:] = [status, headers]
             return start_response(status, headers, exc_info)
         chunks = self.wsgi_app(environ, capture)
-        marked = environ.get(MARK)
-        if marked is None or not captured or not captured[0].startswith("200"):
+        if not marks or not captured or not captured[0].startswith("200"):
             return chunks
         try:
             body = b"".join(chunks)
@@ -239,7 +243,7 @@ class FastPath:
         if etag:
             if len(self.answers) >= KEEP:
                 self.answers.clear()
-            self.answers[key] = (marked, captured[0], headers, body, etag)
+            self.answers[key] = (marks[0], captured[0], headers, body, etag)
         return [body]
 
     def _current(self, slug, seq, generation, made) -> bool:
