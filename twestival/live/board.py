@@ -44,10 +44,21 @@ def snapshot(session: Session, campaign: Campaign, words: tuple[str, ...] = (),
              city: City | None = None) -> dict:
     """Rows, gifts and seq read in one transaction, so they describe the same moment. With a
     ``city``, the gifts are that city's."""
-    board = leaderboard.snapshot(session, campaign, current_seq(session, campaign.id))
-    board["gifts"] = gift_wall.latest(session, campaign, words, city=city)
-    board["matches"] = for_city(matches(session, campaign), city.slug if city else None)
+    return with_gifts(standings(session, campaign, current_seq(session, campaign.id)),
+                      gift_wall.latest(session, campaign, words, city=city), city)
+
+
+def standings(session: Session, campaign: Campaign, seq: int) -> dict:
+    """What every page of the campaign shows alike at ``seq``: rows, totals and every match."""
+    board = leaderboard.snapshot(session, campaign, seq)
+    board["matches"] = matches(session, campaign)
     return board
+
+
+def with_gifts(standing: dict, gifts: list[dict], city: City | None = None) -> dict:
+    """A snapshot from ``standings`` (not changed: it may be shared) and one wall's gifts."""
+    return {**standing, "gifts": gifts,
+            "matches": for_city(standing["matches"], city.slug if city else None)}
 
 
 MATCHES_MAX = 20

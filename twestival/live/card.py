@@ -5,6 +5,7 @@ again at most every CARD_SECONDS: a popular link costs one drawing a minute.
 """
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -20,6 +21,7 @@ _cache: dict[tuple, tuple[float, bytes]] = {}
 _lock = threading.Lock()
 
 
+@functools.cache
 def _font(size: int, bold: bool = False):
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     for folder in FONT_DIRS:
@@ -42,7 +44,8 @@ def draw(title: str, raised: str, target_line: str, share_bp: int) -> bytes:
     if filled > left + 50:
         pen.rounded_rectangle((left, top, filled, bottom), radius=25, fill="#15a575")
     out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
+    # Not optimize=True: 5 % smaller, but three times the time (45 ms against 14).
+    image.save(out, "PNG", compress_level=6)
     return out.getvalue()
 
 

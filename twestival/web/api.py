@@ -9,11 +9,11 @@ from ..campaigns.service import get_campaign, get_city
 from ..errors import NotFound
 from ..extensions import csrf, db
 from ..live import gifts as gift_wall
-from ..live.board import history, snapshot
+from ..live.board import history
 from ..live.publisher import words
 from ..streams import api as api_stream
 from ..streams.inbox.receive import receive
-from . import pagecache
+from . import pagecache, shown
 from .errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,7 +30,7 @@ def _public(response):
 @pagecache.public(localised=False)
 def leaderboard(campaign: str):
     camp = get_campaign(db.session, campaign)
-    return _public(jsonify(snapshot(db.session, camp, words(current_app))))
+    return _public(jsonify(shown.board(camp)))
 
 
 @bp.get("/campaigns/<campaign>/history")

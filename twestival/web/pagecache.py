@@ -57,6 +57,7 @@ class Pages:
         self._generations: dict[str, int] = {}
         self._making: dict[tuple, threading.Event] = {}
         self._latest: dict[tuple, tuple[Answer, int]] = {}   # per page, whatever its seq
+        self._shared: dict[tuple, tuple[tuple[int, int], float, object]] = {}
         self._lock = threading.Lock()
 
     def seq(self, slug: str) -> int | None:
@@ -122,6 +123,20 @@ class Pages:
         finally:
             with self._lock:
                 self._making.pop(key).set()
+
+    def shared(self, key: tuple, slug: str, seq: int, make):
+        """What several pages show alike at one seq of campaign ``slug`` (the board's rows, a
+        city's gifts), read once however many pages are rendered for that seq."""
+        now = time.monotonic()
+        version = (seq, self.generation(slug))
+        kept = self._shared.get(key)
+        if kept is not None and kept[0] == version and now - kept[1] <= RENDER_SECONDS:
+            return kept[2]
+        value = make()
+        if len(self._shared) >= KEEP:
+            self._shared.clear()
+        self._shared[key] = (version, now, value)
+        return value
 
     def put(self, key: tuple, answer: Answer) -> None:
         with self._lock:

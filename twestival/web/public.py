@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import (Blueprint, Response, current_app, jsonify, render_template, request,
+from flask import (Blueprint, Response, jsonify, render_template, request,
                    stream_with_context, url_for)
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -15,13 +15,13 @@ from ..extensions import db
 from ..ledger.statement import csv_safe
 from ..ledger.verify import EXPORT_COLUMNS, digest, export_rows
 from ..live import card
-from ..live.board import history, snapshot
-from ..live.publisher import words
+from ..live.board import history
 from ..money import Money, format_money
 from ..text import render_markdown
-from . import pagecache
+from . import pagecache, shown
 from .security import csp
 from .templating import locale
+from .turns import off_loop
 
 bp = Blueprint("public", __name__)
 
@@ -50,10 +50,10 @@ BOARD_ROWS = 50
 @pagecache.public()
 def board(campaign: str):
     camp = get_campaign(db.session, campaign)
-    live = snapshot(db.session, camp, words(current_app))
+    live = shown.board(camp)
     leader = live["cities"][0]["slug"] if live["cities"] else None
-    shown = live["cities"] if request.args.get("all") == "1" else live["cities"][:BOARD_ROWS]
-    return render_template("public/board.html", campaign=camp, board=live, rows=shown,
+    rows = live["cities"] if request.args.get("all") == "1" else live["cities"][:BOARD_ROWS]
+    return render_template("public/board.html", campaign=camp, board=live, rows=rows,
                            history=history(db.session, camp),
                            share_image=_share_image(camp, leader))
 
@@ -63,7 +63,7 @@ def board(campaign: str):
 def screen(campaign: str):
     camp = get_campaign(db.session, campaign)
     return render_template("public/screen.html", campaign=camp,
-                           board=snapshot(db.session, camp, words(current_app)))
+                           board=shown.board(camp))
 
 
 @bp.get("/c/<campaign>/ledger/digest")
@@ -112,7 +112,7 @@ def city(campaign: str, city: str):
 def _city_view(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
     place = get_city(db.session, camp, city, approved_only=True)
-    board = snapshot(db.session, camp, words(current_app), city=place)
+    board = shown.board(camp, place)
     row = next(r for r in board["cities"] if r["slug"] == place.slug)
     return camp, place, board, row
 
@@ -138,15 +138,17 @@ def widget(campaign: str, city: str):
 @bp.get("/c/<campaign>/<city>/card.png")
 @pagecache.public()
 def share_card(campaign: str, city: str):
-    camp, place, board, row = _city_view(campaign, city)
+    camp = get_campaign(db.session, campaign)
+    place = get_city(db.session, camp, city, approved_only=True)
+    row = shown.row(camp, place)
     lang = locale()
 
     def make() -> bytes:
-        return card.draw(_("Twestival %(city)s", city=place.name),
-                         format_money(Money(row["raised_minor"], place.currency), lang),
-                         _("raised of %(target)s", target=format_money(
-                             Money(row["target_minor"], place.currency), lang)),
-                         row["share_bp"])
+        return off_loop(card.draw, _("Twestival %(city)s", city=place.name),
+                        format_money(Money(row["raised_minor"], place.currency), lang),
+                        _("raised of %(target)s", target=format_money(
+                            Money(row["target_minor"], place.currency), lang)),
+                        row["share_bp"])
     png = card.cached((camp.slug, place.slug, lang), make)
     response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = f"public, max-age={int(card.CARD_SECONDS)}"
