@@ -4,6 +4,7 @@ pages of signed-in people are never stored (web/pagecache.py, web/security.py)."
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from flask import request_started
@@ -34,6 +35,14 @@ def test_public_pages_set_no_cookie_and_may_be_kept_by_any_cache(client, seed, p
     assert cache.startswith("public") and "max-age=" in cache, cache
     again = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304 and again.get_data() == b""
+    if "stale-while-revalidate" not in cache:   # a share card or QR code: kept longer anywhere
+        assert "X-Accel-Expires" not in response.headers
+        return
+    # nginx keeps it at most to the end of this second (it counts in whole seconds)
+    for answer in (response, again):
+        until = int(answer.headers["X-Accel-Expires"].lstrip("@"))
+        assert answer.headers["X-Accel-Expires"].startswith("@")
+        assert abs(until - time.time()) < 5
 
 
 @pytest.mark.parametrize("path", CHANGING)

@@ -154,6 +154,17 @@ MARK = "twestival.page"
 # Headers of a view's answer that belong to this request, not to the page.
 PER_REQUEST = {"set-cookie", "content-length", "date", "etag", "vary"}
 
+# How long nginx's micro-cache may keep the answer (docs/deploy/nginx.conf). nginx counts in
+# whole seconds: "1 s" (max-age=1) keeps a page until the second after next, up to 2 s, and a
+# viewer could see a total more than 2 s old. "@<this second>" keeps it to the end of the
+# current second: at most 1 s, the same one load a second per page. nginx does not pass the
+# header on; browsers go by Cache-Control.
+SHARED_UNTIL = "X-Accel-Expires"
+
+
+def shared_until() -> str:
+    return f"@{int(time.time())}"
+
 
 def _made(rendered):
     made = make_response(rendered)
@@ -201,8 +212,10 @@ def public(localised: bool = True):
                 marks.append((slug, seq, pages.generation(slug), answer.made))
             response = current_app.response_class(answer.body, headers=list(answer.headers))
             response.set_etag(answer.etag)
-            response.headers.setdefault(
-                "Cache-Control", f"public, max-age={MAX_AGE}, stale-while-revalidate={STALE}")
+            if "Cache-Control" not in response.headers:   # the share card keeps its own
+                response.headers["Cache-Control"] = (
+                    f"public, max-age={MAX_AGE}, stale-while-revalidate={STALE}")
+                response.headers[SHARED_UNTIL] = shared_until()
             if localised:
                 response.vary.add("Accept-Language")
             return response.make_conditional(request)
@@ -230,7 +243,9 @@ class FastPath:
                environ.get("HTTP_ACCEPT_LANGUAGE"))
         kept = self.answers.get(key)
         if kept is not None and self._current(*kept[0]):
-            status, headers, body, etag = kept[1:]
+            status, headers, body, etag, timed = kept[1:]
+            if timed:
+                headers = headers + [(SHARED_UNTIL, shared_until())]
             if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
                 start_response("304 Not Modified", [h for h in headers if h[0].lower() not in
                                                      ("content-length", "content-type")])
@@ -251,14 +266,15 @@ class FastPath:
         finally:
             if hasattr(chunks, "close"):
                 chunks.close()
-        headers = captured[1]
+        headers = [h for h in captured[1] if h[0] != SHARED_UNTIL]
+        timed = len(headers) < len(captured[1])
         if any(name.lower() == "set-cookie" for name, _ in headers):
             return [body]
         etag = next((v for n, v in headers if n.lower() == "etag"), None)
         if etag:
             if len(self.answers) >= KEEP:
                 self.answers.clear()
-            self.answers[key] = (marks[0], captured[0], headers, body, etag)
+            self.answers[key] = (marks[0], captured[0], headers, body, etag, timed)
         return [body]
 
     def _current(self, slug, seq, generation, made) -> bool:
