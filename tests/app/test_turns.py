@@ -61,3 +61,16 @@ def test_writes_do_not_wait_for_each_other_or_for_reads():
     release.set()
     board.join(timeout=5)
     assert log[-1] == ("end", "/c/tw")
+
+
+def test_a_long_write_holds_reads_back_only_at_its_start():
+    """An import posted from the organiser pages takes seconds: the board goes on meanwhile."""
+    log, release = [], Event()
+    app = turns.TakeTurns(_app(log, {"/organise/tw/london/import": release}))
+    _request(app, "POST", "/organise/tw/london/import")
+    gevent.sleep(turns.READ_WAIT * 1.5)
+    boards = [_request(app, "GET", f"/c/tw?{n}") for n in range(3)]
+    gevent.joinall(boards, timeout=turns.READ_WAIT * 0.9)   # not held: well within
+    assert all(board.successful() for board in boards)
+    assert log[0] == ("start", "/organise/tw/london/import") and len(log) == 7
+    release.set()

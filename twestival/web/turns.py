@@ -32,7 +32,8 @@ class TakeTurns:
         from gevent import get_hub, sleep
         from gevent.event import Event
         self.wsgi_app, self.sleep = wsgi_app, sleep
-        self.writing = 0
+        self.writes: dict[int, float] = {}   # the writes in the process: when each began
+        self._count = 0
         self.no_writes = Event()
         self.no_writes.set()
         # The loop runs every woken read one after another before it looks at its sockets
@@ -44,35 +45,46 @@ class TakeTurns:
         self._watch = get_hub().loop.check()
         self._watch.start(self._look)
 
+    def _look(self):
+        self.looked = time.perf_counter()
+
+    def _holding(self, now: float) -> float:
+        """How much longer the youngest write holds reads back. A write holds them for
+        READ_WAIT from its start: a gift is written well within it, and a long one (an import
+        posted from the organiser pages) does not hold the board up for its whole length."""
+        if not self.writes:
+            return 0.0
+        return READ_WAIT - (now - max(self.writes.values()))
+
     def _wait_turn(self) -> None:
         self.sleep(0)
         held_until, deferred = None, 0
         while True:
             now = time.perf_counter()
+            holding = self._holding(now)
             if now - self.looked > LOOK_AGAIN and deferred < MOST_DEFERRALS:
                 deferred += 1
                 self.sleep(0.0001)
-            elif self.writing and (held_until is None or now < held_until):
+            elif holding > 0 and (held_until is None or now < held_until):
                 # Every held read wakes at once when the writes end: each looks again first.
                 held_until = held_until or now + READ_WAIT
-                self.no_writes.wait(held_until - now)
+                self.no_writes.wait(min(holding, held_until - now))
             else:
                 return
-
-    def _look(self):
-        self.looked = time.perf_counter()
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") in READS:
             self._wait_turn()
             return self.wsgi_app(environ, start_response)
-        self.writing += 1
+        self._count += 1
+        token = self._count
+        self.writes[token] = time.perf_counter()
         self.no_writes.clear()
         try:
             return self.wsgi_app(environ, start_response)
         finally:
-            self.writing -= 1
-            if not self.writing:
+            del self.writes[token]
+            if not self.writes:
                 self.no_writes.set()
 
 
