@@ -99,7 +99,7 @@ def test_the_demo_always_has_cities_ended_live_and_to_come(app):
             spread_the_night(db.session, camp, now)
             phases = set()
             for city in camp.cities:
-                start, end = window(city)
+                start, end = window(city.starts_at_local, city.ends_at_local, city.timezone)
                 phases.add("upcoming" if now < start else "live" if now < end else "ended")
             assert phases == {"upcoming", "live", "ended"}, hour
         db.session.rollback()

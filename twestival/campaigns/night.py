@@ -22,12 +22,12 @@ def local_end(starts_at_local: dt.datetime | None,
     return starts_at_local + dt.timedelta(hours=NIGHT_HOURS)
 
 
-def window(city) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """(start, end) in UTC, None where the city has not said."""
-    start = city.starts_at_local
-    end = local_end(start, city.ends_at_local)
-    return (_utc(start, city.timezone) if start else None,
-            _utc(end, city.timezone) if end else None)
+def window(starts_at_local: dt.datetime | None, ends_at_local: dt.datetime | None,
+           timezone: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """A city's night, (start, end) in UTC, from its local times: None where it has not said."""
+    end = local_end(starts_at_local, ends_at_local)
+    return (_utc(starts_at_local, timezone) if starts_at_local else None,
+            _utc(end, timezone) if end else None)
 
 
 def iso(moment: dt.datetime | None) -> str | None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -15,10 +14,8 @@ from .models import CityTotal, UnassignedTotal
 @functools.lru_cache(maxsize=4096)
 def _window(starts_at_local, ends_at_local, timezone: str) -> tuple[str | None, str | None]:
     # Kept: every push and page reads every city's window, and it changes only when edited.
-    starts_at, ends_at = window(SimpleNamespace(starts_at_local=starts_at_local,
-                                                ends_at_local=ends_at_local, timezone=timezone))
+    starts_at, ends_at = window(starts_at_local, ends_at_local, timezone)
     return iso(starts_at), iso(ends_at)
-
 
 
 def _row(row) -> dict:
