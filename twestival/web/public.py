@@ -109,12 +109,15 @@ def city(campaign: str, city: str):
                            share_image=_share_image(camp, place.slug))
 
 
-def _city_view(campaign: str, city: str):
+def _place(campaign: str, city: str):
     camp = get_campaign(db.session, campaign)
-    place = get_city(db.session, camp, city, approved_only=True)
+    return camp, get_city(db.session, camp, city, approved_only=True)
+
+
+def _city_view(campaign: str, city: str):
+    camp, place = _place(campaign, city)
     board = shown.board(camp, place)
-    row = next(r for r in board["cities"] if r["slug"] == place.slug)
-    return camp, place, board, row
+    return camp, place, board, shown.row(camp, place, board)
 
 
 @bp.get("/c/<campaign>/<city>/screen")
@@ -138,8 +141,7 @@ def widget(campaign: str, city: str):
 @bp.get("/c/<campaign>/<city>/card.png")
 @pagecache.public()
 def share_card(campaign: str, city: str):
-    camp = get_campaign(db.session, campaign)
-    place = get_city(db.session, camp, city, approved_only=True)
+    camp, place = _place(campaign, city)
     row = shown.row(camp, place)
     lang = locale()
 

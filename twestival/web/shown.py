@@ -28,9 +28,11 @@ def board(campaign: Campaign, city: City | None = None) -> dict:
     return with_gifts(rows, gifts, city)
 
 
-def row(campaign: Campaign, city: City) -> dict:
-    """One city's row, for a page that shows no gifts (the share card)."""
-    return next(r for r in _standings(campaign)[2]["cities"] if r["slug"] == city.slug)
+def row(campaign: Campaign, city: City, board: dict | None = None) -> dict:
+    """One city's row: from ``board`` when the page has one, else from the shared rows (the
+    share card shows no gifts)."""
+    rows = (board or _standings(campaign)[2])["cities"]
+    return next(r for r in rows if r["slug"] == city.slug)
 
 
 def _standings(campaign: Campaign) -> tuple[Pages, int, dict]:
